@@ -1,0 +1,38 @@
+"""The composition root: settings → database URL → migrated schema → policy. Tests swap here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from . import db
+from .config import Settings
+from .engine import Policy
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """What every command needs, built once."""
+
+    settings: Settings
+    url: str
+    policy: Policy
+    embedded: bool
+
+
+def build(settings: Settings, *, migrate: bool | None = None) -> Runtime:
+    """Resolve the database (starting the embedded one if needed) and migrate it."""
+    given = settings.database_url.get_secret_value() if settings.database_url else None
+    url = db.resolve_url(given, settings.beproduct_sync_data_dir)
+    if migrate if migrate is not None else settings.beproduct_sync_auto_migrate:
+        db.migrate(url)
+    return Runtime(settings=settings, url=url, policy=policy_from(settings), embedded=not given)
+
+
+def policy_from(settings: Settings) -> Policy:
+    """The apply/retry policy the settings describe."""
+    return Policy(
+        zone=settings.date_zone,
+        max_attempts=settings.beproduct_sync_max_attempts,
+        retry_base_seconds=settings.beproduct_sync_retry_base_seconds,
+        retry_max_seconds=settings.beproduct_sync_retry_max_seconds,
+    )

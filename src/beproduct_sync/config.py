@@ -1,0 +1,102 @@
+"""Settings: read once from the environment (and `.env`), secrets wrapped so `repr` hides them."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import platformdirs
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _default_data_dir() -> Path:
+    return Path(platformdirs.user_data_dir("beproduct-sync"))
+
+
+class Settings(BaseSettings):
+    """All configuration; every field maps to the environment variable of the same name."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", case_sensitive=False)
+
+    database_url: SecretStr | None = Field(
+        default=None, description="PostgreSQL URL; empty means an embedded server."
+    )
+    beproduct_sync_data_dir: Path = Field(
+        default_factory=_default_data_dir,
+        description="Where the embedded PostgreSQL keeps its data.",
+    )
+    beproduct_sync_date_timezone: str = Field(
+        default="UTC",
+        description="Time zone whose calendar day becomes the *_date columns.",
+    )
+    beproduct_sync_auto_migrate: bool = Field(
+        default=True, description="Apply pending migrations when a command starts."
+    )
+    beproduct_sync_log_level: str = Field(default="INFO")
+    beproduct_sync_log_format: str = Field(default="auto", description="json, console or auto.")
+
+    # Webhook receiver (see web.py).
+    beproduct_webhook_secret: SecretStr | None = Field(
+        default=None, description="Bearer secret(s), comma-separated for rotation."
+    )
+    beproduct_webhook_signing_secret: SecretStr | None = Field(
+        default=None, description="Standard Webhooks signing secret (whsec_...); optional."
+    )
+    beproduct_sync_max_body_bytes: int = Field(default=1024 * 1024)
+
+    # Workers (see worker.py).
+    beproduct_sync_workers: int = Field(default=2, ge=0)
+    beproduct_sync_batch_size: int = Field(default=100, ge=1)
+    beproduct_sync_max_attempts: int = Field(default=8, ge=1)
+    beproduct_sync_retry_base_seconds: float = Field(default=2.0, gt=0)
+    beproduct_sync_retry_max_seconds: float = Field(default=3600.0, gt=0)
+    beproduct_sync_lease_seconds: float = Field(default=60.0, gt=0)
+    beproduct_sync_poll_seconds: float = Field(default=1.0, gt=0)
+
+    # BeProduct API (see beproduct.py).
+    beproduct_company: str | None = None
+    beproduct_client_id: str | None = None
+    beproduct_client_secret: SecretStr | None = None
+    beproduct_refresh_token: SecretStr | None = None
+    beproduct_api_url: str = "https://developers.beproduct.com"
+    beproduct_token_url: str = "https://id.winks.io/ids/connect/token"
+
+    @field_validator("beproduct_sync_date_timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}; use an IANA name such as UTC") from exc
+        return value
+
+    @property
+    def webhook_secrets(self) -> list[str]:
+        """The accepted bearer secrets, in configured order."""
+        if self.beproduct_webhook_secret is None:
+            return []
+        raw = self.beproduct_webhook_secret.get_secret_value()
+        return [s.strip() for s in raw.split(",") if s.strip()]
+
+    @property
+    def date_zone(self) -> ZoneInfo:
+        """The zone used to turn BeProduct timestamps into calendar dates."""
+        return ZoneInfo(self.beproduct_sync_date_timezone)
+
+    @property
+    def api_configured(self) -> bool:
+        """True when enough BeProduct API credentials are set to call the API."""
+        return bool(
+            self.beproduct_company
+            and self.beproduct_client_id
+            and self.beproduct_client_secret
+            and self.beproduct_refresh_token
+        )
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read on first use."""
+    return Settings()

@@ -1,0 +1,12 @@
+-- A failed attempt: retry later with backoff, or dead-letter after the last attempt.
+UPDATE ops.beproduct_sync_log
+SET status = CASE WHEN attempts + 1 >= %(max_attempts)s THEN 'dead' ELSE 'failed' END,
+    processed_at = clock_timestamp(),
+    attempts = attempts + 1,
+    duration_ms = %(duration_ms)s,
+    next_attempt_at = clock_timestamp() + make_interval(secs => %(delay_seconds)s),
+    last_error = %(error)s,
+    locked_until = NULL,
+    locked_by = NULL
+WHERE id = %(id)s
+RETURNING status, attempts

@@ -1,0 +1,1 @@
+SELECT status, count(*) FROM ops.beproduct_sync_log GROUP BY status

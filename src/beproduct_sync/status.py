@@ -1,0 +1,28 @@
+"""What `beproduct-sync status` reports: counts per inbox status, queue depth, recent errors."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from . import db
+from .inbox import STATUSES
+from .store import query
+
+QUEUE_STATUSES = ("pending", "processing", "failed")
+
+
+async def gather(url: str, error_limit: int = 10) -> dict[str, Any]:
+    """The status report as a JSON-ready dict (keys of `counts` are the status names)."""
+    async with await db.aconnect(url, autocommit=True) as conn:
+        cur = await conn.execute(query("log_status_counts"))
+        found = {name: count for name, count in await cur.fetchall()}
+        counts = {name: int(found.get(name, 0)) for name in STATUSES}
+        cur = await conn.execute(query("import_errors_recent"), {"limit": error_limit})
+        cols = [c.name for c in cur.description or []]
+        errors = [dict(zip(cols, row, strict=True)) for row in await cur.fetchall()]
+    return {
+        **counts,
+        "counts": counts,
+        "queue_depth": sum(counts[s] for s in QUEUE_STATUSES),
+        "recent_errors": errors,
+    }

@@ -1,0 +1,77 @@
+"""Shared fixtures: a real PostgreSQL (TEST_DATABASE_URL, or an embedded server), one migrated
+template database per session, and a fresh clone of it per test (CREATE DATABASE … TEMPLATE)."""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from collections.abc import Iterator
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from psycopg.conninfo import make_conninfo
+
+from beproduct_sync import db
+
+SAMPLE_NAMES = ("tracking_oncreate.json", "tracking_onchangetimeline.json", "tracking_ondelete.json")
+
+
+def sample_path(name: str) -> Path:
+    """Path of a bundled real BeProduct payload."""
+    return Path(str(resources.files("beproduct_sync.samples").joinpath(name)))
+
+
+def load_sample(name: str) -> dict[str, Any]:
+    """A real BeProduct payload, decoded."""
+    return json.loads(sample_path(name).read_text())
+
+
+@pytest.fixture(scope="session")
+def pg_server_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """Admin URL of the Postgres the tests use."""
+    given = os.environ.get("TEST_DATABASE_URL")
+    if given:
+        return given
+    return db.embedded_url(tmp_path_factory.mktemp("pg"))
+
+
+def _with_db(url: str, name: str) -> str:
+    return make_conninfo(url, dbname=name)
+
+
+@pytest.fixture(scope="session")
+def template_db(pg_server_url: str) -> Iterator[str]:
+    """A database with all migrations applied, used as the template for each test."""
+    name = f"bps_tmpl_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(pg_server_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    db.migrate(_with_db(pg_server_url, name))
+    yield name
+    with psycopg.connect(pg_server_url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def db_url(pg_server_url: str, template_db: str) -> Iterator[str]:
+    """URL of a fresh, migrated, empty database for this test alone."""
+    name = f"bps_t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(pg_server_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template_db}"')
+    yield _with_db(pg_server_url, name)
+    with psycopg.connect(pg_server_url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def empty_db_url(pg_server_url: str) -> Iterator[str]:
+    """URL of a fresh database with no schema at all."""
+    name = f"bps_e_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(pg_server_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    yield _with_db(pg_server_url, name)
+    with psycopg.connect(pg_server_url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
