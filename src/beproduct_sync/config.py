@@ -63,6 +63,15 @@ class Settings(BaseSettings):
     beproduct_api_url: str = "https://developers.beproduct.com"
     beproduct_token_url: str = "https://id.winks.io/ids/connect/token"
 
+    beproduct_api_timeout_seconds: float = Field(default=30.0, gt=0)
+    beproduct_api_max_concurrency: int = Field(default=4, ge=1)
+    beproduct_api_max_retries: int = Field(default=6, ge=0)
+
+    # Enrichment (see enrich.py): refetch plan/folder details older than this; 0 = never.
+    beproduct_sync_enrich_ttl_seconds: float = Field(default=86400.0, ge=0)
+    # Reconciliation inside `serve`; 0 = off.
+    beproduct_sync_reconcile_interval_seconds: float = Field(default=0.0, ge=0)
+
     @field_validator("beproduct_sync_date_timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
