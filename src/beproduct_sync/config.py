@@ -72,6 +72,20 @@ class Settings(BaseSettings):
     # Reconciliation inside `serve`; 0 = off.
     beproduct_sync_reconcile_interval_seconds: float = Field(default=0.0, ge=0)
 
+    # HTTP service (see web.py and commands_service.py).
+    beproduct_sync_insecure_dev: bool = Field(
+        default=False, description="Accept unauthenticated webhooks (local development only)."
+    )
+    beproduct_sync_host: str = Field(default="127.0.0.1", description="Address `serve` binds.")
+    beproduct_sync_port: int = Field(default=8000, ge=0, le=65535)
+    beproduct_sync_pool_max_size: int = Field(
+        default=10, ge=1, description="Most database connections the receiver holds."
+    )
+    beproduct_sync_pool_timeout_seconds: float = Field(
+        default=5.0, gt=0, description="Wait this long for a connection before answering 503."
+    )
+    beproduct_sync_access_log: bool = Field(default=False, description="Log every HTTP request.")
+
     @field_validator("beproduct_sync_date_timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
