@@ -140,3 +140,14 @@ def pending_migrations(conn: psycopg.Connection[Any]) -> list[str]:
 def env_database_url() -> str | None:
     """DATABASE_URL from the environment, treating an empty value as unset."""
     return os.environ.get("DATABASE_URL") or None
+
+
+async def apending_migrations(conn: psycopg.AsyncConnection[Any]) -> list[str]:
+    """Async twin of pending_migrations() (the web readiness check)."""
+    cur = await conn.execute("SELECT to_regclass('ops.schema_migrations')")
+    row = await cur.fetchone()
+    if row is None or row[0] is None:
+        return [m.version for m in migrations()]
+    cur = await conn.execute("SELECT version FROM ops.schema_migrations")
+    done = {r[0] for r in await cur.fetchall()}
+    return [m.version for m in migrations() if m.version not in done]
