@@ -1,0 +1,125 @@
+"""`beproduct-sync serve` (receiver + in-process workers) and `send` (post payload files)."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from collections.abc import Generator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
+
+import typer
+import uvicorn
+
+from .bootstrap import Runtime, build
+from .cli import app, fail, load_settings, run
+from .errors import SyncError
+from .web import WEBHOOK_PATH, create_app
+
+
+class _Server(uvicorn.Server):
+    """uvicorn without its own signal handling: `serve` owns the signals for web and workers."""
+
+    @contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        # uvicorn re-raises a captured signal after shutdown, which would turn a clean SIGTERM
+        # into a non-zero exit; serve() handles the signals itself instead.
+        yield
+
+
+def _on_signals(server: uvicorn.Server, stop: asyncio.Event) -> None:
+    """First SIGINT/SIGTERM: stop accepting and let work finish; a second SIGINT: hurry."""
+    loop = asyncio.get_running_loop()
+
+    def handle() -> None:
+        if server.should_exit:
+            server.force_exit = True
+        server.should_exit = True
+        stop.set()
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, handle)
+        except (NotImplementedError, RuntimeError):  # pragma: no cover - Windows
+            signal.signal(sig, lambda *_: loop.call_soon_threadsafe(handle))
+
+
+async def serve_forever(rt: Runtime, server: uvicorn.Server, workers: int | None) -> None:
+    """Run the HTTP server and the workers in this loop until a signal, then drain both."""
+    stop = asyncio.Event()
+    _on_signals(server, stop)
+    task: asyncio.Task[None] | None = None
+    if workers != 0:
+        # Imported here so the receiver runs (with --workers 0) on its own.
+        from .worker import run_workers
+
+        task = asyncio.create_task(run_workers(rt, stop, count=workers))
+        # Workers that die must not leave a receiver filling an inbox nobody drains.
+        task.add_done_callback(lambda _: setattr(server, "should_exit", True))
+    try:
+        await server.serve()
+    finally:
+        stop.set()
+        if task is not None:
+            await task
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Address to bind [BEPRODUCT_SYNC_HOST].")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to bind [BEPRODUCT_SYNC_PORT].")] = None,
+    workers: Annotated[int | None, typer.Option(
+        min=0, help="In-process workers (0 = receive only) [BEPRODUCT_SYNC_WORKERS].")] = None,
+    insecure_dev: Annotated[bool, typer.Option(
+        "--insecure-dev", help="Accept webhooks without a secret (local development only)."
+    )] = False,
+) -> None:
+    """Receive BeProduct webhooks over HTTP and apply them with in-process workers."""
+    settings = load_settings()
+    if insecure_dev:
+        settings = settings.model_copy(update={"beproduct_sync_insecure_dev": True})
+    host = host or settings.beproduct_sync_host
+    port = settings.beproduct_sync_port if port is None else port
+    try:
+        rt = build(settings)
+        web = create_app(rt)  # refuses here, before binding, when nothing authenticates
+    except SyncError as exc:
+        raise fail(str(exc)) from None
+    if rt.embedded:
+        typer.echo(f"no DATABASE_URL: using the embedded PostgreSQL in"
+                   f" {settings.beproduct_sync_data_dir}")
+    typer.echo(f"receiving BeProduct webhooks at http://{_local(host)}:{port}{WEBHOOK_PATH}")
+    config = uvicorn.Config(
+        web, host=host, port=port, log_config=None, lifespan="on",
+        access_log=settings.beproduct_sync_access_log, timeout_graceful_shutdown=30,
+        server_header=False,
+    )
+    run(serve_forever(rt, _Server(config), workers))
+
+
+def _local(host: str) -> str:
+    """A host to reach a server bound to `host` from this machine."""
+    return "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104 - not a bind
+
+
+@app.command()
+def send(
+    paths: Annotated[list[Path], typer.Argument(help="JSON body files or directories of them.")],
+    url: Annotated[str | None, typer.Option(help="Webhook URL of a running service.")] = None,
+) -> None:
+    """POST payload files to a running service with the configured secret; print each answer."""
+    from .sender import post_all
+
+    missing = [str(p) for p in paths if not p.exists()]
+    if missing:
+        raise fail(f"no such file or directory: {', '.join(missing)}")
+    settings = load_settings()
+    target = url or (f"http://{_local(settings.beproduct_sync_host)}:"
+                     f"{settings.beproduct_sync_port}{WEBHOOK_PATH}")
+    ok = True
+    for line, good in post_all(settings, target, paths):
+        typer.echo(line, err=not good)
+        ok = ok and good
+    if not ok:
+        raise typer.Exit(1)
