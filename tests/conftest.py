@@ -75,3 +75,11 @@ def empty_db_url(pg_server_url: str) -> Iterator[str]:
     yield _with_db(pg_server_url, name)
     with psycopg.connect(pg_server_url, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+CASES = Path(__file__).parent / "cases"
+
+
+def load_case(name: str) -> dict[str, Any]:
+    """A hand-written variant payload from tests/cases/."""
+    return json.loads((CASES / name).read_text())
