@@ -1,0 +1,5 @@
+"""`python -m beproduct_sync` is the `beproduct-sync` command."""
+
+from .cli import main
+
+main()

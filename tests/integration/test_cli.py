@@ -1,0 +1,87 @@
+"""The `beproduct-sync` command as outside checks use it: migrate, ingest, status."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import psycopg
+
+from tests.conftest import SAMPLE_NAMES, sample_path
+
+SAMPLES = [str(sample_path(n)) for n in SAMPLE_NAMES]
+
+
+def cli(db_url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "DATABASE_URL": db_url, "BEPRODUCT_SYNC_LOG_FORMAT": "json"}
+    return subprocess.run(
+        [sys.executable, "-m", "beproduct_sync", *args],
+        env=env, capture_output=True, text=True, timeout=120, check=False,
+    )
+
+
+def test_migrate_then_ingest_the_real_payloads_prints_a_summary(empty_db_url: str) -> None:
+    assert cli(empty_db_url, "migrate").returncode == 0
+    done = cli(empty_db_url, "ingest", *SAMPLES)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == (
+        "applied=3 duplicate=0 stale=0 ignored=0 failed=0")
+    again = cli(empty_db_url, "ingest", *SAMPLES)
+    assert again.stdout.strip().splitlines()[-1] == (
+        "applied=0 duplicate=3 stale=0 ignored=0 failed=0")
+    with psycopg.connect(empty_db_url) as conn:
+        counts = conn.execute(
+            "SELECT (SELECT count(*) FROM ops.tracking_folder), (SELECT count(*) FROM ops.tracking_plan),"
+            " (SELECT count(*) FROM ops.tracking_plan_style),"
+            " (SELECT count(*) FROM ops.tracking_plan_style_timeline),"
+            " (SELECT count(*) FROM ops.tracking_timeline_assignment)").fetchone()
+    assert counts == (1, 1, 2, 26, 1)
+
+
+def test_ingest_of_a_directory_takes_its_files_sorted_by_name(db_url: str, tmp_path: Path) -> None:
+    for name in SAMPLE_NAMES:
+        (tmp_path / name).write_bytes(sample_path(name).read_bytes())
+    done = cli(db_url, "ingest", "--json", str(tmp_path))
+    report = json.loads(done.stdout)
+    assert [Path(f["path"]).name for f in report["files"]] == sorted(SAMPLE_NAMES)
+    assert report["applied"] == 3
+
+
+def test_ingest_exits_non_zero_when_a_file_fails(db_url: str, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text("{nope")
+    done = cli(db_url, "ingest", SAMPLES[0], str(bad))
+    assert done.returncode == 1
+    assert "failed=1" in done.stdout
+    assert "not JSON" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_ingest_of_a_missing_path_says_so_plainly(db_url: str) -> None:
+    done = cli(db_url, "ingest", "/nonexistent/payload.json")
+    assert done.returncode == 2
+    assert "no such file or directory: /nonexistent/payload.json" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_status_json_has_a_key_per_status_and_the_queue_depth(db_url: str) -> None:
+    cli(db_url, "ingest", *SAMPLES)
+    done = cli(db_url, "status", "--json")
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["applied"] == 3
+    for key in ("pending", "processing", "ignored", "stale", "failed", "dead"):
+        assert report[key] == 0
+    assert report["queue_depth"] == 0
+
+
+def test_an_unreachable_database_is_a_clear_error_without_secrets(tmp_path: Path) -> None:
+    url = "postgresql://someone:hunter2@127.0.0.1:1/nowhere?connect_timeout=2"
+    done = cli(url, "status")
+    assert done.returncode == 2
+    assert "database cannot be reached" in done.stderr
+    assert "hunter2" not in done.stderr + done.stdout
+    assert "Traceback" not in done.stderr
