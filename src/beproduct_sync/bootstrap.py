@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from . import db
 from .config import Settings
 from .engine import Policy
+from .faults import failing_styles, style_numbers
 
 
 @dataclass(frozen=True)
@@ -35,4 +36,5 @@ def policy_from(settings: Settings) -> Policy:
         max_attempts=settings.beproduct_sync_max_attempts,
         retry_base_seconds=settings.beproduct_sync_retry_base_seconds,
         retry_max_seconds=settings.beproduct_sync_retry_max_seconds,
+        fault=failing_styles(style_numbers(settings.beproduct_sync_fault_style_numbers)),
     )

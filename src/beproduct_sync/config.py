@@ -86,6 +86,18 @@ class Settings(BaseSettings):
     )
     beproduct_sync_access_log: bool = Field(default=False, description="Log every HTTP request.")
 
+    # Workers, continued (see worker.py).
+    beproduct_sync_listen: bool = Field(
+        default=True,
+        description="Wake workers with LISTEN/NOTIFY and relax commit durability on worker"
+        " sessions; set false behind a transaction-mode pooler (workers then only poll).",
+    )
+    beproduct_sync_fault_style_numbers: str = Field(
+        default="",
+        description="Tests and chaos drills only: comma-separated style numbers whose events"
+        " fail when applied.",
+    )
+
     @field_validator("beproduct_sync_date_timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
