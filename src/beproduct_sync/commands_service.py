@@ -15,6 +15,7 @@ import uvicorn
 from .bootstrap import Runtime, build
 from .cli import app, fail, load_settings, run
 from .errors import SyncError
+from .guard import guard_from
 from .web import WEBHOOK_PATH, create_app
 
 
@@ -82,8 +83,9 @@ def serve(
     host = host or settings.beproduct_sync_host
     port = settings.beproduct_sync_port if port is None else port
     try:
+        guard_from(settings)  # refuse before touching the database when nothing authenticates
         rt = build(settings)
-        web = create_app(rt)  # refuses here, before binding, when nothing authenticates
+        web = create_app(rt)
     except SyncError as exc:
         raise fail(str(exc)) from None
     if rt.embedded:
