@@ -1,0 +1,153 @@
+"""`beproduct-sync serve` and `send` as an operator runs them: real processes, real signals."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import psycopg
+import pytest
+from typer.testing import CliRunner
+
+from beproduct_sync import commands_service  # noqa: F401 - registers serve and send
+from beproduct_sync.cli import app
+from tests.conftest import SAMPLE_NAMES, sample_path
+
+SECRET = "cli-test-secret-42"
+CLEARED = ("BEPRODUCT_WEBHOOK_SECRET", "BEPRODUCT_WEBHOOK_SIGNING_SECRET",
+           "BEPRODUCT_SYNC_INSECURE_DEV", "DATABASE_URL", "BEPRODUCT_SYNC_PORT")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def env_with(**values: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in CLEARED}
+    return {**env, "BEPRODUCT_SYNC_LOG_FORMAT": "json", **values}
+
+
+def cli(*args: str) -> list[str]:
+    return [sys.executable, "-c", "from beproduct_sync.cli import main; main()", *args]
+
+
+@contextmanager
+def serving(
+    tmp_path: Path, env: dict[str, str], *args: str
+) -> Iterator[tuple[str, subprocess.Popen[str]]]:
+    """Start `serve` on a free port; yield its base URL and process once /healthz answers."""
+    port = free_port()
+    proc = subprocess.Popen(cli("serve", "--port", str(port), *args), env=env, cwd=tmp_path,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert proc.poll() is None, proc.communicate()
+            try:
+                if httpx.get(base + "/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, "serve did not come up"
+            time.sleep(0.1)
+        yield base, proc
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+
+
+def stop(proc: subprocess.Popen[str]) -> tuple[int, str, str]:
+    """SIGTERM the process; its exit code and output."""
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=30)
+    return proc.returncode, out, err
+
+
+def test_serve_refuses_to_start_without_a_secret_and_says_what_to_set(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    for name in CLEARED:
+        monkeypatch.delenv(name, raising=False)
+    # An unreachable database: the refusal must come before any connection attempt.
+    monkeypatch.setenv("DATABASE_URL", "postgresql://nobody@127.0.0.1:1/none")
+    result = CliRunner().invoke(app, ["serve", "--port", str(free_port())])
+    assert result.exit_code == 2
+    assert "BEPRODUCT_WEBHOOK_SECRET" in result.output
+    assert "--insecure-dev" in result.output
+
+
+def test_serve_receives_applies_and_exits_0_on_sigterm(tmp_path: Path, db_url: str) -> None:
+    env = env_with(DATABASE_URL=db_url, BEPRODUCT_WEBHOOK_SECRET=f"{SECRET},next-one")
+    with serving(tmp_path, env, "--workers", "1") as (base, proc):
+        sent = subprocess.run(
+            cli("send", str(sample_path(SAMPLE_NAMES[0]).parent),
+                "--url", base + "/webhooks/beproduct/tracking"),
+            env=env, capture_output=True, text=True, timeout=60, check=False)
+        deadline = time.monotonic() + 30
+        while True:
+            with psycopg.connect(db_url) as conn:
+                statuses = [r[0] for r in conn.execute(
+                    "SELECT status FROM ops.beproduct_sync_log ORDER BY id")]
+            if statuses == ["applied"] * 3 or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+        code, out, err = stop(proc)
+    assert sent.returncode == 0, sent.stderr
+    assert [line.split(" ", 1)[0] for line in sent.stdout.splitlines()] == ["202"] * 3
+    assert statuses == ["applied"] * 3
+    assert code == 0, err
+    assert "/webhooks/beproduct/tracking" in out
+    assert SECRET not in out + err
+
+
+def test_serve_with_insecure_dev_accepts_anyone_and_warns_loudly(
+    tmp_path: Path, db_url: str
+) -> None:
+    env = env_with(DATABASE_URL=db_url)
+    with serving(tmp_path, env, "--workers", "0", "--insecure-dev") as (base, proc):
+        reply = httpx.post(base + "/webhooks/beproduct/tracking", json={"eventType": "OnCreate"})
+        code, _, err = stop(proc)
+    assert reply.status_code == 202
+    assert "INSECURE DEV MODE" in err
+    assert code == 0
+
+
+def test_send_exits_non_zero_when_the_service_refuses_a_file(
+    tmp_path: Path, db_url: str
+) -> None:
+    env = env_with(DATABASE_URL=db_url, BEPRODUCT_WEBHOOK_SECRET=SECRET)
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    with serving(tmp_path, env, "--workers", "0") as (base, proc):
+        url = base + "/webhooks/beproduct/tracking"
+        sent = subprocess.run(cli("send", str(sample_path(SAMPLE_NAMES[0])), str(bad),
+                                  "--url", url),
+                              env=env, capture_output=True, text=True, timeout=60, check=False)
+        stop(proc)
+    assert sent.returncode == 1
+    assert sent.stdout.startswith("202 ")
+    assert "400 " in sent.stderr
+    assert "invalid_json" in sent.stderr
+
+
+def test_send_exits_non_zero_when_no_service_is_listening(tmp_path: Path) -> None:
+    env = env_with(BEPRODUCT_WEBHOOK_SECRET=SECRET)
+    url = f"http://127.0.0.1:{free_port()}/webhooks/beproduct/tracking"
+    sent = subprocess.run(cli("send", str(sample_path(SAMPLE_NAMES[0])), "--url", url),
+                          env=env, capture_output=True, text=True, timeout=60, check=False,
+                          cwd=tmp_path)
+    assert sent.returncode == 1
+    assert "is `beproduct-sync serve` running" in sent.stderr
