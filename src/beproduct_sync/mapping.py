@@ -203,13 +203,15 @@ def map_event(event: TrackingEvent, digest: bytes, zone: tzinfo) -> RowSet:
     folder_id = _s(event.plan_folder_id)
 
     items = [rec.timeline_item] if event.event_type == "OnChange" else (rec.timelines or [])
-    milestones, warnings = [], []
+    by_id: dict[str, dict[str, Any]] = {}
+    warnings: list[Warning_] = []
     for m in items:
         if m is None:
             continue
         row, w = milestone_row(m, record_id, version, at, zone)
-        milestones.append(row)
+        by_id[row["id"]] = row  # a repeated instance id: the last entry wins, as in BeProduct
         warnings.extend(w)
+    milestones = list(by_id.values())
 
     master = "Material" if kind == "material" else "Style"
     templates: dict[str, dict[str, Any]] = {}

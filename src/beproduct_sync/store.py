@@ -75,20 +75,18 @@ async def apply_rows(conn: AsyncConnection[Any], rows: RowSet) -> ApplyResult:
     """Write one event's rows; the caller owns the transaction.
 
     All statements go out in one pipeline: one network round trip for the whole event.
-    Statements run in foreign-key order (folder, plan, definitions, record, milestones,
-    assignments).
+    Statements run in foreign-key order (folder, plan, definitions, record, milestones with
+    their assignments). `SET LOCAL synchronous_commit = off` is safe here: the inbox row was
+    committed durably before, and the apply commits its rows and the inbox status together, so a
+    crash that loses this commit loses both, and the event is applied again (idempotently).
     """
-    milestone_rows = [{k: v for k, v in r.items() if k != "assignees"} for r in rows.milestones]
-    assignment_rows = [
-        {"id": r["id"], "assignees": r["assignees"], "source_version": r["source_version"]}
-        for r in rows.milestones
-    ]
     stubs = [t for t in rows.templates if t["source_version"] is None]
     definitions = [t for t in rows.templates if t["source_version"] is not None]
 
     async with conn.pipeline():
-        cur = conn.cursor()
         cursors = []
+        await conn.execute("SET LOCAL synchronous_commit = off")
+        cur = conn.cursor()
         if rows.folder_ids:
             await cur.execute(query("apply_folders"), {"ids": rows.folder_ids})
             cursors.append(cur)
@@ -108,18 +106,16 @@ async def apply_rows(conn: AsyncConnection[Any], rows: RowSet) -> ApplyResult:
             cursors.append(cur)
         rec_cur = conn.cursor()
         await rec_cur.execute(kind_query("apply_record", rows.kind), _record_params(rows.record))
-        ms_cur = conn.cursor()
-        if milestone_rows:
+        if rows.milestones:
+            ms_cur = conn.cursor()
             await ms_cur.execute(
-                kind_query("apply_milestones", rows.kind), {"rows": Jsonb(milestone_rows)}
-            )
-            as_cur = conn.cursor()
-            await as_cur.execute(
-                kind_query("apply_assignments", rows.kind), {"rows": Jsonb(assignment_rows)}
+                kind_query("apply_milestones", rows.kind), {"rows": Jsonb(rows.milestones)}
             )
     other = sum(max(c.rowcount, 0) for c in cursors)
-    milestones_changed = max(ms_cur.rowcount, 0) if milestone_rows else 0
-    if milestone_rows:
-        row = await as_cur.fetchone()
-        other += int(row[0]) if row else 0
+    milestones_changed = 0
+    if rows.milestones:
+        counts = await ms_cur.fetchone()
+        assert counts is not None
+        milestones_changed = int(counts[0])
+        other += int(counts[1])
     return ApplyResult(rec_cur.rowcount > 0, milestones_changed, other)
