@@ -99,6 +99,19 @@ def _uuid_or_none(value: object) -> str | None:
         return None
 
 
+def people(entries: list[Any]) -> list[Any]:
+    """A user list in one shape, `{value: name, code: id}`, whether it came from a webhook
+    (`value`/`code`) or the REST API (`name`/`id`); unknown entries are kept as they are."""
+    out: list[Any] = []
+    for e in entries:
+        if isinstance(e, dict):
+            out.append({"value": e.get("value", e.get("name", e.get("userName"))),
+                        "code": e.get("code", e.get("id"))})
+        else:
+            out.append(e)
+    return out
+
+
 def _supplier_names(suppliers: list[Any]) -> str | None:
     names = []
     for s in suppliers:
@@ -149,7 +162,7 @@ def milestone_row(
         "final_at": _iso(m.final),
         "late": m.late,
         "submits_quantity": m.submits_quantity,
-        "shared_with": m.share_with,
+        "shared_with": people(m.share_with),
         "assigned_to": [p.model_dump() for p in m.assigned_to],
         "assignees": assignees,
         "source_updated_at": at,
@@ -175,7 +188,7 @@ def _record_row(event: TrackingEvent, rec: Record, version: str, at: str) -> dic
         "header_folder_name": event.folder_name,
         "color_id": (color.get("_id") or None) if full else None,
         "color_name": color.get("suggested_name") if full else None,
-        "color_hex": color.get("suggested_hex") if full else None,
+        "color_number": color.get("suggested_hex") if full else None,
         "size": rec.size if full else None,
         "supplier_name": _supplier_names(rec.supplier) if full else None,
         "suppliers": rec.supplier if full else None,

@@ -7,12 +7,13 @@ input.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from typing import Any
 
-from psycopg import AsyncConnection, sql
+from psycopg import AsyncConnection, AsyncCursor, sql
 from psycopg.types.json import Jsonb
 
 from .mapping import Kind, RowSet
@@ -52,70 +53,101 @@ def kind_query(name: str, kind: Kind) -> sql.Composed:
 
 @dataclass(frozen=True)
 class ApplyResult:
-    """What one row set changed."""
+    """What one call changed (rows inserted or updated)."""
 
-    record_changed: bool
+    records_changed: int
     milestones_changed: int
     other_changes: int
 
     @property
     def changed(self) -> bool:
         """False when every write lost to newer stored data: the event was stale."""
-        return self.record_changed or self.milestones_changed > 0 or self.other_changes > 0
+        return bool(self.records_changed or self.milestones_changed or self.other_changes)
 
 
-def _record_params(record: dict[str, Any]) -> dict[str, Any]:
-    params = dict(record)
-    params["raw_payload"] = Jsonb(record["raw_payload"])
-    params["suppliers"] = Jsonb(record["suppliers"]) if record["suppliers"] is not None else None
-    return params
+def _merge(rowsets: Sequence[RowSet]) -> dict[str, Any]:
+    """Union the row sets of several events (or API rows) for one set of statements."""
+    folders: set[str] = set()
+    plans: dict[str, dict[str, Any]] = {}
+    stubs: dict[str, dict[str, Any]] = {}
+    definitions: dict[str, dict[str, Any]] = {}
+    records: dict[Kind, list[dict[str, Any]]] = {"style": [], "material": []}
+    milestones: dict[Kind, list[dict[str, Any]]] = {"style": [], "material": []}
+    for rows in rowsets:
+        folders.update(rows.folder_ids)
+        if rows.plan["id"] not in plans or plans[rows.plan["id"]]["folder_id"] is None:
+            plans[rows.plan["id"]] = rows.plan
+        for t in rows.templates:
+            if t["source_version"] is None:
+                stubs.setdefault(t["id"], t)
+            elif t["id"] not in definitions or int(t["source_version"]) > int(
+                definitions[t["id"]]["source_version"]
+            ):
+                definitions[t["id"]] = t
+        records[rows.kind].append(rows.record)
+        milestones[rows.kind].extend(rows.milestones)
+    for kind in ("style", "material"):
+        ids = [r["id"] for r in records[kind]]  # type: ignore[index]
+        if len(ids) != len(set(ids)):
+            raise ValueError("a record id appears twice in one batch; apply them separately")
+    return {"folders": sorted(folders), "plans": sorted(plans.values(), key=lambda p: p["id"]),
+            "stubs": sorted(stubs.values(), key=lambda t: t["id"]),
+            "definitions": sorted(definitions.values(), key=lambda t: t["id"]),
+            "records": records, "milestones": milestones}
 
 
 async def apply_rows(conn: AsyncConnection[Any], rows: RowSet) -> ApplyResult:
-    """Write one event's rows; the caller owns the transaction.
+    """Write one event's rows; the caller owns the transaction."""
+    return await apply_many(conn, [rows])
 
-    All statements go out in one pipeline: one network round trip for the whole event.
-    Statements run in foreign-key order (folder, plan, definitions, record, milestones with
-    their assignments). `SET LOCAL synchronous_commit = off` is safe here: the inbox row was
-    committed durably before, and the apply commits its rows and the inbox status together, so a
-    crash that loses this commit loses both, and the event is applied again (idempotently).
+
+async def apply_many(conn: AsyncConnection[Any], rowsets: Sequence[RowSet]) -> ApplyResult:
+    """Write the rows of many events or API rows at once; the caller owns the transaction.
+
+    All statements go out in one pipeline: one network round trip however many rows. They run
+    in foreign-key order (folders, plans, definitions, records, milestones with their
+    assignments). `SET LOCAL synchronous_commit = off` is safe: the inbox row of an event was
+    committed durably before, and the apply commits its rows together with the inbox status, so a
+    crash that loses this commit loses both and the event is applied again (idempotently);
+    backfill and reconcile simply rerun.
     """
-    stubs = [t for t in rows.templates if t["source_version"] is None]
-    definitions = [t for t in rows.templates if t["source_version"] is not None]
+    m = _merge(rowsets)
+    counted: list[AsyncCursor[Any]] = []
+    records: list[AsyncCursor[Any]] = []
+    milestone_curs: list[AsyncCursor[Any]] = []
+
+    async def run(q: Any, params: dict[str, Any], into: list[AsyncCursor[Any]]) -> None:
+        cur = conn.cursor()
+        await cur.execute(q, params)
+        into.append(cur)
 
     async with conn.pipeline():
-        cursors = []
         await conn.execute("SET LOCAL synchronous_commit = off")
-        cur = conn.cursor()
-        if rows.folder_ids:
-            await cur.execute(query("apply_folders"), {"ids": rows.folder_ids})
-            cursors.append(cur)
-            cur = conn.cursor()
-        await cur.execute(query("apply_plan"), rows.plan)
-        cursors.append(cur)
-        cur = conn.cursor()
-        await cur.execute(query("apply_plan_folder"), rows.plan)
-        cursors.append(cur)
-        if stubs:
-            cur = conn.cursor()
-            await cur.execute(query("apply_template_stubs"), {"rows": Jsonb(stubs)})
-            cursors.append(cur)
-        if definitions:
-            cur = conn.cursor()
-            await cur.execute(query("apply_templates"), {"rows": Jsonb(definitions)})
-            cursors.append(cur)
-        rec_cur = conn.cursor()
-        await rec_cur.execute(kind_query("apply_record", rows.kind), _record_params(rows.record))
-        if rows.milestones:
-            ms_cur = conn.cursor()
-            await ms_cur.execute(
-                kind_query("apply_milestones", rows.kind), {"rows": Jsonb(rows.milestones)}
-            )
-    other = sum(max(c.rowcount, 0) for c in cursors)
-    milestones_changed = 0
-    if rows.milestones:
-        counts = await ms_cur.fetchone()
+        if m["folders"]:
+            await run(query("apply_folders"), {"ids": m["folders"]}, counted)
+        for plan in m["plans"]:
+            await run(query("apply_plan"), plan, counted)
+            await run(query("apply_plan_folder"), plan, counted)
+        if m["stubs"]:
+            await run(query("apply_template_stubs"), {"rows": Jsonb(m["stubs"])}, counted)
+        if m["definitions"]:
+            await run(query("apply_templates"), {"rows": Jsonb(m["definitions"])}, counted)
+        for kind in ("style", "material"):
+            if m["records"][kind]:
+                await run(kind_query("apply_record", kind), {"rows": Jsonb(m["records"][kind])},
+                          records)
+            if m["milestones"][kind]:
+                await run(kind_query("apply_milestones", kind),
+                          {"rows": Jsonb(m["milestones"][kind])}, milestone_curs)
+    other = sum(max(c.rowcount, 0) for c in counted)
+    changed_milestones = 0
+    for cur in milestone_curs:
+        counts = await cur.fetchone()
         assert counts is not None
-        milestones_changed = int(counts[0])
+        changed_milestones += int(counts[0])
         other += int(counts[1])
-    return ApplyResult(rec_cur.rowcount > 0, milestones_changed, other)
+    return ApplyResult(
+        records_changed=sum(max(c.rowcount, 0) for c in records),
+        milestones_changed=changed_milestones,
+        other_changes=other,
+    )

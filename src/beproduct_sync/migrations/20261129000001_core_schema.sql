@@ -81,7 +81,7 @@ CREATE TABLE IF NOT EXISTS ops.tracking_plan_style (
     header_folder_name text,
     color_id           text,
     color_name         text,
-    color_hex          text,
+    color_number       text,
     size               text,
     supplier_name      text,
     suppliers          jsonb,

@@ -1,19 +1,25 @@
--- A style- (or material-) in-plan record. Three independently versioned groups:
+-- Style- (or material-) in-plan records (one or many; ids unique within a call). Three independently versioned groups:
 --   header    (every event):            plan, company, style header, number, name
 --   record    (OnCreate / OnDelete):    colour, size, suppliers, modified, raw_payload
 --   lifecycle (OnCreate / OnDelete):    active, deleted_at
 -- raw_payload follows the record group, or the header group while no full record was seen.
 INSERT INTO {record_table} AS t (
     id, plan_id, company_id, style_header_id, style_number, style_name, header_folder_id,
-    header_folder_name, color_id, color_name, color_hex, size, supplier_name, suppliers,
+    header_folder_name, color_id, color_name, color_number, size, supplier_name, suppliers,
     modified_at, modified_by, active, deleted_at, source_updated_at, raw_payload,
     header_version, record_version, lifecycle_version)
-VALUES (
-    %(id)s, %(plan_id)s, %(company_id)s, %(style_header_id)s, %(style_number)s, %(style_name)s,
-    %(header_folder_id)s, %(header_folder_name)s, %(color_id)s, %(color_name)s, %(color_hex)s,
-    %(size)s, %(supplier_name)s, %(suppliers)s, %(modified_at)s, %(modified_by)s, %(active)s,
-    %(deleted_at)s, %(source_updated_at)s, %(raw_payload)s, %(header_version)s,
-    %(record_version)s, %(lifecycle_version)s)
+SELECT x.id, x.plan_id, x.company_id, x.style_header_id, x.style_number, x.style_name,
+       x.header_folder_id, x.header_folder_name, x.color_id, x.color_name, x.color_number, x.size,
+       x.supplier_name, x.suppliers, x.modified_at, x.modified_by, x.active, x.deleted_at,
+       x.source_updated_at, x.raw_payload, x.header_version, x.record_version,
+       x.lifecycle_version
+FROM jsonb_to_recordset(%(rows)s::jsonb) AS x(
+    id uuid, plan_id uuid, company_id uuid, style_header_id uuid, style_number text,
+    style_name text, header_folder_id uuid, header_folder_name text, color_id text,
+    color_name text, color_number text, size text, supplier_name text, suppliers jsonb,
+    modified_at timestamptz, modified_by text, active boolean, deleted_at timestamptz,
+    source_updated_at timestamptz, raw_payload jsonb, header_version numeric,
+    record_version numeric, lifecycle_version numeric)
 ON CONFLICT (id) DO UPDATE SET
     plan_id            = CASE WHEN excluded.header_version > coalesce(t.header_version, -1) THEN excluded.plan_id ELSE t.plan_id END,
     company_id         = CASE WHEN excluded.header_version > coalesce(t.header_version, -1) THEN coalesce(excluded.company_id, t.company_id) ELSE t.company_id END,
@@ -25,7 +31,7 @@ ON CONFLICT (id) DO UPDATE SET
     header_version     = greatest(t.header_version, excluded.header_version),
     color_id           = CASE WHEN excluded.record_version > coalesce(t.record_version, -1) THEN excluded.color_id ELSE t.color_id END,
     color_name         = CASE WHEN excluded.record_version > coalesce(t.record_version, -1) THEN excluded.color_name ELSE t.color_name END,
-    color_hex          = CASE WHEN excluded.record_version > coalesce(t.record_version, -1) THEN excluded.color_hex ELSE t.color_hex END,
+    color_number          = CASE WHEN excluded.record_version > coalesce(t.record_version, -1) THEN excluded.color_number ELSE t.color_number END,
     size               = CASE WHEN excluded.record_version > coalesce(t.record_version, -1) THEN excluded.size ELSE t.size END,
     supplier_name      = CASE WHEN excluded.record_version > coalesce(t.record_version, -1) THEN excluded.supplier_name ELSE t.supplier_name END,
     suppliers          = CASE WHEN excluded.record_version > coalesce(t.record_version, -1) THEN excluded.suppliers ELSE t.suppliers END,
