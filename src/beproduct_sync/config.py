@@ -98,6 +98,23 @@ class Settings(BaseSettings):
         " fail when applied.",
     )
 
+    # Enrichment, continued (see enrich.py).
+    beproduct_sync_enrich_batch_size: int = Field(
+        default=20, ge=1, description="Enrichment jobs (API fetches) claimed and run at once."
+    )
+    beproduct_sync_enrich_poll_seconds: float = Field(
+        default=1.0, gt=0, description="How often the enricher looks for due jobs."
+    )
+    beproduct_sync_enrich_lease_seconds: float = Field(
+        default=300.0, gt=0, description="A claimed job returns to the queue after this long."
+    )
+    beproduct_sync_enrich_retry_base_seconds: float = Field(
+        default=5.0, gt=0, description="First wait after a failed API fetch (then doubling)."
+    )
+    beproduct_sync_enrich_retry_max_seconds: float = Field(
+        default=300.0, gt=0, description="Longest wait between fetch attempts; jobs never expire."
+    )
+
     @field_validator("beproduct_sync_date_timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
