@@ -66,6 +66,12 @@ class Settings(BaseSettings):
     beproduct_api_timeout_seconds: float = Field(default=30.0, gt=0)
     beproduct_api_max_concurrency: int = Field(default=4, ge=1)
     beproduct_api_max_retries: int = Field(default=6, ge=0)
+    beproduct_api_backoff_base_seconds: float = Field(
+        default=0.5, gt=0, description="First wait before retrying an API call (then doubling)."
+    )
+    beproduct_api_backoff_max_seconds: float = Field(
+        default=30.0, gt=0, description="Longest wait between API retries (Retry-After wins)."
+    )
 
     # Enrichment (see enrich.py): refetch plan/folder details older than this; 0 = never.
     beproduct_sync_enrich_ttl_seconds: float = Field(default=86400.0, ge=0)
