@@ -23,6 +23,16 @@ def redact(_: Any, __: str, event: dict[str, Any]) -> dict[str, Any]:
     return event
 
 
+class _Stderr:
+    """Whatever sys.stderr is at write time (test runners and CLI runners swap it)."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+
 def configure(level: str = "INFO", fmt: str = "auto") -> None:
     """Set up structlog and the stdlib root logger once per process."""
     use_json = fmt == "json" or (fmt == "auto" and not sys.stderr.isatty())
@@ -40,7 +50,8 @@ def configure(level: str = "INFO", fmt: str = "auto") -> None:
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelNamesMapping()
                                                             .get(level.upper(), logging.INFO)),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        # _Stderr is a duck-typed TextIO.
+        logger_factory=structlog.PrintLoggerFactory(file=_Stderr()),  # type: ignore[arg-type]
         cache_logger_on_first_use=True,
     )
-    logging.basicConfig(level=level.upper(), stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=level.upper(), stream=_Stderr(), format="%(levelname)s %(name)s: %(message)s")
