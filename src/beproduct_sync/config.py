@@ -95,8 +95,8 @@ class Settings(BaseSettings):
     # Workers, continued (see worker.py).
     beproduct_sync_listen: bool = Field(
         default=True,
-        description="Wake workers with LISTEN/NOTIFY and relax commit durability on worker"
-        " sessions; set false behind a transaction-mode pooler (workers then only poll).",
+        description="Wake workers with LISTEN/NOTIFY; set false behind a transaction-mode"
+        " pooler, where LISTEN does not work (workers then only poll).",
     )
     beproduct_sync_fault_style_numbers: str = Field(
         default="",

@@ -1,0 +1,298 @@
+"""Workers: claim stored events in batches, apply each in its own transaction, never lose one.
+
+A worker claims a batch (FOR UPDATE SKIP LOCKED, marking the rows 'processing' under a lease),
+then hands each event to engine.apply_entry, which writes the ops rows and settles the inbox
+row in one transaction. If a worker dies mid-apply its transaction rolls back and the lease
+runs out, so another worker claims the event again; applies are idempotent, so repeating one
+is harmless. Workers wake on NOTIFY from the receiver and poll as a fallback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import socket
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import psycopg
+import structlog
+from psycopg import AsyncConnection
+
+from . import db, inbox
+from .bootstrap import Runtime
+from .config import Settings
+from .engine import Outcome, Policy, apply_entry, describe_error
+from .errors import SyncError
+from .metrics import APPLY_SECONDS, LAG_SECONDS, OUTCOMES, QUEUE_DEPTH
+from .store import query
+
+log = structlog.get_logger("beproduct_sync.worker")
+
+CHANNEL = "beproduct_sync_inbox"
+EVENT_TYPES = frozenset({"OnCreate", "OnChange", "OnDelete"})
+STATS_INTERVAL_SECONDS = 5.0
+NOTIFY_SLICE_SECONDS = 0.25  # how often the listener looks at the stop flag
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """One event a worker holds under its lease."""
+
+    id: int
+    payload: Any
+    digest: bytes
+    attempts: int
+    received_at: datetime
+    action: str | None
+
+    @classmethod
+    def from_row(cls, row: tuple[Any, ...]) -> Claimed:
+        """From a worker_claim / replay_reset row: id, payload, body_sha256, attempts,
+        received_at, action."""
+        id_, payload, digest, attempts, received_at, action = row
+        return cls(int(id_), payload, bytes(digest), int(attempts), received_at, action)
+
+
+@dataclass(frozen=True)
+class WorkerConfig:
+    """The settings a worker loop reads."""
+
+    batch_size: int = 100
+    lease_seconds: float = 60.0
+    poll_seconds: float = 1.0
+    listen: bool = True
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> WorkerConfig:
+        """The worker part of the settings."""
+        return cls(
+            batch_size=settings.beproduct_sync_batch_size,
+            lease_seconds=settings.beproduct_sync_lease_seconds,
+            poll_seconds=settings.beproduct_sync_poll_seconds,
+            listen=settings.beproduct_sync_listen,
+        )
+
+
+def worker_name(index: int) -> str:
+    """A name unique among live workers: host, process, loop number (shown in locked_by)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{index}"
+
+
+def reconnect_delay(failures: int) -> float:
+    """Seconds to wait after the `failures`-th consecutive database error (jittered, ≤ 30 s)."""
+    return inbox.retry_delay(failures, 0.25, 30.0)
+
+
+def event_type_label(value: str | None) -> str:
+    """A metric label for the event type; anything a sender made up becomes 'other'."""
+    return value if value in EVENT_TYPES else "other"
+
+
+def observe(entry: Claimed, outcome: Outcome) -> None:
+    """Metrics and one structured log line for one event outcome."""
+    label = event_type_label(outcome.event_type or entry.action)
+    OUTCOMES.labels(label, outcome.status).inc()
+    APPLY_SECONDS.labels(label).observe(outcome.duration_ms / 1000)
+    if outcome.status == "applied":
+        LAG_SECONDS.labels(label).observe(max(0.0, time.time() - entry.received_at.timestamp()))
+    style = outcome.style_number
+    if style is None and isinstance(entry.payload, dict):
+        found = entry.payload.get("headerNumber")
+        style = found if isinstance(found, str) else None
+    fields: dict[str, Any] = {
+        "log_id": entry.id, "event_type": outcome.event_type or entry.action,
+        "style_number": style, "status": outcome.status, "duration_ms": outcome.duration_ms,
+        "attempt": entry.attempts + 1,
+    }
+    if outcome.status in ("failed", "dead"):
+        log.warning("event_processed", **fields, error=outcome.error)
+    elif outcome.status == "ignored":
+        log.info("event_processed", **fields, reason=outcome.reason)
+    else:
+        log.info("event_processed", **fields)
+
+
+async def process(conn: AsyncConnection[Any], entry: Claimed, policy: Policy) -> Outcome:
+    """Apply one claimed event (its own transaction) and record its outcome."""
+    outcome = await apply_entry(
+        conn, entry.id, entry.payload, entry.digest, policy, attempts_before=entry.attempts
+    )
+    observe(entry, outcome)
+    return outcome
+
+
+async def connect(url: str, role: str = "worker") -> AsyncConnection[Any]:
+    """An autocommit connection for a worker (or the listener)."""
+    # No session settings here: behind a transaction-mode pooler they would leak to other
+    # clients. (The apply relaxes commit durability itself, with SET LOCAL; see store.py.)
+    return await db.aconnect(url, autocommit=True, application_name=f"beproduct-sync {role}")
+
+
+async def claim(
+    conn: AsyncConnection[Any], worker: str, limit: int, lease_seconds: float
+) -> list[Claimed]:
+    """Claim up to `limit` due events for `worker`, oldest first."""
+    cur = await conn.execute(
+        query("worker_claim"),
+        {"worker": worker, "limit": limit, "lease_seconds": lease_seconds},
+    )
+    return sorted((Claimed.from_row(r) for r in await cur.fetchall()), key=lambda e: e.id)
+
+
+async def renew(
+    conn: AsyncConnection[Any], worker: str, ids: list[int], lease_seconds: float
+) -> set[int]:
+    """Extend the lease on `ids`; returns those this worker still owns."""
+    cur = await conn.execute(
+        query("worker_renew"), {"worker": worker, "ids": ids, "lease_seconds": lease_seconds}
+    )
+    return {int(r[0]) for r in await cur.fetchall()}
+
+
+async def release(conn: AsyncConnection[Any], worker: str, ids: list[int]) -> None:
+    """Give back claimed events that were not started."""
+    if ids:
+        await conn.execute(query("worker_release"), {"worker": worker, "ids": ids})
+
+
+async def queue_stats(conn: AsyncConnection[Any]) -> tuple[int, float | None]:
+    """Events waiting (pending, processing, failed) and the oldest one's age in seconds."""
+    cur = await conn.execute(query("worker_queue_stats"))
+    row = await cur.fetchone()
+    assert row is not None
+    return int(row[0]), (float(row[1]) if row[1] is not None else None)
+
+
+async def _pause(event: asyncio.Event, seconds: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(event.wait(), seconds)
+
+
+def _log_db_error(what: str, exc: Exception, delay: float, **fields: Any) -> None:
+    if isinstance(exc, psycopg.Error | SyncError | OSError):
+        log.warning(what, error=describe_error(exc), retry_in_s=round(delay, 2), **fields)
+    else:  # a bug, not an outage: keep the traceback, keep the process alive
+        log.error(what, error=describe_error(exc), retry_in_s=round(delay, 2), exc_info=exc,
+                  **fields)
+
+
+class Worker:
+    """One worker loop: claim a batch, apply it, wait for more; reconnect on errors."""
+
+    def __init__(
+        self, url: str, policy: Policy, config: WorkerConfig, name: str, wake: asyncio.Event
+    ) -> None:
+        self.url, self.policy, self.config, self.name, self.wake = url, policy, config, name, wake
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Work until `stop` is set; never raises for database trouble."""
+        failures = 0
+        while not stop.is_set():
+            try:
+                async with await connect(self.url) as conn:
+                    await self._loop(conn, stop)
+                return
+            except Exception as exc:  # noqa: BLE001 - outages must not end the worker
+                failures += 1
+                delay = reconnect_delay(failures)
+                _log_db_error("worker_db_error", exc, delay, worker=self.name)
+                await _pause(stop, delay)
+
+    async def _loop(self, conn: AsyncConnection[Any], stop: asyncio.Event) -> None:
+        cfg = self.config
+        while not stop.is_set():
+            # Cleared before claiming, so a NOTIFY that lands during the claim is not missed.
+            self.wake.clear()
+            batch = await claim(conn, self.name, cfg.batch_size, cfg.lease_seconds)
+            if batch:
+                await self._work(conn, batch, stop)
+            if len(batch) < cfg.batch_size:  # a full batch means more is waiting: no pause
+                await _pause(self.wake, cfg.poll_seconds)
+
+    async def _work(
+        self, conn: AsyncConnection[Any], batch: list[Claimed], stop: asyncio.Event
+    ) -> None:
+        lease = self.config.lease_seconds
+        renewed_at = time.monotonic()
+        lost: set[int] = set()
+        for i, entry in enumerate(batch):
+            if stop.is_set():
+                # Graceful stop: the event in flight has finished; hand back the rest now
+                # rather than leaving them locked until the lease runs out.
+                await release(conn, self.name, [e.id for e in batch[i:] if e.id not in lost])
+                return
+            if time.monotonic() - renewed_at > lease / 2:
+                rest = [e.id for e in batch[i:] if e.id not in lost]
+                lost |= set(rest) - await renew(conn, self.name, rest, lease)
+                renewed_at = time.monotonic()
+            if entry.id in lost:  # lease ran out and another worker has it now
+                continue
+            await process(conn, entry, self.policy)
+
+
+async def _listen(
+    url: str, config: WorkerConfig, wakes: list[asyncio.Event], stop: asyncio.Event
+) -> None:
+    """Relay NOTIFYs to the workers and keep the queue-depth gauge fresh."""
+    failures = 0
+    while not stop.is_set():
+        try:
+            async with await connect(url, "listener") as conn:
+                if config.listen:
+                    await conn.execute(f"LISTEN {CHANNEL}")
+                failures = 0
+                next_stats = 0.0
+                while not stop.is_set():
+                    if time.monotonic() >= next_stats:
+                        QUEUE_DEPTH.set((await queue_stats(conn))[0])
+                        next_stats = time.monotonic() + STATS_INTERVAL_SECONDS
+                    if not config.listen:
+                        await _pause(stop, STATS_INTERVAL_SECONDS)
+                        continue
+                    async for _ in conn.notifies(timeout=NOTIFY_SLICE_SECONDS):
+                        for wake in wakes:
+                            wake.set()
+            return
+        except Exception as exc:  # noqa: BLE001 - workers keep polling while this reconnects
+            failures += 1
+            delay = reconnect_delay(failures)
+            _log_db_error("listener_db_error", exc, delay)
+            await _pause(stop, delay)
+
+
+async def run_workers(runtime: Runtime, stop: asyncio.Event, *, count: int | None = None) -> None:
+    """Run `count` worker loops (default BEPRODUCT_SYNC_WORKERS) until `stop` is set, then let
+    each finish the event it is applying and return."""
+    settings = runtime.settings
+    n = settings.beproduct_sync_workers if count is None else count
+    config = WorkerConfig.from_settings(settings)
+    if n <= 0:
+        await stop.wait()
+        return
+    if runtime.policy.fault is not None:
+        log.warning("fault_injection_enabled",
+                    style_numbers=settings.beproduct_sync_fault_style_numbers)
+    wakes = [asyncio.Event() for _ in range(n)]
+
+    async def relay_stop() -> None:
+        await stop.wait()
+        for wake in wakes:
+            wake.set()
+
+    loops = [Worker(runtime.url, runtime.policy, config, worker_name(i), wakes[i]).run(stop)
+             for i in range(n)]
+    tasks = [asyncio.create_task(c) for c in (*loops, relay_stop(),
+                                               _listen(runtime.url, config, wakes, stop))]
+    log.info("workers_started", count=n, batch_size=config.batch_size, listen=config.listen,
+             lease_s=config.lease_seconds, poll_s=config.poll_seconds)
+    try:
+        await asyncio.gather(*tasks)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    log.info("workers_stopped", count=n)
