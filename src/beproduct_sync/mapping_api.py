@@ -37,9 +37,11 @@ def _iso(t: SourceTime | None) -> str | None:
     return t.datetime.isoformat() if t else None
 
 
-def row_version(row: dict[str, Any], fallback: SourceTime) -> tuple[str, SourceTime]:
-    """The version of a REST row and the time it stands for."""
-    at = _time(row.get("modifiedAt")) or fallback
+def row_version(
+    row: dict[str, Any], fallback: SourceTime, force: SourceTime | None = None
+) -> tuple[str, SourceTime]:
+    """The version of a REST row and the time it stands for (`force` overrides modifiedAt)."""
+    at = force or _time(row.get("modifiedAt")) or fallback
     return source_version(at, body_digest(orjson.dumps(row, option=orjson.OPT_SORT_KEYS))), at
 
 
@@ -70,10 +72,14 @@ def _milestone(m: dict[str, Any], parent: str, version: str, at: str, zone: tzin
 
 def map_api_row(
     row: dict[str, Any], *, plan_id: str, folder_id: str | None, kind: Kind, zone: tzinfo,
-    fallback: SourceTime,
+    fallback: SourceTime, force: SourceTime | None = None,
 ) -> RowSet:
-    """One `Style/Timeline` (or `Material/Timeline`) row of a plan → its row set."""
-    version, at_time = row_version(row, fallback)
+    """One `Style/Timeline` (or `Material/Timeline`) row of a plan → its row set.
+
+    `force` versions the row at that time instead of its modifiedAt: reconciliation uses its
+    snapshot time so the API's truth replaces drifted data older than the snapshot.
+    """
+    version, at_time = row_version(row, fallback, force)
     at = at_time.datetime.isoformat()
     rid = str(row["id"])
     header = row.get("header") or {}

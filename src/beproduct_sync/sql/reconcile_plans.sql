@@ -1,0 +1,1 @@
+SELECT id::text FROM ops.tracking_plan ORDER BY id
