@@ -1,0 +1,73 @@
+"""Pure parts of the worker: backoff, claimed rows, metric labels, names, settings, faults."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from beproduct_sync.bootstrap import policy_from
+from beproduct_sync.config import Settings
+from beproduct_sync.events import parse_event
+from beproduct_sync.faults import InjectedFault, failing_styles, style_numbers
+from beproduct_sync.worker import (
+    Claimed,
+    WorkerConfig,
+    event_type_label,
+    reconnect_delay,
+    worker_name,
+)
+from tests.conftest import load_sample
+
+
+def settings(**values: object) -> Settings:
+    return Settings(_env_file=None, **values)  # type: ignore[arg-type]
+
+
+def test_reconnect_delay_starts_small_grows_and_never_exceeds_thirty_seconds() -> None:
+    assert reconnect_delay(1) == pytest.approx(0.25)
+    assert all(0.25 <= reconnect_delay(4) <= 2.0 for _ in range(50))
+    assert max(reconnect_delay(40) for _ in range(200)) <= 30.0
+    assert max(reconnect_delay(40) for _ in range(200)) > 2.0
+
+
+def test_a_claimed_row_becomes_an_entry_with_a_bytes_digest() -> None:
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    entry = Claimed.from_row((7, {"eventType": "OnCreate"}, memoryview(b"\x01\x02"), 2, at,
+                              "OnCreate"))
+    assert entry == Claimed(7, {"eventType": "OnCreate"}, b"\x01\x02", 2, at, "OnCreate")
+    with pytest.raises(AttributeError):
+        entry.attempts = 3  # type: ignore[misc]
+
+
+def test_event_types_a_sender_made_up_share_one_metric_label() -> None:
+    assert event_type_label("OnChange") == "OnChange"
+    assert event_type_label("OnWhatever") == "other"
+    assert event_type_label(None) == "other"
+
+
+def test_worker_names_differ_per_loop_and_name_the_process() -> None:
+    import os
+
+    assert worker_name(0) != worker_name(1)
+    assert f":{os.getpid()}:" in worker_name(0)
+
+
+def test_worker_config_reads_the_worker_settings() -> None:
+    config = WorkerConfig.from_settings(settings(
+        beproduct_sync_batch_size=7, beproduct_sync_lease_seconds=3.5,
+        beproduct_sync_poll_seconds=0.2, beproduct_sync_listen=False))
+    assert config == WorkerConfig(batch_size=7, lease_seconds=3.5, poll_seconds=0.2, listen=False)
+
+
+def test_the_fault_hook_raises_only_for_listed_style_numbers() -> None:
+    fault = failing_styles(style_numbers(" MSP26O73, ,OTHER "))
+    assert fault is not None
+    with pytest.raises(InjectedFault, match="MSP26O73"):
+        fault(parse_event(load_sample("tracking_oncreate.json")))
+    fault(parse_event(load_sample("tracking_onchangetimeline.json")))  # MSP26B30A passes
+
+
+def test_the_fault_setting_reaches_the_policy_and_is_off_by_default() -> None:
+    assert policy_from(settings()).fault is None
+    assert policy_from(settings(beproduct_sync_fault_style_numbers="MSP26O73")).fault is not None
