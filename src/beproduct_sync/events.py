@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Any, Literal, NamedTuple
 from uuid import UUID
 
@@ -44,6 +45,12 @@ def parse_time(value: object) -> SourceTime | None:
         return None
     if not isinstance(value, str):
         raise ValueError(f"expected an ISO-8601 timestamp, got {type(value).__name__}")
+    return _parse_text(value)
+
+
+@lru_cache(maxsize=16384)
+def _parse_text(value: str) -> SourceTime:
+    # Cached: a plan's milestones share few distinct timestamps, and backfills parse 10^5 of them.
     m = _TS.match(value.strip())
     if m is None:
         raise ValueError(f"not an ISO-8601 timestamp: {value!r}")

@@ -13,6 +13,7 @@ import hashlib
 import re
 from dataclasses import dataclass, field
 from datetime import tzinfo
+from functools import lru_cache
 from typing import Any, Literal
 from uuid import UUID
 
@@ -82,12 +83,27 @@ def _s(value: UUID | None) -> str | None:
     return str(value) if value is not None else None
 
 
-def _date(time: SourceTime | None, zone: tzinfo) -> str | None:
-    return time.datetime.astimezone(zone).date().isoformat() if time else None
+@lru_cache(maxsize=16384)
+def _date_of(ticks: int, zone: tzinfo) -> str:
+    return SourceTime(ticks, "").datetime.astimezone(zone).date().isoformat()
 
 
-def _iso(time: SourceTime | None) -> str | None:
-    return time.datetime.isoformat() if time else None
+@lru_cache(maxsize=16384)
+def _iso_of(ticks: int) -> str:
+    return SourceTime(ticks, "").datetime.isoformat()
+
+
+def calendar_date(time: SourceTime | None, zone: tzinfo) -> str | None:
+    """The calendar day of `time` in `zone`, ISO formatted (cached: dates repeat a lot)."""
+    return _date_of(time.ticks, zone) if time else None
+
+
+def iso(time: SourceTime | None) -> str | None:
+    """`time` as ISO-8601 with offset, at microsecond precision."""
+    return _iso_of(time.ticks) if time else None
+
+
+_date, _iso = calendar_date, iso
 
 
 def _uuid_or_none(value: object) -> str | None:

@@ -15,7 +15,17 @@ from typing import Any
 import orjson
 
 from .events import SourceTime, parse_time
-from .mapping import Kind, RowSet, Warning_, body_digest, map_status, people, source_version
+from .mapping import (
+    Kind,
+    RowSet,
+    Warning_,
+    body_digest,
+    calendar_date,
+    iso,
+    map_status,
+    people,
+    source_version,
+)
 
 
 def _str(value: object) -> str | None:
@@ -29,12 +39,7 @@ def _time(value: object) -> SourceTime | None:
         return None
 
 
-def _date(t: SourceTime | None, zone: tzinfo) -> str | None:
-    return t.datetime.astimezone(zone).date().isoformat() if t else None
-
-
-def _iso(t: SourceTime | None) -> str | None:
-    return t.datetime.isoformat() if t else None
+_date, _iso = calendar_date, iso
 
 
 def row_version(

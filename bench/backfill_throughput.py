@@ -1,0 +1,112 @@
+"""Backfill throughput: a seeded fake BeProduct account copied into Postgres over HTTP.
+
+Starts `beproduct-sync fake-beproduct` in its own process (3 folders x 10 plans x 50 styles x
+25 milestones = 37,500 milestone rows by default, zero latency), backfills it into a fresh
+database twice — the second run changes nothing — and prints JSON with both timings.
+
+    DATABASE_URL=postgresql://postgres@127.0.0.1:5432/test python bench/backfill_throughput.py
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import httpx
+import psycopg
+from psycopg.conninfo import make_conninfo
+
+from beproduct_sync import backfill, db
+from beproduct_sync.beproduct import BeProductClient
+from beproduct_sync.config import Settings
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--folders", type=int, default=3)
+    ap.add_argument("--plans", type=int, default=10)
+    ap.add_argument("--styles", type=int, default=50)
+    ap.add_argument("--milestones", type=int, default=25)
+    ap.add_argument("--page-size", type=int, default=20)
+    ap.add_argument("--concurrency", type=int, default=4)
+    args = ap.parse_args()
+
+    admin = db.resolve_url(db.env_database_url(), Path(tempfile.mkdtemp()) / "data")
+    name = f"bench_backfill_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = make_conninfo(admin, dbname=name)
+    db.migrate(url)
+
+    port = free_port()
+    fake = subprocess.Popen(
+        [sys.executable, "-m", "beproduct_sync", "fake-beproduct", "--port", str(port),
+         "--folders", str(args.folders), "--plans", str(args.plans), "--styles", str(args.styles),
+         "--milestones", str(args.milestones), "--materials", "0"],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        env: dict[str, str] = {}
+        assert fake.stdout is not None
+        deadline = time.time() + 60
+        while time.time() < deadline and "BEPRODUCT_TOKEN_URL" not in env:
+            line = fake.stdout.readline()
+            key, _, value = line.strip().removeprefix("export ").partition("=")
+            if key.startswith("BEPRODUCT_"):
+                env[key] = value.strip("'\"")
+        for _ in range(100):
+            try:
+                httpx.get(f"http://127.0.0.1:{port}/_admin/stats", timeout=1)
+                break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        settings = Settings(**{k.lower(): v for k, v in env.items()},
+                            beproduct_api_max_concurrency=args.concurrency)
+
+        async def go() -> list[dict]:
+            out = []
+            async with BeProductClient(settings, page_size=args.page_size) as client:
+                for _ in range(2):
+                    opts = backfill.Options(page_size=args.page_size, restart=True)
+                    out.append(await backfill.run(url, client, opts, ZoneInfo("UTC"),
+                                                  concurrency=args.concurrency))
+            return out
+
+        first, second = asyncio.run(go())
+    finally:
+        fake.terminate()
+        fake.wait(10)
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    print(json.dumps({
+        "benchmark": "backfill",
+        "account": {"folders": args.folders, "plans": args.folders * args.plans,
+                    "styles": first["rows"], "milestones": first["milestones"]},
+        "page_size": args.page_size, "concurrency": args.concurrency,
+        "first_run": {k: first[k] for k in ("seconds", "rows_per_s", "milestones_per_s",
+                                             "rows_changed", "milestones_changed", "pages")},
+        "second_run_no_changes": {k: second[k] for k in ("seconds", "rows_per_s",
+                                                         "milestones_per_s", "rows_changed",
+                                                         "milestones_changed")},
+        "targets_s": {"first_run": 3.0, "second_run": 2.0},
+    }, indent=2))
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("BEPRODUCT_SYNC_LOG_LEVEL", "WARNING")
+    main()
