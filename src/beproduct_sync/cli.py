@@ -143,7 +143,9 @@ def status(
 
 
 # Modules that add commands to `app` (imported for their side effect, in this order).
-COMMAND_MODULES: tuple[str, ...] = ("commands_service", "commands_worker", "commands_fake")
+COMMAND_MODULES: tuple[str, ...] = (
+    "commands_service", "commands_worker", "commands_fake", "commands_api",
+)
 
 
 def main() -> None:
