@@ -175,3 +175,39 @@ async def reconcile_all(
     async with await db.aconnect(url, autocommit=True) as conn:
         ids = plans or await plan_ids(conn)
         return [await reconcile_plan(conn, api, pid, zone, snapshot, fix=fix) for pid in ids]
+
+
+async def run_scheduled(runtime: Any, stop: Any) -> None:
+    """Reconcile every plan (fixing drift) every `BEPRODUCT_SYNC_RECONCILE_INTERVAL_SECONDS`,
+    until `stop` is set. Runs inside `serve` when the interval is set and the API configured."""
+    import asyncio
+    import contextlib
+
+    import structlog
+
+    from .beproduct import BeProductClient
+
+    log = structlog.get_logger("beproduct_sync.reconcile")
+    interval = float(runtime.settings.beproduct_sync_reconcile_interval_seconds)
+    async with BeProductClient(runtime.settings) as client:
+        while not stop.is_set():
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=interval)
+            if stop.is_set():
+                return
+            try:
+                reports = await reconcile_all(runtime.url, client, runtime.policy.zone, fix=True)
+            except Exception as exc:  # noqa: BLE001 - a failed pass is logged; the next one retries
+                log.warning("reconcile_failed", error=f"{type(exc).__name__}: {exc}")
+                continue
+            log.info("reconcile_done", plans=len(reports),
+                     drift=sum(len(r.drift) for r in reports),
+                     fixed=sum(r.fixed for r in reports))
+
+
+def scheduled_task(runtime: Any, stop: Any) -> Any:
+    """The scheduled reconciliation coroutine, or None when it is off or the API unconfigured."""
+    settings = runtime.settings
+    if not settings.api_configured or settings.beproduct_sync_reconcile_interval_seconds <= 0:
+        return None
+    return run_scheduled(runtime, stop)
