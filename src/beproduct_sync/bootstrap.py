@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 
-from . import db
+from . import db, enrich
 from .config import Settings
 from .engine import Policy
 from .faults import failing_styles, style_numbers
@@ -37,4 +38,8 @@ def policy_from(settings: Settings) -> Policy:
         retry_base_seconds=settings.beproduct_sync_retry_base_seconds,
         retry_max_seconds=settings.beproduct_sync_retry_max_seconds,
         fault=failing_styles(style_numbers(settings.beproduct_sync_fault_style_numbers)),
+        # Always scheduled, API configured or not: the queue is the record of what is missing,
+        # and a process with API credentials (now or later) works it off.
+        after_apply=partial(enrich.schedule,
+                            ttl_seconds=settings.beproduct_sync_enrich_ttl_seconds),
     )
