@@ -1,10 +1,12 @@
-"""What `beproduct-sync status` reports: counts per inbox status, queue depth, recent errors."""
+"""What `beproduct-sync status` reports: counts per inbox status, queue depth, recent errors,
+and the enrichment jobs (BeProduct API fetches) still outstanding."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from . import db
+from .enrich import queue_counts
 from .inbox import STATUSES
 from .store import query
 
@@ -20,9 +22,12 @@ async def gather(url: str, error_limit: int = 10) -> dict[str, Any]:
         cur = await conn.execute(query("import_errors_recent"), {"limit": error_limit})
         cols = [c.name for c in cur.description or []]
         errors = [dict(zip(cols, row, strict=True)) for row in await cur.fetchall()]
+        jobs = await queue_counts(conn)
     return {
         **counts,
         "counts": counts,
         "queue_depth": sum(counts[s] for s in QUEUE_STATUSES),
         "recent_errors": errors,
+        "enrichment": jobs,
+        "extra": {"enrichment jobs": ", ".join(f"{k} {v}" for k, v in jobs.items())},
     }
