@@ -291,3 +291,20 @@ async def test_status_reports_enrichment_jobs_waiting_and_failing(
     report = await gather(db_url)
     assert report["enrichment"] == {"pending": 1, "running": 0, "failed": 1}
     assert report["counts"]["applied"] == 1
+
+
+async def test_enricher_task_runs_only_when_the_api_is_configured_and_stops_with_the_flag(
+        db_url: str, fake: FakeBeProduct) -> None:
+    stop = asyncio.Event()
+    unconfigured = runtime_for(settings_for(db_url, fake, beproduct_refresh_token=None))
+    assert enrich.enricher_task(unconfigured, stop) is None
+    rt = runtime_for(settings_for(db_url, fake))
+    add_plan(fake, SAMPLE_PLAN, SAMPLE_FOLDER, {}, "2025-11-01T00:00:00Z")
+    async with await db.aconnect(db_url, autocommit=True) as conn:
+        await apply_bodies(conn, rt, [load_sample("tracking_oncreate.json")])
+        task = enrich.enricher_task(rt, stop)
+        assert task is not None
+        await drained(conn)
+        assert await scalar(conn, "SELECT name FROM ops.tracking_plan") == "SAMPLE PLAN"
+    stop.set()
+    await asyncio.wait_for(task, 5)
