@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from . import db
-from .enrich import queue_counts
+from .enrich_jobs import queue_counts
 from .inbox import STATUSES
 from .store import query
 
