@@ -78,7 +78,8 @@ def main() -> None:
     parser.add_argument("--url", default=os.environ.get("DATABASE_URL"), required=False)
     parser.add_argument("--events", type=int, default=6000)
     parser.add_argument("--kind", choices=("mixed", "create"), default="mixed")
-    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--workers", type=int, default=2, help="loops per worker process")
+    parser.add_argument("--processes", type=int, default=1, help="worker processes")
     parser.add_argument("--batch-size", type=int, default=100)
     parser.add_argument("--log-level", default="INFO")
     parser.add_argument("--in-process", action="store_true")
@@ -102,15 +103,19 @@ def main() -> None:
         if args.in_process or args.profile:
             _in_process(url, args.workers, env, args.profile)
         else:
-            proc = subprocess.Popen(
-                [sys.executable, "-c", "from beproduct_sync.cli import main; main()",
-                 "worker", "--workers", str(args.workers)],
-                env={**os.environ, **env}, stderr=subprocess.DEVNULL,
-            )
+            procs = [
+                subprocess.Popen(
+                    [sys.executable, "-c", "from beproduct_sync.cli import main; main()",
+                     "worker", "--workers", str(args.workers)],
+                    env={**os.environ, **env}, stderr=subprocess.DEVNULL,
+                )
+                for _ in range(args.processes)
+            ]
             while _remaining(url):
                 time.sleep(0.05)
-            proc.send_signal(signal.SIGTERM)
-            proc.wait(30)
+            for proc in procs:
+                proc.send_signal(signal.SIGTERM)
+                proc.wait(30)
         usage = resource.getrusage(resource.RUSAGE_CHILDREN)
         elapsed = time.perf_counter() - started
         in_process = args.in_process or args.profile
@@ -118,7 +123,7 @@ def main() -> None:
         with psycopg.connect(url) as conn:
             statuses = dict(conn.execute(
                 "SELECT status, count(*) FROM ops.beproduct_sync_log GROUP BY status").fetchall())
-        print(f"{args.kind}: {len(bodies)} events, {args.workers} workers,"
+        print(f"{args.kind}: {len(bodies)} events, {args.processes} x {args.workers} workers,"
               f" {elapsed:.2f} s (incl. worker start-up) = {len(bodies) / elapsed:.0f} events/s"
               f" (worker process CPU {cpu:.1f} s);"
               f" statuses {statuses}")
