@@ -50,7 +50,7 @@ async def _work_until_signalled(rt: Runtime, count: int | None) -> None:
 def worker(
     workers: Annotated[int | None, typer.Option(
         "--workers", "-w", min=1,
-        help="Worker loops in this process [default: BEPRODUCT_SYNC_WORKERS].",
+        help="Worker loops in this process (default: BEPRODUCT_SYNC_WORKERS).",
     )] = None,
     metrics_port: Annotated[int | None, typer.Option(
         help="Serve Prometheus metrics on this port (the receiver serves its own)."
@@ -91,7 +91,7 @@ def _print_report(report: Any, *, dry_run: bool, now: bool) -> None:
 def replay(
     ids: Annotated[list[int] | None, typer.Option("--id", help="Event id (repeatable).")] = None,
     statuses: Annotated[list[ReplayStatus] | None, typer.Option(
-        "--status", help="Only events in this status (repeatable) [default: any of them]."
+        "--status", help="Only events in this status (repeatable; default: any of them)."
     )] = None,
     since: Annotated[str | None, typer.Option(
         help="Received at or after (ISO date/time; UTC unless it carries a zone).")] = None,
