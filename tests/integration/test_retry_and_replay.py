@@ -56,7 +56,8 @@ def test_a_failing_event_is_dead_lettered_then_replayed_and_applied(db_url: str)
     failing = make_runtime(db_url, beproduct_sync_fault_style_numbers=CHANGED_STYLE,
                            beproduct_sync_max_attempts=3, beproduct_sync_retry_base_seconds=0.01,
                            beproduct_sync_retry_max_seconds=0.02)
-    asyncio.run(drain(failing))
+    # A retry 10 ms away is not "waiting" yet, so wait for the dead letter itself.
+    asyncio.run(drain(failing, done=lambda: statuses(db_url) == {"dead": 1}))
 
     assert statuses(db_url) == {"dead": 1}
     assert scalar(db_url, "SELECT attempts FROM ops.beproduct_sync_log") == 3

@@ -61,12 +61,14 @@ async def until(predicate: Any, timeout: float = 20.0, every: float = 0.05) -> N
         await asyncio.sleep(every)
 
 
-async def drain(rt: Runtime, count: int = 2, timeout: float = 20.0) -> None:
-    """Run workers until nothing is waiting, then stop them gracefully."""
+async def drain(
+    rt: Runtime, count: int = 2, timeout: float = 20.0, done: Any = None
+) -> None:
+    """Run workers until `done()` (default: nothing is waiting), then stop them gracefully."""
     stop = asyncio.Event()
     task = asyncio.create_task(run_workers(rt, stop, count=count))
     try:
-        await until(lambda: waiting(rt.url) == 0, timeout)
+        await until(done or (lambda: waiting(rt.url) == 0), timeout)
     finally:
         stop.set()
         await asyncio.wait_for(task, 15)
