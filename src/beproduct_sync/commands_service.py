@@ -53,9 +53,11 @@ async def serve_forever(rt: Runtime, server: uvicorn.Server, workers: int | None
     task: asyncio.Task[None] | None = None
     if workers != 0:
         # Imported here so the receiver runs (with --workers 0) on its own.
+        from .enrich import enricher_task
         from .worker import run_workers
 
         task = asyncio.create_task(run_workers(rt, stop, count=workers))
+        enricher_task(rt, stop)  # BeProduct API enrichment when configured; ends with `stop`
         # Workers that die must not leave a receiver filling an inbox nobody drains.
         task.add_done_callback(lambda _: setattr(server, "should_exit", True))
     try:

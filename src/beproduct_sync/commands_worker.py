@@ -28,6 +28,7 @@ class ReplayStatus(StrEnum):
 
 
 async def _work_until_signalled(rt: Runtime, count: int | None) -> None:
+    from .enrich import enricher_task
     from .worker import run_workers
 
     stop = asyncio.Event()
@@ -43,6 +44,7 @@ async def _work_until_signalled(rt: Runtime, count: int | None) -> None:
         # Windows has no loop signal handlers; Ctrl-C still interrupts there.
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, on_signal)
+    enricher_task(rt, stop)  # BeProduct API enrichment when configured; ends with `stop`
     await run_workers(rt, stop, count=count)
 
 
