@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
 from importlib import resources
@@ -31,12 +33,20 @@ def load_sample(name: str) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="session")
-def pg_server_url(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """Admin URL of the Postgres the tests use."""
+def pg_server_url() -> Iterator[str]:
+    """Admin URL of the Postgres the tests use: TEST_DATABASE_URL, or an embedded server."""
     given = os.environ.get("TEST_DATABASE_URL")
     if given:
-        return given
-    return db.embedded_url(tmp_path_factory.mktemp("pg"))
+        yield given
+        return
+    # Not under pytest's basetemp: pytest prunes old basetemp dirs at session start, which would
+    # pull the data directory from under a server still used by a concurrent session.
+    root = Path(tempfile.mkdtemp(prefix="bps-test-"))
+    try:
+        yield db.embedded_url(root)
+    finally:
+        db.stop_embedded(root)
+        shutil.rmtree(root, ignore_errors=True)
 
 
 def _with_db(url: str, name: str) -> str:

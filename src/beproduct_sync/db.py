@@ -49,6 +49,13 @@ def embedded_url(data_dir: Path) -> str:
     return uri
 
 
+def stop_embedded(data_dir: Path) -> None:
+    """Stop the embedded server of `data_dir` if this process started or joined it."""
+    server = _embedded.pop((data_dir / "pgdata").resolve(), None)
+    if server is not None:
+        server.cleanup()
+
+
 def resolve_url(database_url: str | None, data_dir: Path) -> str:
     """The URL to use: DATABASE_URL when given, else the embedded server's."""
     return database_url or embedded_url(data_dir)
