@@ -52,6 +52,9 @@ class Settings(BaseSettings):
     beproduct_sync_max_attempts: int = Field(default=8, ge=1)
     beproduct_sync_retry_base_seconds: float = Field(default=2.0, gt=0)
     beproduct_sync_retry_max_seconds: float = Field(default=3600.0, gt=0)
+    beproduct_sync_apply_batch_size: int = Field(
+        default=50, ge=1, description="Events a worker applies per transaction (1 = one by one)."
+    )
     beproduct_sync_lease_seconds: float = Field(default=60.0, gt=0)
     beproduct_sync_poll_seconds: float = Field(default=1.0, gt=0)
 

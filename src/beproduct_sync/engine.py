@@ -68,6 +68,15 @@ def describe_error(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}"
 
 
+def _of(event: TrackingEvent, log_id: int, status: str, ms: float, **more: Any) -> Outcome:
+    return Outcome(log_id, status, ms, event_type=event.event_type,
+                   style_number=event.header_number, **more)
+
+
+class NotOwned(Exception):
+    """The inbox row is no longer this applier's (another worker took it over, or settled it)."""
+
+
 async def apply_entry(
     conn: AsyncConnection[Any],
     log_id: int,
@@ -76,8 +85,13 @@ async def apply_entry(
     policy: Policy,
     *,
     attempts_before: int = 0,
+    owner: str | None = None,
 ) -> Outcome:
-    """Apply the stored event `log_id` and settle its inbox row. `conn` must be autocommit."""
+    """Apply the stored event `log_id` and settle its inbox row. `conn` must be autocommit.
+
+    `owner` is the worker holding the row's lease (None for an unleased apply such as ingest);
+    the row is locked first and left alone if it is no longer ours (status "skipped").
+    """
     started = time.perf_counter()
 
     def elapsed() -> float:
@@ -87,6 +101,8 @@ async def apply_entry(
         event = parse_event(payload)
     except NotATrackingEvent as exc:
         async with conn.transaction():
+            if not await inbox.lock_owned(conn, [log_id], owner):
+                return Outcome(log_id, "skipped", elapsed())
             await inbox.finish(conn, log_id, "ignored", duration_ms=elapsed(), reason=str(exc))
         return Outcome(log_id, "ignored", elapsed(), reason=str(exc))
     except MalformedEvent as exc:
@@ -94,14 +110,17 @@ async def apply_entry(
         message = f"malformed event: {exc}"
         entity = payload.get("headerId") if isinstance(payload, dict) else None
         async with conn.transaction():
+            if not await inbox.lock_owned(conn, [log_id], owner):
+                return Outcome(log_id, "skipped", elapsed())
             await inbox.finish(conn, log_id, "dead", duration_ms=elapsed(), error=message)
             await inbox.add_errors(conn, log_id, [(entity, message)], attempt=attempts_before + 1)
         return Outcome(log_id, "dead", elapsed(), error=message)
 
-    base = {"event_type": event.event_type, "style_number": event.header_number}
     try:
         rows = map_event(event, digest, policy.zone)
         async with conn.transaction():
+            if not await inbox.lock_owned(conn, [log_id], owner):
+                raise NotOwned()
             if policy.fault is not None:
                 policy.fault(event)
             result = await store.apply_rows(conn, rows)
@@ -114,21 +133,32 @@ async def apply_entry(
                     severity="warning", attempt=attempts_before + 1,
                 )
             await inbox.finish(conn, log_id, status, duration_ms=elapsed())
-        return Outcome(log_id, status, elapsed(), **base,
+        return _of(event, log_id, status, elapsed(),
                        warnings=[w.message for w in rows.warnings])
+    except NotOwned:
+        return _of(event, log_id, "skipped", elapsed())
     except Exception as exc:  # noqa: BLE001 - every failure is recorded, none escapes unlogged
-        message = describe_error(exc)
-        attempt = attempts_before + 1
-        delay = inbox.retry_delay(attempt, policy.retry_base_seconds, policy.retry_max_seconds)
-        async with conn.transaction():
-            new_status, attempts = await inbox.fail(
-                conn, log_id, message, duration_ms=elapsed(),
-                max_attempts=policy.max_attempts, delay_seconds=delay,
-            )
-            await inbox.add_errors(
-                conn, log_id, [(str(event.header_id or event.record_id), message)],
-                attempt=attempt,
-            )
-        log.warning("event_failed", log_id=log_id, status=new_status, attempts=attempts,
-                    error=message, **base)
-        return Outcome(log_id, new_status, elapsed(), **base, error=message, attempts=attempts)
+        return await _record_failure(conn, log_id, event, exc, policy, attempts_before, owner,
+                                     elapsed)
+
+
+async def _record_failure(
+    conn: AsyncConnection[Any], log_id: int, event: TrackingEvent, exc: BaseException,
+    policy: Policy, attempts_before: int, owner: str | None, elapsed: Callable[[], float],
+) -> Outcome:
+    message = describe_error(exc)
+    attempt = attempts_before + 1
+    delay = inbox.retry_delay(attempt, policy.retry_base_seconds, policy.retry_max_seconds)
+    async with conn.transaction():
+        if not await inbox.lock_owned(conn, [log_id], owner):
+            return _of(event, log_id, "skipped", elapsed())
+        new_status, attempts = await inbox.fail(
+            conn, log_id, message, duration_ms=elapsed(),
+            max_attempts=policy.max_attempts, delay_seconds=delay,
+        )
+        await inbox.add_errors(
+            conn, log_id, [(str(event.header_id or event.record_id), message)], attempt=attempt,
+        )
+    log.warning("event_failed", log_id=log_id, status=new_status, attempts=attempts,
+                error=message, event_type=event.event_type, style_number=event.header_number)
+    return _of(event, log_id, new_status, elapsed(), error=message, attempts=attempts)

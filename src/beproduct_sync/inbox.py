@@ -32,6 +32,10 @@ class Received:
     status: str
 
 
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
 def _meta(body: Any) -> dict[str, Any]:
     if not isinstance(body, dict):
         return {"action": None, "entity_id": None, "style_number": None, "source_at": None}
@@ -39,11 +43,10 @@ def _meta(body: Any) -> dict[str, Any]:
         at = parse_time(body.get("date"))
     except ValueError:
         at = None
-    text = lambda v: v if isinstance(v, str) else None  # noqa: E731
     return {
-        "action": text(body.get("eventType")),
-        "entity_id": text(body.get("headerId")),
-        "style_number": text(body.get("headerNumber")),
+        "action": _text(body.get("eventType")),
+        "entity_id": _text(body.get("headerId")),
+        "style_number": _text(body.get("headerNumber")),
         "source_at": at.datetime if at else None,
     }
 
@@ -123,3 +126,22 @@ async def add_errors(
          "attempt": attempt,
          "rows": Jsonb([{"entity_id": e, "message": m} for e, m in items])},
     )
+
+
+async def finish_many(conn: AsyncConnection[Any], rows: list[dict[str, Any]]) -> None:
+    """Settle many events: rows of {id, status, duration_ms, reason, error}."""
+    if rows:
+        await conn.execute(query("log_finish_many"), {"rows": Jsonb(rows)})
+
+
+async def add_error_rows(conn: AsyncConnection[Any], rows: list[dict[str, Any]]) -> None:
+    """Insert import errors: rows of {sync_log_id, entity_id, severity, message, attempt}."""
+    if rows:
+        await conn.execute(query("import_error_insert_many"), {"rows": Jsonb(rows)})
+
+
+async def lock_owned(conn: AsyncConnection[Any], ids: list[int], owner: str | None) -> set[int]:
+    """Lock `ids` for this transaction and return those still ours to settle."""
+    cur = await conn.execute(query("log_lock_owned"), {"ids": ids, "owner": owner})
+    return {int(r[0]) for r in await cur.fetchall()}
+

@@ -134,5 +134,5 @@ async def replay(
     report.reset = [e.id for e in entries]
     if now:
         for entry in entries:
-            report.outcomes.append(await process(conn, entry, policy))
+            report.outcomes.append(await process(conn, entry, policy, owner=claimant))
     return report

@@ -48,21 +48,42 @@ def kind_query(name: str, kind: Kind) -> sql.Composed:
         key: (sql.Identifier(value) if key == "parent_column" else sql.Identifier("ops", value))
         for key, value in names.items()
     }
-    return sql.SQL(query(name)).format(**idents)  # type: ignore[arg-type]
+    return sql.SQL(query(name)).format(**idents)
 
 
 @dataclass(frozen=True)
 class ApplyResult:
-    """What one call changed (rows inserted or updated)."""
+    """What one call changed: ids of the rows inserted or updated, and other row counts."""
 
-    records_changed: int
-    milestones_changed: int
+    records: frozenset[str]
+    milestones: frozenset[str]
+    definitions: frozenset[str]
     other_changes: int
+
+    @property
+    def records_changed(self) -> int:
+        """Style/material rows inserted or updated."""
+        return len(self.records)
+
+    @property
+    def milestones_changed(self) -> int:
+        """Milestone rows inserted or updated."""
+        return len(self.milestones)
 
     @property
     def changed(self) -> bool:
         """False when every write lost to newer stored data: the event was stale."""
-        return bool(self.records_changed or self.milestones_changed or self.other_changes)
+        return bool(self.records or self.milestones or self.definitions or self.other_changes)
+
+    def changed_by(self, rows: RowSet) -> bool:
+        """Whether `rows` (one event of a batch) won anything: its record, a milestone, or the
+        milestone definition it carried."""
+        if rows.record["id"] in self.records:
+            return True
+        if any(m["id"] in self.milestones for m in rows.milestones):
+            return True
+        return any(t["source_version"] is not None and t["id"] in self.definitions
+                   for t in rows.templates)
 
 
 def _merge(rowsets: Sequence[RowSet]) -> dict[str, Any]:
@@ -87,7 +108,7 @@ def _merge(rowsets: Sequence[RowSet]) -> dict[str, Any]:
         records[rows.kind].append(rows.record)
         milestones[rows.kind].extend(rows.milestones)
     for kind in ("style", "material"):
-        ids = [r["id"] for r in records[kind]]  # type: ignore[index]
+        ids = [r["id"] for r in records[kind]]  # type: ignore[index,unused-ignore]
         if len(ids) != len(set(ids)):
             raise ValueError("a record id appears twice in one batch; apply them separately")
     return {"folders": sorted(folders), "plans": sorted(plans.values(), key=lambda p: p["id"]),
@@ -113,6 +134,7 @@ async def apply_many(conn: AsyncConnection[Any], rowsets: Sequence[RowSet]) -> A
     """
     m = _merge(rowsets)
     counted: list[AsyncCursor[Any]] = []
+    definitions: list[AsyncCursor[Any]] = []
     records: list[AsyncCursor[Any]] = []
     milestone_curs: list[AsyncCursor[Any]] = []
 
@@ -131,7 +153,7 @@ async def apply_many(conn: AsyncConnection[Any], rowsets: Sequence[RowSet]) -> A
         if m["stubs"]:
             await run(query("apply_template_stubs"), {"rows": Jsonb(m["stubs"])}, counted)
         if m["definitions"]:
-            await run(query("apply_templates"), {"rows": Jsonb(m["definitions"])}, counted)
+            await run(query("apply_templates"), {"rows": Jsonb(m["definitions"])}, definitions)
         for kind in ("style", "material"):
             if m["records"][kind]:
                 await run(kind_query("apply_record", kind), {"rows": Jsonb(m["records"][kind])},
@@ -140,14 +162,15 @@ async def apply_many(conn: AsyncConnection[Any], rowsets: Sequence[RowSet]) -> A
                 await run(kind_query("apply_milestones", kind),
                           {"rows": Jsonb(m["milestones"][kind])}, milestone_curs)
     other = sum(max(c.rowcount, 0) for c in counted)
-    changed_milestones = 0
+    milestone_ids: set[str] = set()
     for cur in milestone_curs:
-        counts = await cur.fetchone()
-        assert counts is not None
-        changed_milestones += int(counts[0])
-        other += int(counts[1])
+        found = await cur.fetchone()
+        assert found is not None
+        milestone_ids.update(found[0])
+        other += int(found[1])
     return ApplyResult(
-        records_changed=sum(max(c.rowcount, 0) for c in records),
-        milestones_changed=changed_milestones,
+        records=frozenset([r[0] for c in records for r in await c.fetchall()]),
+        milestones=frozenset(milestone_ids),
+        definitions=frozenset([r[0] for c in definitions for r in await c.fetchall()]),
         other_changes=other,
     )

@@ -1,8 +1,9 @@
-"""Workers: claim stored events in batches, apply each in its own transaction, never lose one.
+"""Workers: claim stored events in batches, apply them, never lose one.
 
 A worker claims a batch (FOR UPDATE SKIP LOCKED, marking the rows 'processing' under a lease),
-then hands each event to engine.apply_entry, which writes the ops rows and settles the inbox
-row in one transaction. If a worker dies mid-apply its transaction rolls back and the lease
+then hands slices of it to batch.apply_batch, which writes the ops rows of many events and
+settles their inbox rows in one transaction (falling back to one transaction per event when a
+slice fails). If a worker dies mid-apply its transaction rolls back and the lease
 runs out, so another worker claims the event again; applies are idempotent, so repeating one
 is harmless. Workers wake on NOTIFY from the receiver and poll as a fallback.
 """
@@ -23,6 +24,7 @@ import structlog
 from psycopg import AsyncConnection
 
 from . import db, inbox
+from .batch import Entry, apply_batch
 from .bootstrap import Runtime
 from .config import Settings
 from .engine import Outcome, Policy, apply_entry, describe_error
@@ -65,6 +67,7 @@ class WorkerConfig:
     lease_seconds: float = 60.0
     poll_seconds: float = 1.0
     listen: bool = True
+    apply_slice: int = 50  # events applied per batch transaction
 
     @classmethod
     def from_settings(cls, settings: Settings) -> WorkerConfig:
@@ -74,6 +77,7 @@ class WorkerConfig:
             lease_seconds=settings.beproduct_sync_lease_seconds,
             poll_seconds=settings.beproduct_sync_poll_seconds,
             listen=settings.beproduct_sync_listen,
+            apply_slice=settings.beproduct_sync_apply_batch_size,
         )
 
 
@@ -94,6 +98,9 @@ def event_type_label(value: str | None) -> str:
 
 def observe(entry: Claimed, outcome: Outcome) -> None:
     """Metrics and one structured log line for one event outcome."""
+    if outcome.status == "skipped":  # another worker owns it now; it reports the outcome
+        log.info("event_skipped", log_id=entry.id, reason="lease taken over")
+        return
     label = event_type_label(outcome.event_type or entry.action)
     OUTCOMES.labels(label, outcome.status).inc()
     APPLY_SECONDS.labels(label).observe(outcome.duration_ms / 1000)
@@ -116,13 +123,29 @@ def observe(entry: Claimed, outcome: Outcome) -> None:
         log.info("event_processed", **fields)
 
 
-async def process(conn: AsyncConnection[Any], entry: Claimed, policy: Policy) -> Outcome:
+async def process(
+    conn: AsyncConnection[Any], entry: Claimed, policy: Policy, owner: str | None = None
+) -> Outcome:
     """Apply one claimed event (its own transaction) and record its outcome."""
     outcome = await apply_entry(
-        conn, entry.id, entry.payload, entry.digest, policy, attempts_before=entry.attempts
+        conn, entry.id, entry.payload, entry.digest, policy, attempts_before=entry.attempts,
+        owner=owner,
     )
     observe(entry, outcome)
     return outcome
+
+
+async def process_many(
+    conn: AsyncConnection[Any], entries: list[Claimed], policy: Policy, owner: str
+) -> list[Outcome]:
+    """Apply claimed events in batch transactions (see batch.py) and record each outcome."""
+    outcomes = await apply_batch(
+        conn, [Entry(e.id, e.payload, e.digest, e.attempts) for e in entries], policy,
+        owner=owner,
+    )
+    for entry, outcome in zip(entries, outcomes, strict=True):
+        observe(entry, outcome)
+    return outcomes
 
 
 async def connect(url: str, role: str = "worker") -> AsyncConnection[Any]:
@@ -219,19 +242,21 @@ class Worker:
         lease = self.config.lease_seconds
         renewed_at = time.monotonic()
         lost: set[int] = set()
-        for i, entry in enumerate(batch):
+        step = max(1, self.config.apply_slice)
+        for i in range(0, len(batch), step):
             if stop.is_set():
-                # Graceful stop: the event in flight has finished; hand back the rest now
-                # rather than leaving them locked until the lease runs out.
+                # Graceful stop: what is in flight has finished; hand back the rest now
+                # rather than leaving it locked until the lease runs out.
                 await release(conn, self.name, [e.id for e in batch[i:] if e.id not in lost])
                 return
             if time.monotonic() - renewed_at > lease / 2:
                 rest = [e.id for e in batch[i:] if e.id not in lost]
                 lost |= set(rest) - await renew(conn, self.name, rest, lease)
                 renewed_at = time.monotonic()
-            if entry.id in lost:  # lease ran out and another worker has it now
-                continue
-            await process(conn, entry, self.policy)
+            # Lost entries: the lease ran out and another worker has them now.
+            todo = [e for e in batch[i:i + step] if e.id not in lost]
+            if todo:
+                await process_many(conn, todo, self.policy, self.name)
 
 
 async def _listen(

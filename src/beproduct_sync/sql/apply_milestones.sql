@@ -69,5 +69,5 @@ added AS (
     WHERE t.assignee_name IS DISTINCT FROM excluded.assignee_name
     RETURNING 1
 )
-SELECT (SELECT count(*) FROM up) AS milestones,
+SELECT coalesce((SELECT array_agg(id::text) FROM up), '{{}}') AS milestones,
        (SELECT count(*) FROM removed) + (SELECT count(*) FROM added) AS assignments
