@@ -19,7 +19,11 @@ from psycopg.conninfo import make_conninfo
 
 from beproduct_sync import db
 
-SAMPLE_NAMES = ("tracking_oncreate.json", "tracking_onchangetimeline.json", "tracking_ondelete.json")
+SAMPLE_NAMES = (
+    "tracking_oncreate.json",
+    "tracking_onchangetimeline.json",
+    "tracking_ondelete.json",
+)
 
 
 def sample_path(name: str) -> Path:

@@ -37,11 +37,11 @@ KINDS: tuple[tuple[Kind, str], ...] = (("style", "Style"), ("material", "Materia
 class Api(Protocol):
     """The part of beproduct.BeProductClient backfill uses."""
 
-    async def folders(self) -> list[dict[str, Any]]: ...  # noqa: D102
-    def plans(self, folder_id: str | None = None,  # noqa: D102
+    async def folders(self) -> list[dict[str, Any]]: ...
+    def plans(self, folder_id: str | None = None,
               filters: list[dict[str, Any]] | None = None) -> Any: ...
-    async def plan(self, plan_id: str) -> dict[str, Any]: ...  # noqa: D102
-    async def request(self, method: str, path: str, endpoint: str, *,  # noqa: D102
+    async def plan(self, plan_id: str) -> dict[str, Any]: ...
+    async def request(self, method: str, path: str, endpoint: str, *,
                       params: dict[str, Any] | None = None, json: Any = None) -> Any: ...
 
 

@@ -74,7 +74,8 @@ def migrate() -> None:
         applied = db.migrate(rt.url)
     except SyncError as exc:
         raise fail(str(exc)) from None
-    typer.echo(f"applied {len(applied)} migration(s)" + (f": {', '.join(applied)}" if applied else ""))
+    listed = f": {', '.join(applied)}" if applied else ""
+    typer.echo(f"applied {len(applied)} migration(s){listed}")
 
 
 @app.command()

@@ -64,7 +64,7 @@ class Settings(BaseSettings):
     beproduct_client_secret: SecretStr | None = None
     beproduct_refresh_token: SecretStr | None = None
     beproduct_api_url: str = "https://developers.beproduct.com"
-    beproduct_token_url: str = "https://id.winks.io/ids/connect/token"
+    beproduct_token_url: str = "https://id.winks.io/ids/connect/token"  # noqa: S105 - a URL
 
     beproduct_api_timeout_seconds: float = Field(default=30.0, gt=0)
     beproduct_api_max_concurrency: int = Field(default=4, ge=1)

@@ -44,7 +44,9 @@ def embedded_url(data_dir: Path) -> str:
         # 'stop' shuts the server down once the last process using it exits.
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            _embedded[pgdata] = pgserver.get_server(pgdata, cleanup_mode="stop")
+            _embedded[pgdata] = pgserver.get_server(  # type: ignore[attr-defined]
+                pgdata, cleanup_mode="stop"
+            )
     uri: str = _embedded[pgdata].get_uri()
     return uri
 

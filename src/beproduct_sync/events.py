@@ -55,7 +55,9 @@ def _parse_text(value: str) -> SourceTime:
     if m is None:
         raise ValueError(f"not an ISO-8601 timestamp: {value!r}")
     year, month, day, hour, minute, second, frac, zone = m.groups()
-    base = datetime(int(year), int(month), int(day), int(hour), int(minute), int(second), tzinfo=UTC)
+    base = datetime(
+        int(year), int(month), int(day), int(hour), int(minute), int(second), tzinfo=UTC
+    )
     if zone and zone != "Z":
         sign = 1 if zone[0] == "+" else -1
         digits = zone[1:].replace(":", "")
@@ -248,7 +250,7 @@ def parse_event(body: Any) -> TrackingEvent:
         raise MalformedEvent(f"{event_type} without data.{side}")
     if event_type == "OnChange" and record.timeline_item is None:
         raise MalformedEvent("OnChange without data.after.TimeLineItem")
-    user = body.get("user") if isinstance(body.get("user"), dict) else {}
+    user: dict[str, Any] = body["user"] if isinstance(body.get("user"), dict) else {}
     try:
         return TrackingEvent.model_validate(
             {

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import re
 import sys
+from collections.abc import MutableMapping
 from typing import Any
 
 import structlog
@@ -13,7 +14,7 @@ _SECRET_KEYS = re.compile(r"(secret|token|password|authorization|api_key|dsn|dat
 _URL_PASSWORD = re.compile(r"(://[^:/@\s]+:)[^@\s]+@")
 
 
-def redact(_: Any, __: str, event: dict[str, Any]) -> dict[str, Any]:
+def redact(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     """Blank values of secret-looking keys and passwords inside URLs."""
     for key, value in list(event.items()):
         if _SECRET_KEYS.search(key):
@@ -54,4 +55,6 @@ def configure(level: str = "INFO", fmt: str = "auto") -> None:
         logger_factory=structlog.PrintLoggerFactory(file=_Stderr()),  # type: ignore[arg-type]
         cache_logger_on_first_use=True,
     )
-    logging.basicConfig(level=level.upper(), stream=_Stderr(), format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=level.upper(), stream=_Stderr(), format="%(levelname)s %(name)s: %(message)s"
+    )

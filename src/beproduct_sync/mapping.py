@@ -193,6 +193,7 @@ def _record_row(event: TrackingEvent, rec: Record, version: str, at: str) -> dic
     color = rec.color or {}
     raw = {k: v for k, v in rec.raw.items() if k not in ("Timelines", "TimeLineItem")}
     modified_by = rec.modified_by or {}
+    modifier = modified_by.get("user_name") or modified_by.get("userName")
     return {
         "id": str(event.record_id),
         "plan_id": str(event.plan_id),
@@ -209,7 +210,7 @@ def _record_row(event: TrackingEvent, rec: Record, version: str, at: str) -> dic
         "supplier_name": _supplier_names(rec.supplier) if full else None,
         "suppliers": rec.supplier if full else None,
         "modified_at": _iso(rec.modified_at) if full else None,
-        "modified_by": (modified_by.get("user_name") or modified_by.get("userName")) if full else None,
+        "modified_by": modifier if full else None,
         "active": event.event_type != "OnDelete",
         "deleted_at": at if event.event_type == "OnDelete" else None,
         "source_updated_at": at,

@@ -56,7 +56,9 @@ def _milestone(m: dict[str, Any], parent: str, version: str, at: str, zone: tzin
     status = map_status(label)
     mid = str(m["id"])
     if status is None and label is not None:
-        warnings.append(Warning_(mid, f"unknown status {label!r} kept as status_label; status NULL"))
+        warnings.append(
+            Warning_(mid, f"unknown status {label!r} kept as status_label; status NULL")
+        )
     assigned = people(m.get("assignedTo") or [])
     times = {k: _time(m.get(k)) for k in ("plan", "due", "rev", "final")}
     return {

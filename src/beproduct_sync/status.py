@@ -17,7 +17,7 @@ async def gather(url: str, error_limit: int = 10) -> dict[str, Any]:
     """The status report as a JSON-ready dict (keys of `counts` are the status names)."""
     async with await db.aconnect(url, autocommit=True) as conn:
         cur = await conn.execute(query("log_status_counts"))
-        found = {name: count for name, count in await cur.fetchall()}
+        found = dict(await cur.fetchall())
         counts = {name: int(found.get(name, 0)) for name in STATUSES}
         cur = await conn.execute(query("import_errors_recent"), {"limit": error_limit})
         cols = [c.name for c in cur.description or []]

@@ -34,12 +34,16 @@ def one(url: str, sql: str, *params: Any) -> Any:
 
 async def test_a_change_for_an_unknown_style_and_plan_creates_them(db_url: str) -> None:
     async with await db.aconnect(db_url, autocommit=True) as conn:
-        counts = (await ingest(conn, [sample_path("tracking_onchangetimeline.json")], POLICY)).counts
+        counts = (
+            await ingest(conn, [sample_path("tracking_onchangetimeline.json")], POLICY)
+        ).counts
     assert counts["applied"] == 1
     assert one(db_url, "SELECT id::text, folder_id::text FROM ops.tracking_plan") == [
-        ("4b7d6906-1413-44bb-bcdd-47b7f9cc5643", "136625d5-d9cc-4139-8747-d98b85314676")]
-    assert one(db_url, "SELECT style_number, style_name, active, color_id FROM ops.tracking_plan_style"
-               ) == [("MSP26B30A", "WOLFPACK CAMO KENNEBEC SHORT", True, None)]
+        ("4b7d6906-1413-44bb-bcdd-47b7f9cc5643", "136625d5-d9cc-4139-8747-d98b85314676")
+    ]
+    assert one(
+        db_url, "SELECT style_number, style_name, active, color_id FROM ops.tracking_plan_style"
+    ) == [("MSP26B30A", "WOLFPACK CAMO KENNEBEC SHORT", True, None)]
 
 
 async def test_an_older_create_arriving_after_a_change_still_fills_the_record_fields(
@@ -51,10 +55,15 @@ async def test_an_older_create_arriving_after_a_change_still_fills_the_record_fi
     rec["Id"] = create["data"]["timelineId"] = change["data"]["after"]["Id"]
     rec["Timelines"][0]["Id"] = change["data"]["after"]["TimeLineItem"]["Id"]
     await ingest_bodies(db_url, tmp_path, [change, create])
-    assert one(db_url, "SELECT color_name, active FROM ops.tracking_plan_style") == [("STINGRAY", True)]
+    assert one(db_url, "SELECT color_name, active FROM ops.tracking_plan_style") == [
+        ("STINGRAY", True)
+    ]
     # The milestone keeps the newer OnChange state, not the older create's "Not Started".
-    assert one(db_url, "SELECT status::text FROM ops.tracking_plan_style_timeline WHERE id = %s",
-               change["data"]["after"]["TimeLineItem"]["Id"]) == [("APPROVED",)]
+    assert one(
+        db_url,
+        "SELECT status::text FROM ops.tracking_plan_style_timeline WHERE id = %s",
+        change["data"]["after"]["TimeLineItem"]["Id"],
+    ) == [("APPROVED",)]
 
 
 async def test_a_stale_change_does_not_overwrite_newer_status(db_url: str, tmp_path: Any) -> None:
@@ -64,30 +73,46 @@ async def test_a_stale_change_does_not_overwrite_newer_status(db_url: str, tmp_p
     older["data"]["after"]["TimeLineItem"]["Status"] = "Rejected"
     counts = await ingest_bodies(db_url, tmp_path, [newer, older])
     assert counts["applied"] == 1 and counts["stale"] == 1
-    assert one(db_url, "SELECT status::text FROM ops.tracking_plan_style_timeline") == [("APPROVED",)]
+    assert one(db_url, "SELECT status::text FROM ops.tracking_plan_style_timeline") == [
+        ("APPROVED",)
+    ]
     assert one(db_url, "SELECT status FROM ops.beproduct_sync_log ORDER BY id") == [
-        ("applied",), ("stale",)]
+        ("applied",),
+        ("stale",),
+    ]
 
 
 async def test_a_change_replaces_the_assignment_set(db_url: str, tmp_path: Any) -> None:
-    await ingest_bodies(db_url, tmp_path, [load_sample("tracking_onchangetimeline.json"),
-                                           load_case_path("onchange_reassigned.json")])
+    await ingest_bodies(
+        db_url,
+        tmp_path,
+        [load_sample("tracking_onchangetimeline.json"), load_case_path("onchange_reassigned.json")],
+    )
     assert one(db_url, "SELECT assignee_name FROM ops.tracking_timeline_assignment") == [("dana",)]
-    assert one(db_url, "SELECT shared_with->0->>'value' FROM ops.tracking_plan_style_timeline"
-               ) == [("Vendor QA",)]
+    assert one(db_url, "SELECT shared_with->0->>'value' FROM ops.tracking_plan_style_timeline") == [
+        ("Vendor QA",)
+    ]
 
 
 def load_case_path(name: str) -> dict[str, Any]:
     return __import__("json").loads((CASES / name).read_text())
 
 
-async def test_an_unknown_status_is_stored_verbatim_with_a_warning(db_url: str, tmp_path: Any) -> None:
+async def test_an_unknown_status_is_stored_verbatim_with_a_warning(
+    db_url: str, tmp_path: Any
+) -> None:
     counts = await ingest_bodies(db_url, tmp_path, [load_case_path("onchange_unknown_status.json")])
     assert counts["applied"] == 1
     assert one(db_url, "SELECT status, status_label FROM ops.tracking_plan_style_timeline") == [
-        (None, "On Hold (vendor)")]
+        (None, "On Hold (vendor)")
+    ]
     assert one(db_url, "SELECT severity, entity_type, message FROM ops.import_errors") == [
-        ("warning", "tracking", "unknown status 'On Hold (vendor)' kept as status_label; status NULL")]
+        (
+            "warning",
+            "tracking",
+            "unknown status 'On Hold (vendor)' kept as status_label; status NULL",
+        )
+    ]
 
 
 async def test_a_style_attribute_change_is_recorded_as_ignored_with_a_reason(
@@ -95,7 +120,9 @@ async def test_a_style_attribute_change_is_recorded_as_ignored_with_a_reason(
 ) -> None:
     counts = await ingest_bodies(db_url, tmp_path, [load_case_path("style_attribute_change.json")])
     assert counts["ignored"] == 1
-    (status, reason, action), = one(db_url, "SELECT status, reason, action FROM ops.beproduct_sync_log")
+    ((status, reason, action),) = one(
+        db_url, "SELECT status, reason, action FROM ops.beproduct_sync_log"
+    )
     assert (status, action) == ("ignored", "OnChange")
     assert "planId" in reason
     assert one(db_url, "SELECT count(*) FROM ops.tracking_plan") == [(0,)]
@@ -105,7 +132,8 @@ async def test_material_events_land_in_the_material_tables(db_url: str, tmp_path
     counts = await ingest_bodies(db_url, tmp_path, [load_case_path("oncreate_material.json")])
     assert counts["applied"] == 1
     assert one(db_url, "SELECT style_number, active FROM ops.tracking_plan_material") == [
-        ("FAB-1001", True)]
+        ("FAB-1001", True)
+    ]
     assert one(db_url, "SELECT count(*) FROM ops.tracking_plan_material_timeline") == [(5,)]
     assert one(db_url, "SELECT count(*) FROM ops.tracking_plan_style") == [(0,)]
 
@@ -117,24 +145,32 @@ async def test_a_failing_apply_leaves_no_partial_rows_and_records_a_readable_err
     body["data"]["after"]["Timelines"][24]["SubmitsQuantity"] = 2**40  # overflows integer
     counts = await ingest_bodies(db_url, tmp_path, [body])
     assert counts["failed"] == 1
-    for table in ("tracking_folder", "tracking_plan", "tracking_plan_style",
-                  "tracking_plan_style_timeline", "tracking_timeline_template_item"):
+    for table in (
+        "tracking_folder",
+        "tracking_plan",
+        "tracking_plan_style",
+        "tracking_plan_style_timeline",
+        "tracking_timeline_template_item",
+    ):
         assert one(db_url, f"SELECT count(*) FROM ops.{table}") == [(0,)], table
-    (status, attempts, error), = one(
-        db_url, "SELECT status, attempts, last_error FROM ops.beproduct_sync_log")
+    ((status, attempts, error),) = one(
+        db_url, "SELECT status, attempts, last_error FROM ops.beproduct_sync_log"
+    )
     assert (status, attempts) == ("failed", 1)
     assert error.startswith("database error 22003: ")
-    (message,), = one(db_url, "SELECT message FROM ops.import_errors WHERE severity = 'error'")
+    ((message,),) = one(db_url, "SELECT message FROM ops.import_errors WHERE severity = 'error'")
     assert message == error
     assert "INSERT" not in message and "SELECT" not in message
 
 
-async def test_a_malformed_tracking_event_is_dead_lettered_at_once(db_url: str, tmp_path: Any) -> None:
+async def test_a_malformed_tracking_event_is_dead_lettered_at_once(
+    db_url: str, tmp_path: Any
+) -> None:
     body = copy.deepcopy(load_sample("tracking_oncreate.json"))
     body["date"] = "not a date"
     counts = await ingest_bodies(db_url, tmp_path, [body])
     assert counts["failed"] == 1
-    (status, error), = one(db_url, "SELECT status, last_error FROM ops.beproduct_sync_log")
+    ((status, error),) = one(db_url, "SELECT status, last_error FROM ops.beproduct_sync_log")
     assert status == "dead"
     assert "timestamp" in error
 
@@ -151,15 +187,25 @@ async def test_runbook_queries_work_unchanged(db_url: str) -> None:
     async with await db.aconnect(db_url, autocommit=True) as conn:
         await ingest(conn, [sample_path("tracking_oncreate.json")], POLICY)
     with psycopg.connect(db_url) as conn:
-        assert len(conn.execute(
-            "SELECT * FROM ops.beproduct_sync_log ORDER BY processed_at DESC LIMIT 20").fetchall()) == 1
-        conn.execute("SELECT * FROM ops.import_errors WHERE entity_type = 'tracking'"
-                     " ORDER BY created_at DESC").fetchall()
+        assert (
+            len(
+                conn.execute(
+                    "SELECT * FROM ops.beproduct_sync_log ORDER BY processed_at DESC LIMIT 20"
+                ).fetchall()
+            )
+            == 1
+        )
+        conn.execute(
+            "SELECT * FROM ops.import_errors WHERE entity_type = 'tracking'"
+            " ORDER BY created_at DESC"
+        ).fetchall()
         rows = conn.execute(
             "SELECT action, COUNT(*) AS event_count,"
-            " AVG(EXTRACT(EPOCH FROM (processed_at - (payload->>'date')::timestamptz))) AS avg_seconds"
+            " AVG(EXTRACT(EPOCH FROM (processed_at - (payload->>'date')::timestamptz)))"
+            " AS avg_seconds"
             " FROM ops.beproduct_sync_log WHERE processed_at > NOW() - INTERVAL '24 hours'"
-            " GROUP BY action").fetchall()
+            " GROUP BY action"
+        ).fetchall()
     assert [(a, c) for a, c, _ in rows] == [("OnCreate", 1)]
 
 
@@ -169,9 +215,11 @@ def test_migrations_applied_again_are_a_no_op(empty_db_url: str, twice: int) -> 
     assert first == [m.version for m in db.migrations()]
 
     def schema() -> list[Any]:
-        return one(empty_db_url,
-                   "SELECT table_name, column_name, data_type FROM information_schema.columns"
-                   " WHERE table_schema = 'ops' ORDER BY 1, 2")
+        return one(
+            empty_db_url,
+            "SELECT table_name, column_name, data_type FROM information_schema.columns"
+            " WHERE table_schema = 'ops' ORDER BY 1, 2",
+        )
 
     before = schema()
     for _ in range(twice):
@@ -182,6 +230,16 @@ def test_migrations_applied_again_are_a_no_op(empty_db_url: str, twice: int) -> 
         for m in db.migrations():
             conn.execute(m.sql.encode())
     assert schema() == before
-    assert {r[0] for r in one(empty_db_url, "SELECT unnest(enum_range(NULL::ops.timeline_status))::text")} == {
-        "NOT_STARTED", "IN_PROGRESS", "APPROVED", "APPROVED_WITH_CORRECTIONS", "REJECTED",
-        "COMPLETE", "WAITING_ON", "NA"}
+    assert {
+        r[0]
+        for r in one(empty_db_url, "SELECT unnest(enum_range(NULL::ops.timeline_status))::text")
+    } == {
+        "NOT_STARTED",
+        "IN_PROGRESS",
+        "APPROVED",
+        "APPROVED_WITH_CORRECTIONS",
+        "REJECTED",
+        "COMPLETE",
+        "WAITING_ON",
+        "NA",
+    }

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import subprocess
@@ -36,12 +35,17 @@ def fake() -> Iterator[FakeBeProduct]:
 
 def settings_for(fake: FakeBeProduct, **extra: Any) -> Settings:
     env = {k.lower(): v for k, v in fake.env().items()}
-    return Settings(**env, beproduct_api_backoff_base_seconds=0.01,
-                    beproduct_api_backoff_max_seconds=0.05, **extra)
+    return Settings(
+        **env,
+        beproduct_api_backoff_base_seconds=0.01,
+        beproduct_api_backoff_max_seconds=0.05,
+        **extra,
+    )
 
 
-async def run_backfill(url: str, fake: FakeBeProduct, opts: backfill.Options | None = None,
-                       api_wrapper: Any = None) -> dict[str, Any]:
+async def run_backfill(
+    url: str, fake: FakeBeProduct, opts: backfill.Options | None = None, api_wrapper: Any = None
+) -> dict[str, Any]:
     async with BeProductClient(settings_for(fake)) as client:
         api = api_wrapper(client) if api_wrapper else client
         return await backfill.run(url, api, opts or backfill.Options(page_size=2), UTC_ZONE)
@@ -53,15 +57,27 @@ def q(url: str, sql: str, *params: Any) -> list[tuple[Any, ...]]:
 
 
 def content(url: str) -> dict[str, list[Any]]:
-    tables = ["tracking_folder", "tracking_plan", "tracking_timeline_template_item",
-              "tracking_plan_style", "tracking_plan_style_timeline", "tracking_timeline_assignment",
-              "tracking_plan_material", "tracking_plan_material_timeline"]
+    tables = [
+        "tracking_folder",
+        "tracking_plan",
+        "tracking_timeline_template_item",
+        "tracking_plan_style",
+        "tracking_plan_style_timeline",
+        "tracking_timeline_assignment",
+        "tracking_plan_material",
+        "tracking_plan_material_timeline",
+    ]
     out = {}
     with psycopg.connect(url) as conn:
         for t in tables:
-            cols = [c.name for c in conn.execute(f"SELECT * FROM ops.{t} LIMIT 0").description or []
-                    if c.name not in ("created_at", "updated_at", "enriched_at")]
-            out[t] = sorted(conn.execute(f"SELECT {', '.join(cols)} FROM ops.{t}").fetchall(), key=repr)
+            cols = [
+                c.name
+                for c in conn.execute(f"SELECT * FROM ops.{t} LIMIT 0").description or []
+                if c.name not in ("created_at", "updated_at", "enriched_at")
+            ]
+            out[t] = sorted(
+                conn.execute(f"SELECT {', '.join(cols)} FROM ops.{t}").fetchall(), key=repr
+            )
     return out
 
 
@@ -70,20 +86,27 @@ async def test_backfill_copies_the_whole_account_with_exact_values(
 ) -> None:
     summary = await run_backfill(db_url, fake)
     assert (summary["plans"], summary["rows"], summary["milestones"]) == (4, 28, 104)
-    counts = q(db_url, "SELECT (SELECT count(*) FROM ops.tracking_folder WHERE name IS NOT NULL),"
-               " (SELECT count(*) FROM ops.tracking_plan WHERE name IS NOT NULL),"
-               " (SELECT count(*) FROM ops.tracking_plan_style),"
-               " (SELECT count(*) FROM ops.tracking_plan_style_timeline),"
-               " (SELECT count(*) FROM ops.tracking_plan_material),"
-               " (SELECT count(*) FROM ops.tracking_plan_material_timeline)")[0]
+    counts = q(
+        db_url,
+        "SELECT (SELECT count(*) FROM ops.tracking_folder WHERE name IS NOT NULL),"
+        " (SELECT count(*) FROM ops.tracking_plan WHERE name IS NOT NULL),"
+        " (SELECT count(*) FROM ops.tracking_plan_style),"
+        " (SELECT count(*) FROM ops.tracking_plan_style_timeline),"
+        " (SELECT count(*) FROM ops.tracking_plan_material),"
+        " (SELECT count(*) FROM ops.tracking_plan_material_timeline)",
+    )[0]
     assert counts == (2, 4, 20, 80, 8, 24)
     row = fake.world.rows("Style")[0]
     m = row.milestones[0]
-    (got,) = q(db_url, "SELECT s.style_number, s.color_name, t.status_label, t.template_item_id::text,"
-               " (SELECT array_agg(assignee_id::text ORDER BY assignee_id::text)"
-               "  FROM ops.tracking_timeline_assignment a WHERE a.timeline_id = t.id)"
-               " FROM ops.tracking_plan_style s JOIN ops.tracking_plan_style_timeline t"
-               " ON t.plan_style_id = s.id WHERE t.id = %s", m.id)
+    (got,) = q(
+        db_url,
+        "SELECT s.style_number, s.color_name, t.status_label, t.template_item_id::text,"
+        " (SELECT array_agg(assignee_id::text ORDER BY assignee_id::text)"
+        "  FROM ops.tracking_timeline_assignment a WHERE a.timeline_id = t.id)"
+        " FROM ops.tracking_plan_style s JOIN ops.tracking_plan_style_timeline t"
+        " ON t.plan_style_id = s.id WHERE t.id = %s",
+        m.id,
+    )
     assert got[:4] == (row.header.number, row.color_name, m.status, m.timeline_id)
     assert (got[4] or []) == sorted(u.id for u in m.assigned_to)
     names = q(db_url, "SELECT count(*) FROM ops.tracking_timeline_template_item WHERE name IS NULL")
@@ -141,11 +164,24 @@ async def test_webhooks_newer_than_the_api_snapshot_survive_a_backfill(
     # A webhook announcing a change made after the API's copy of the row was last modified.
     body = fake.on_create(row)
     body["eventType"] = "OnChange"
-    item = {"Id": m.id, "TimeLineId": m.timeline_id, "Status": "Rejected", "Rev": None,
-            "Final": None, "DueDate": None, "ProjectDate": None, "AssignedTo": [],
-            "ShareWith": [], "Late": True, "SubmitsQuantity": 9}
-    short = {k: body["data"]["after"][k] for k in ("Id", "PlanId", "CompanyId", "MasterFolder",
-                                                    "HeaderId") if k in body["data"]["after"]}
+    item = {
+        "Id": m.id,
+        "TimeLineId": m.timeline_id,
+        "Status": "Rejected",
+        "Rev": None,
+        "Final": None,
+        "DueDate": None,
+        "ProjectDate": None,
+        "AssignedTo": [],
+        "ShareWith": [],
+        "Late": True,
+        "SubmitsQuantity": 9,
+    }
+    short = {
+        k: body["data"]["after"][k]
+        for k in ("Id", "PlanId", "CompanyId", "MasterFolder", "HeaderId")
+        if k in body["data"]["after"]
+    }
     body["data"]["before"] = {**short, "TimeLineItem": item}
     body["data"]["after"] = {**short, "TimeLineItem": item}
     body["date"] = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f") + "0Z"
@@ -154,11 +190,16 @@ async def test_webhooks_newer_than_the_api_snapshot_survive_a_backfill(
     async with await db.aconnect(db_url, autocommit=True) as conn:
         assert (await ingest(conn, [path], Policy(zone=UTC_ZONE))).counts["applied"] == 1
     await run_backfill(db_url, fake)
-    assert q(db_url, "SELECT status::text, late, submits_quantity FROM"
-             " ops.tracking_plan_style_timeline WHERE id = %s", m.id) == [("REJECTED", True, 9)]
+    assert q(
+        db_url,
+        "SELECT status::text, late, submits_quantity FROM"
+        " ops.tracking_plan_style_timeline WHERE id = %s",
+        m.id,
+    ) == [("REJECTED", True, 9)]
     # The rest of the row still came from the API.
     assert q(db_url, "SELECT color_name FROM ops.tracking_plan_style WHERE id = %s", row.id) == [
-        (row.color_name,)]
+        (row.color_name,)
+    ]
 
 
 async def reconcile(url: str, fake: FakeBeProduct, fix: bool = False) -> list[Any]:
@@ -174,14 +215,24 @@ async def test_reconcile_finds_each_kind_of_drift_and_fix_removes_it(
     styles = fake.world.rows("Style")
     missing, extra, inactive, changed = styles[0], styles[1], styles[2], styles[3]
     with psycopg.connect(db_url, autocommit=True) as conn:
-        conn.execute("DELETE FROM ops.tracking_timeline_assignment a USING ops.tracking_plan_style_timeline t"
-                     " WHERE a.timeline_id = t.id AND t.plan_style_id = %s", (missing.id,))
-        conn.execute("DELETE FROM ops.tracking_plan_style_timeline WHERE plan_style_id = %s", (missing.id,))
+        conn.execute(
+            "DELETE FROM ops.tracking_timeline_assignment a"
+            " USING ops.tracking_plan_style_timeline t"
+            " WHERE a.timeline_id = t.id AND t.plan_style_id = %s",
+            (missing.id,),
+        )
+        conn.execute(
+            "DELETE FROM ops.tracking_plan_style_timeline WHERE plan_style_id = %s", (missing.id,)
+        )
         conn.execute("DELETE FROM ops.tracking_plan_style WHERE id = %s", (missing.id,))
-        conn.execute("UPDATE ops.tracking_plan_style SET active = false WHERE id = %s", (inactive.id,))
-        conn.execute("UPDATE ops.tracking_plan_style_timeline SET status = 'COMPLETE',"
-                     " status_label = 'Complete', due_date = '1999-01-01' WHERE id = %s",
-                     (changed.milestones[0].id,))
+        conn.execute(
+            "UPDATE ops.tracking_plan_style SET active = false WHERE id = %s", (inactive.id,)
+        )
+        conn.execute(
+            "UPDATE ops.tracking_plan_style_timeline SET status = 'COMPLETE',"
+            " status_label = 'Complete', due_date = '1999-01-01' WHERE id = %s",
+            (changed.milestones[0].id,),
+        )
     fake.remove_style(extra.id)
     reports = await reconcile(db_url, fake)
     kinds = {(d.kind, d.row_id) for r in reports for d in r.drift}
@@ -194,18 +245,30 @@ async def test_reconcile_finds_each_kind_of_drift_and_fix_removes_it(
 
     await reconcile(db_url, fake, fix=True)
     assert [d for r in await reconcile(db_url, fake) for d in r.drift] == []
-    assert q(db_url, "SELECT active, deleted_at IS NOT NULL FROM ops.tracking_plan_style"
-             " WHERE id = %s", extra.id) == [(False, True)]
-    assert q(db_url, "SELECT count(*) FROM ops.tracking_plan_style_timeline WHERE plan_style_id = %s",
-             missing.id) == [(len(missing.milestones),)]
+    assert q(
+        db_url,
+        "SELECT active, deleted_at IS NOT NULL FROM ops.tracking_plan_style WHERE id = %s",
+        extra.id,
+    ) == [(False, True)]
+    assert q(
+        db_url,
+        "SELECT count(*) FROM ops.tracking_plan_style_timeline WHERE plan_style_id = %s",
+        missing.id,
+    ) == [(len(missing.milestones),)]
 
 
 def test_backfill_and_reconcile_commands_work_end_to_end(db_url: str, fake: FakeBeProduct) -> None:
     env = {**os.environ, **fake.env(), "DATABASE_URL": db_url, "BEPRODUCT_SYNC_LOG_FORMAT": "json"}
 
     def cli(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "beproduct_sync", *args], env=env,
-                              capture_output=True, text=True, timeout=120, check=False)
+        return subprocess.run(
+            [sys.executable, "-m", "beproduct_sync", *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
 
     done = cli("backfill", "--json")
     assert done.returncode == 0, done.stderr
@@ -223,9 +286,14 @@ def test_backfill_and_reconcile_commands_work_end_to_end(db_url: str, fake: Fake
 
 def test_backfill_without_api_settings_says_what_to_set(db_url: str) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("BEPRODUCT_")}
-    done = subprocess.run([sys.executable, "-m", "beproduct_sync", "backfill"],
-                          env={**env, "DATABASE_URL": db_url}, capture_output=True, text=True,
-                          timeout=60, check=False)
+    done = subprocess.run(
+        [sys.executable, "-m", "beproduct_sync", "backfill"],
+        env={**env, "DATABASE_URL": db_url},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert done.returncode == 2
     assert "BEPRODUCT_COMPANY" in done.stderr
     assert "Traceback" not in done.stderr

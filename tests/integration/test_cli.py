@@ -19,7 +19,11 @@ def cli(db_url: str, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "DATABASE_URL": db_url, "BEPRODUCT_SYNC_LOG_FORMAT": "json"}
     return subprocess.run(
         [sys.executable, "-m", "beproduct_sync", *args],
-        env=env, capture_output=True, text=True, timeout=120, check=False,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
 
 
@@ -28,16 +32,20 @@ def test_migrate_then_ingest_the_real_payloads_prints_a_summary(empty_db_url: st
     done = cli(empty_db_url, "ingest", *SAMPLES)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().splitlines()[-1] == (
-        "applied=3 duplicate=0 stale=0 ignored=0 failed=0")
+        "applied=3 duplicate=0 stale=0 ignored=0 failed=0"
+    )
     again = cli(empty_db_url, "ingest", *SAMPLES)
     assert again.stdout.strip().splitlines()[-1] == (
-        "applied=0 duplicate=3 stale=0 ignored=0 failed=0")
+        "applied=0 duplicate=3 stale=0 ignored=0 failed=0"
+    )
     with psycopg.connect(empty_db_url) as conn:
         counts = conn.execute(
-            "SELECT (SELECT count(*) FROM ops.tracking_folder), (SELECT count(*) FROM ops.tracking_plan),"
+            "SELECT (SELECT count(*) FROM ops.tracking_folder),"
+            " (SELECT count(*) FROM ops.tracking_plan),"
             " (SELECT count(*) FROM ops.tracking_plan_style),"
             " (SELECT count(*) FROM ops.tracking_plan_style_timeline),"
-            " (SELECT count(*) FROM ops.tracking_timeline_assignment)").fetchone()
+            " (SELECT count(*) FROM ops.tracking_timeline_assignment)"
+        ).fetchone()
     assert counts == (1, 1, 2, 26, 1)
 
 

@@ -60,22 +60,27 @@ async def test_real_payloads_in_real_order_give_the_documented_rows(db_url: str)
         )
     ]
     with psycopg.connect(db_url) as conn:
-        styles = dict(conn.execute(
-            "SELECT id::text, active FROM ops.tracking_plan_style").fetchall())
+        styles = dict(
+            conn.execute("SELECT id::text, active FROM ops.tracking_plan_style").fetchall()
+        )
         assert styles == {DELETED_STYLE: False, CHANGED_STYLE: True}
         first = conn.execute(
             "SELECT status::text, status_label, due_date::text, rev_date::text, late"
             " FROM ops.tracking_plan_style_timeline"
-            " WHERE id = '73431d54-c2c1-429e-b2f1-2746e4429790'").fetchone()
+            " WHERE id = '73431d54-c2c1-429e-b2f1-2746e4429790'"
+        ).fetchone()
         assert first == ("IN_PROGRESS", "In Progress", "2025-11-06", "2025-11-06", True)
         changed = conn.execute(
             "SELECT status::text, final_date::text, plan_style_id::text"
             " FROM ops.tracking_plan_style_timeline"
-            " WHERE id = '5cc6d0e0-29d3-410b-a69a-eb90bface938'").fetchone()
+            " WHERE id = '5cc6d0e0-29d3-410b-a69a-eb90bface938'"
+        ).fetchone()
         assert changed == ("APPROVED", "2025-11-06", CHANGED_STYLE)
         deleted = conn.execute(
             "SELECT style_number, color_name, deleted_at::text FROM ops.tracking_plan_style"
-            " WHERE id = %s", (DELETED_STYLE,)).fetchone()
+            " WHERE id = %s",
+            (DELETED_STYLE,),
+        ).fetchone()
         assert deleted == ("MSP26O73", "STINGRAY", "2025-11-06 05:02:56.67679+00")
 
 
@@ -103,6 +108,7 @@ async def test_real_payloads_in_any_order_give_the_same_rows(
         conn.execute(
             "TRUNCATE ops.tracking_timeline_assignment, ops.tracking_plan_style_timeline,"
             " ops.tracking_plan_style, ops.tracking_timeline_template_item, ops.tracking_plan,"
-            " ops.tracking_folder, ops.import_errors, ops.beproduct_sync_log CASCADE")
+            " ops.tracking_folder, ops.import_errors, ops.beproduct_sync_log CASCADE"
+        )
     await run_ingest(db_url)
     assert snapshot(db_url) == shuffled

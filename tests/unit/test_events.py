@@ -37,7 +37,7 @@ def test_timestamps_in_other_shapes_parse_to_the_same_instant(text: str, ticks: 
 
 @pytest.mark.parametrize("bad", ["yesterday", "2025-13-01T00:00:00Z", 12345])
 def test_a_bad_timestamp_is_a_value_error(bad: object) -> None:
-    with pytest.raises(ValueError, match="timestamp|month"):
+    with pytest.raises(ValueError, match=r"timestamp|month"):
         parse_time(bad)
 
 
@@ -55,8 +55,10 @@ def test_real_oncreate_parses_with_all_milestones() -> None:
     assert event.record is not None and event.record.timelines is not None
     assert len(event.record.timelines) == 25
     assert event.record.color == {
-        "_id": "52e8403c-7084-432c-a423-452924063016", "color_source_id": None,
-        "suggested_name": "STINGRAY", "suggested_hex": "030",
+        "_id": "52e8403c-7084-432c-a423-452924063016",
+        "color_source_id": None,
+        "suggested_name": "STINGRAY",
+        "suggested_hex": "030",
     }
     assert event.master_folder == "Style"
 
@@ -69,7 +71,8 @@ def test_real_onchange_parses_its_milestone_and_definition() -> None:
     assert item.status == "Approved"
     assert item.final is not None and item.final.text == "2025-11-06T15:09:56Z"
     assert [(p.value, p.code) for p in item.assigned_to] == [
-        ("chrisk", "875fe554-cd04-430d-a9a4-f95c27659293")]
+        ("chrisk", "875fe554-cd04-430d-a9a4-f95c27659293")
+    ]
     assert event.schema_ is not None
     assert event.schema_.task_description == "TECHPACKS PASS OFF"
     assert event.schema_.raw["GroupTask"] == "NORMAL"
@@ -100,8 +103,12 @@ def test_extra_and_missing_optional_fields_are_tolerated() -> None:
 
 
 def test_a_style_attribute_change_is_not_a_tracking_event() -> None:
-    body = {"eventType": "OnChange", "objectType": "Header", "headerId": "x",
-            "data": {"fields": [{"name": "Season", "before": "SS25", "after": "SS26"}]}}
+    body = {
+        "eventType": "OnChange",
+        "objectType": "Header",
+        "headerId": "x",
+        "data": {"fields": [{"name": "Season", "before": "SS25", "after": "SS26"}]},
+    }
     with pytest.raises(NotATrackingEvent, match="planId"):
         parse_event(body)
 

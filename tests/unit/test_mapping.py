@@ -21,15 +21,25 @@ def rows_of(body: dict, zone: ZoneInfo = UTC) -> RowSet:  # type: ignore[type-ar
 @pytest.mark.parametrize(
     ("label", "expected"),
     [
-        ("Not Started", "NOT_STARTED"), ("In Progress", "IN_PROGRESS"), ("Approved", "APPROVED"),
+        ("Not Started", "NOT_STARTED"),
+        ("In Progress", "IN_PROGRESS"),
+        ("Approved", "APPROVED"),
         ("Approved with corrections", "APPROVED_WITH_CORRECTIONS"),
         ("approved with corrections", "APPROVED_WITH_CORRECTIONS"),
         ("Approved-With-Corrections", "APPROVED_WITH_CORRECTIONS"),
         ("APPROVED_WITH_CORRECTIONS", "APPROVED_WITH_CORRECTIONS"),
-        ("Rejected", "REJECTED"), ("Complete", "COMPLETE"), ("Waiting On", "WAITING_ON"),
-        ("waiting-on", "WAITING_ON"), ("NA", "NA"), ("N/A", "NA"), ("n/a", "NA"),
+        ("Rejected", "REJECTED"),
+        ("Complete", "COMPLETE"),
+        ("Waiting On", "WAITING_ON"),
+        ("waiting-on", "WAITING_ON"),
+        ("NA", "NA"),
+        ("N/A", "NA"),
+        ("n/a", "NA"),
         ("  in   progress ", "IN_PROGRESS"),
-        ("On Hold", None), ("Completed", None), ("", None), (None, None),
+        ("On Hold", None),
+        ("Completed", None),
+        ("", None),
+        (None, None),
     ],
 )
 def test_status_text_maps_case_space_dash_and_underscore_insensitively(
@@ -45,7 +55,10 @@ def test_oncreate_maps_the_style_row_with_its_full_record() -> None:
     assert rec["id"] == "b9f9d07f-7edf-496d-80c6-d51b57a3052b"
     assert rec["plan_id"] == "4b7d6906-1413-44bb-bcdd-47b7f9cc5643"
     assert (rec["style_number"], rec["style_name"]) == ("MSP26O73", "Trailwolf Vest")
-    assert (rec["color_id"], rec["color_name"]) == ("52e8403c-7084-432c-a423-452924063016", "STINGRAY")
+    assert (rec["color_id"], rec["color_name"]) == (
+        "52e8403c-7084-432c-a423-452924063016",
+        "STINGRAY",
+    )
     assert rec["active"] is True and rec["deleted_at"] is None
     assert rec["record_version"] == rec["header_version"] == rec["lifecycle_version"]
     assert "Timelines" not in rec["raw_payload"]
@@ -79,8 +92,9 @@ def test_onchange_claims_no_version_for_the_record_fields_it_does_not_carry() ->
     assert [m["id"] for m in rows.milestones] == ["5cc6d0e0-29d3-410b-a69a-eb90bface938"]
     ms = rows.milestones[0]
     assert ms["status"] == "APPROVED" and ms["final_date"] == "2025-11-06"
-    assert ms["assignees"] == [{"assignee_id": "875fe554-cd04-430d-a9a4-f95c27659293",
-                                "assignee_name": "chrisk"}]
+    assert ms["assignees"] == [
+        {"assignee_id": "875fe554-cd04-430d-a9a4-f95c27659293", "assignee_name": "chrisk"}
+    ]
 
 
 def test_onchange_carries_the_milestone_definition_with_a_version() -> None:
@@ -99,7 +113,11 @@ def test_ondelete_soft_deletes_at_the_event_time_and_refreshes_milestones() -> N
     assert rec["deleted_at"] == "2025-11-06T05:02:56.676790+00:00"
     first = next(m for m in rows.milestones if m["id"] == "73431d54-c2c1-429e-b2f1-2746e4429790")
     assert (first["status"], first["due_date"], first["rev_date"], first["late"]) == (
-        "IN_PROGRESS", "2025-11-06", "2025-11-06", True)
+        "IN_PROGRESS",
+        "2025-11-06",
+        "2025-11-06",
+        True,
+    )
 
 
 def test_unknown_status_is_kept_verbatim_and_warned_about() -> None:
@@ -108,7 +126,8 @@ def test_unknown_status_is_kept_verbatim_and_warned_about() -> None:
     assert ms["status"] is None
     assert ms["status_label"] == "On Hold (vendor)"
     assert [w.message for w in rows.warnings] == [
-        "unknown status 'On Hold (vendor)' kept as status_label; status NULL"]
+        "unknown status 'On Hold (vendor)' kept as status_label; status NULL"
+    ]
 
 
 def test_material_records_map_to_the_material_kind() -> None:
