@@ -29,7 +29,10 @@ from .metrics import API_CALLS
 log = structlog.get_logger(__name__)
 
 RefreshHook = Callable[[str], Awaitable[None] | None]
+# Given the refresh token BeProduct just refused, a newer one (another process rotated it) or None.
+InvalidGrantHook = Callable[[str], Awaitable[str | None]]
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
+MAX_TOKEN_SWAPS = 8  # refresh tokens taken from `on_invalid_grant` in one refresh, at most
 _ERROR_CODE = re.compile(r"^[A-Za-z_][\w.-]{0,39}$")
 
 
@@ -95,7 +98,8 @@ class BeProductClient:
 
     def __init__(
         self, settings: Settings, *, on_refresh_token: RefreshHook | None = None,
-        retry_after_cap: float = 120.0, page_size: int = 20, plan_page_size: int = 30,
+        on_invalid_grant: InvalidGrantHook | None = None, retry_after_cap: float = 120.0,
+        page_size: int = 20, plan_page_size: int = 30,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         if not settings.api_configured:
@@ -109,6 +113,7 @@ class BeProductClient:
         self._client_secret = secret.get_secret_value()
         self._refresh_token = refresh.get_secret_value()
         self._on_refresh_token = on_refresh_token
+        self._on_invalid_grant = on_invalid_grant
         self._access: str | None = None
         self._refresh_at = 0.0
         self._lock = asyncio.Lock()
@@ -285,11 +290,25 @@ class BeProductClient:
                 await self._refresh_locked()
 
     async def _refresh_locked(self) -> None:
-        form = {"grant_type": "refresh_token", "client_id": self._client_id,
-                "client_secret": self._client_secret, "refresh_token": self._refresh_token}
-        resp, _ = await self._send("POST", self._token_url, "token", auth=False, data=form)
-        if resp.status_code in (400, 401, 403):
-            raise BeProductAuthError()
+        tried: set[str] = set()
+        while True:
+            form = {"grant_type": "refresh_token", "client_id": self._client_id,
+                    "client_secret": self._client_secret, "refresh_token": self._refresh_token}
+            resp, _ = await self._send("POST", self._token_url, "token", auth=False, data=form)
+            if resp.status_code not in (400, 401, 403):
+                break
+            # Another process (or client) has just used, and so retired, this one-time token;
+            # the hook knows where it keeps the rotated one. Each swap follows someone else's
+            # successful refresh, so a herd of processes refreshing at once still converges.
+            tried.add(self._refresh_token)
+            if (self._on_invalid_grant is None or _error_name(resp) != "invalid_grant"
+                    or len(tried) > MAX_TOKEN_SWAPS):
+                raise BeProductAuthError()
+            newer = await self._on_invalid_grant(self._refresh_token)
+            if not newer or newer in tried:
+                raise BeProductAuthError()
+            self._refresh_token = newer
+            log.info("beproduct.refresh_token_replaced", reason="invalid_grant")
         body = _decode(resp, "POST", "token")
         if not isinstance(body, dict) or not body.get("access_token"):
             raise BeProductError("BeProduct's token endpoint answered without an access token")
@@ -336,11 +355,17 @@ def _decode(resp: httpx.Response, method: str, endpoint: str) -> Any:
 
 def _error_code(resp: httpx.Response) -> str:
     """` (invalid_filter)` when the body carries a short error code; never the body itself."""
+    code = _error_name(resp)
+    return f" ({code})" if code else ""
+
+
+def _error_name(resp: httpx.Response) -> str | None:
+    """The body's short `error` code (OAuth2 and API errors), if it has one."""
     try:
         code = orjson.loads(resp.content).get("error")
     except (orjson.JSONDecodeError, AttributeError):
-        return ""
-    return f" ({code})" if isinstance(code, str) and _ERROR_CODE.match(code) else ""
+        return None
+    return code if isinstance(code, str) and _ERROR_CODE.match(code) else None
 
 
 def _log_retry(endpoint: str) -> Callable[[RetryCallState], None]:

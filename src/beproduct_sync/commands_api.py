@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from functools import partial
 from typing import Annotated, Any
 
 import typer
@@ -13,7 +14,8 @@ from .errors import SyncError
 
 
 def _client() -> Any:
-    from .beproduct import BeProductClient
+    """The runtime and an opener of a client sharing the stored refresh token (api_session)."""
+    from .api_session import open_client
 
     rt = runtime()
     if not rt.settings.api_configured:
@@ -21,7 +23,7 @@ def _client() -> Any:
             "the BeProduct API is not configured: set BEPRODUCT_COMPANY, BEPRODUCT_CLIENT_ID,"
             " BEPRODUCT_CLIENT_SECRET and BEPRODUCT_REFRESH_TOKEN"
         )
-    return rt, BeProductClient(rt.settings)
+    return rt, partial(open_client, rt)
 
 
 @app.command()
@@ -44,11 +46,11 @@ def backfill(
             parse_time(since)
         except ValueError as exc:
             raise fail(f"--since: {exc}") from None
-    rt, client = _client()
+    rt, open_client = _client()
     opts = Options(tuple(folder or ()), tuple(plan or ()), since, page_size, restart)
 
     async def go() -> dict[str, Any]:
-        async with client:
+        async with await open_client() as client:
             with _display() as progress:
                 return await do_backfill(
                     rt.url, client, opts, rt.policy.zone,
@@ -108,10 +110,10 @@ def reconcile(
     """Compare the database with the BeProduct API and report drift per plan."""
     from .reconcile import reconcile_all
 
-    rt, client = _client()
+    rt, open_client = _client()
 
     async def go() -> list[Any]:
-        async with client:
+        async with await open_client() as client:
             return await reconcile_all(rt.url, client, rt.policy.zone, plans=plan or None, fix=fix)
 
     try:

@@ -80,13 +80,25 @@ async def run_enricher(runtime: Runtime, client: Source, stop: asyncio.Event) ->
 
 
 async def _run_with_api(runtime: Runtime, stop: asyncio.Event) -> None:
-    from .beproduct import BeProductClient
+    from .api_session import open_client
 
-    try:
-        async with BeProductClient(runtime.settings) as client:
-            await run_enricher(runtime, client, stop)
-    except Exception as exc:  # a task nobody awaits must still say why it ended
-        log.error("enricher_crashed", error=describe_error(exc), exc_info=exc)
+    failures = 0
+    while not stop.is_set():
+        try:
+            # Reads the shared refresh token: the database must be up before the first call.
+            client = await open_client(runtime)
+        except Exception as exc:  # noqa: BLE001 - the enricher outlives database outages
+            failures += 1
+            delay = inbox.retry_delay(failures, 0.25, 30.0)
+            log.warning("enricher_db_error", error=describe_error(exc), retry_in_s=round(delay, 2))
+            await _pause(stop, delay)
+            continue
+        try:
+            async with client:
+                await run_enricher(runtime, client, stop)
+        except Exception as exc:  # a task nobody awaits must still say why it ended
+            log.error("enricher_crashed", error=describe_error(exc), exc_info=exc)
+        return
 
 
 def enricher_task(runtime: Runtime, stop: asyncio.Event) -> Awaitable[None] | None:

@@ -185,17 +185,22 @@ async def run_scheduled(runtime: Any, stop: Any) -> None:
 
     import structlog
 
-    from .beproduct import BeProductClient
+    from .api_session import open_client
 
     log = structlog.get_logger("beproduct_sync.reconcile")
     interval = float(runtime.settings.beproduct_sync_reconcile_interval_seconds)
-    async with BeProductClient(runtime.settings) as client:
+    client = None
+    log.info("reconcile_scheduled", interval_s=interval)
+    try:
         while not stop.is_set():
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=interval)
             if stop.is_set():
                 return
             try:
+                # Opened at the first pass (not at start) so a database down at start only
+                # costs passes; kept afterwards so its access token is reused between passes.
+                client = client or await open_client(runtime)
                 reports = await reconcile_all(runtime.url, client, runtime.policy.zone, fix=True)
             except Exception as exc:  # noqa: BLE001 - a failed pass is logged; the next one retries
                 log.warning("reconcile_failed", error=f"{type(exc).__name__}: {exc}")
@@ -203,6 +208,9 @@ async def run_scheduled(runtime: Any, stop: Any) -> None:
             log.info("reconcile_done", plans=len(reports),
                      drift=sum(len(r.drift) for r in reports),
                      fixed=sum(r.fixed for r in reports))
+    finally:
+        if client is not None:
+            await client.aclose()
 
 
 def scheduled_task(runtime: Any, stop: Any) -> Any:

@@ -38,10 +38,13 @@ class FakeBeProduct:
         client_id: str = "fake-client", client_secret: str = "fake-secret",  # noqa: S107
         refresh_token: str = "fake-refresh-token", token_lifetime: float = 8 * 3600,  # noqa: S107
         rate_limit: int = 100_000, world: World | None = None,
+        retire_initial_refresh_token: bool = False,
     ) -> None:
         self.company = company
         self.world = world or World(seed, sizes)
-        self.tokens = Tokens(client_id, client_secret, refresh_token, token_lifetime)
+        # retire_initial_refresh_token: the configured token works once, as at BeProduct.
+        self.tokens = Tokens(client_id, client_secret, refresh_token, token_lifetime,
+                             retire_initial=retire_initial_refresh_token)
         self.faults = Faults(seed)
         self.stats = Stats()
         self.app = build_app(Backend(company, self.world, self.tokens, self.faults, self.stats,

@@ -14,15 +14,18 @@ class Tokens:
     Each grant rotates the refresh token and retires the one used, as BeProduct's identity
     server does with one-time refresh tokens; a client that loses the rotated token (or two
     clients refreshing with the same one) gets `invalid_grant`. The configured initial refresh
-    token stays valid, so a restarted service can always log in again.
+    token stays valid, so a restarted service can always log in again — unless
+    `retire_initial`, where it is one-time too (a service must then keep the rotated token).
     """
 
     def __init__(self, client_id: str, client_secret: str, refresh_token: str,
-                 lifetime: float = 8 * 3600) -> None:
+                 lifetime: float = 8 * 3600, *, retire_initial: bool = False) -> None:
         self.client_id = client_id
         self.client_secret = client_secret
         self.initial_refresh_token = refresh_token
         self.lifetime = lifetime
+        self.retire_initial = retire_initial
+        self._initial_used = False
         self._lock = threading.Lock()
         self._access: dict[str, float] = {}
         self._refresh: set[str] = set()
@@ -38,8 +41,11 @@ class Tokens:
             return 400, {"error": "invalid_client"}
         used = form.get("refresh_token", "")
         with self._lock:
-            if used != self.initial_refresh_token and used not in self._refresh:
+            initial = used == self.initial_refresh_token and not (
+                self.retire_initial and self._initial_used)
+            if not initial and used not in self._refresh:
                 return 400, {"error": "invalid_grant"}
+            self._initial_used = self._initial_used or initial
             self._refresh.discard(used)
             access, rotated = secrets.token_urlsafe(24), secrets.token_urlsafe(24)
             self._access[access] = time.monotonic() + self.lifetime
