@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import signal
-from collections.abc import Generator
+from collections.abc import Generator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
+import structlog
 import typer
 import uvicorn
 
@@ -17,6 +18,13 @@ from .cli import app, fail, load_settings, run
 from .errors import SyncError
 from .guard import guard_from
 from .web import WEBHOOK_PATH, create_app
+
+log = structlog.get_logger("beproduct_sync.serve")
+
+# On shutdown the enricher and the reconciler finish their current batch or pass for this long,
+# then are cancelled (a reconcile pass over many plans may take minutes; each plan's fix is its
+# own transaction, so cancelling is safe).
+BACKGROUND_GRACE_SECONDS = 10.0
 
 
 class _Server(uvicorn.Server):
@@ -51,21 +59,51 @@ async def serve_forever(rt: Runtime, server: uvicorn.Server, workers: int | None
     stop = asyncio.Event()
     _on_signals(server, stop)
     task: asyncio.Task[None] | None = None
+    background: list[asyncio.Future[None]] = []
     if workers != 0:
         # Imported here so the receiver runs (with --workers 0) on its own.
         from .enrich import enricher_task
+        from .reconcile import scheduled_task
         from .worker import run_workers
 
         task = asyncio.create_task(run_workers(rt, stop, count=workers))
-        enricher_task(rt, stop)  # BeProduct API enrichment when configured; ends with `stop`
+        # BeProduct API enrichment and scheduled reconciliation, when configured; both end
+        # by themselves once `stop` is set.
+        enricher = enricher_task(rt, stop)
+        if enricher is not None:
+            background.append(asyncio.ensure_future(enricher))
+        reconciler = scheduled_task(rt, stop)
+        if reconciler is not None:
+            background.append(asyncio.create_task(reconciler, name="beproduct-sync reconcile"))
         # Workers that die must not leave a receiver filling an inbox nobody drains.
         task.add_done_callback(lambda _: setattr(server, "should_exit", True))
     try:
         await server.serve()
     finally:
         stop.set()
-        if task is not None:
-            await task
+        try:
+            if task is not None:
+                await task
+        finally:
+            await settle(background, BACKGROUND_GRACE_SECONDS)
+
+
+async def settle(tasks: Sequence[asyncio.Future[None]], timeout: float) -> None:
+    """Wait for tasks that end by themselves; cancel those still running after `timeout`.
+
+    Waiting matters for the enricher: it releases the jobs it claimed when its batch ends,
+    whereas a task cancelled mid-batch leaves them claimed until their lease runs out.
+    """
+    if not tasks:
+        return
+    _, pending = await asyncio.wait(tasks, timeout=timeout)
+    for t in pending:
+        log.warning("background_task_cancelled", task=t.get_name() if isinstance(
+            t, asyncio.Task) else None, after_s=timeout)
+        t.cancel()
+    for outcome in await asyncio.gather(*tasks, return_exceptions=True):
+        if isinstance(outcome, Exception):
+            log.error("background_task_failed", error=type(outcome).__name__)
 
 
 @app.command()

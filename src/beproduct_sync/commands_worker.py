@@ -44,8 +44,15 @@ async def _work_until_signalled(rt: Runtime, count: int | None) -> None:
         # Windows has no loop signal handlers; Ctrl-C still interrupts there.
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, on_signal)
-    enricher_task(rt, stop)  # BeProduct API enrichment when configured; ends with `stop`
-    await run_workers(rt, stop, count=count)
+    enricher = enricher_task(rt, stop)  # BeProduct API enrichment when configured
+    try:
+        await run_workers(rt, stop, count=count)
+    finally:
+        stop.set()
+        if enricher is not None:  # let it release the jobs it claimed
+            from .commands_service import BACKGROUND_GRACE_SECONDS, settle
+
+            await settle([asyncio.ensure_future(enricher)], BACKGROUND_GRACE_SECONDS)
 
 
 @app.command()

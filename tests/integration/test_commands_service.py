@@ -151,3 +151,53 @@ def test_send_exits_non_zero_when_no_service_is_listening(tmp_path: Path) -> Non
                           cwd=tmp_path)
     assert sent.returncode == 1
     assert "is `beproduct-sync serve` running" in sent.stderr
+
+
+def test_serve_reconciles_on_schedule_and_stops_its_api_tasks_on_sigterm(
+    tmp_path: Path, db_url: str
+) -> None:
+    import asyncio
+    from zoneinfo import ZoneInfo
+
+    from beproduct_sync import backfill
+    from beproduct_sync.beproduct import BeProductClient
+    from beproduct_sync.config import Settings
+    from beproduct_sync.fake import FakeBeProduct, Sizes
+
+    sizes = Sizes(folders=1, plans=1, styles=2, milestones=2, materials=0, material_milestones=0)
+    with FakeBeProduct.running(seed=4, sizes=sizes) as fake:
+        values = {k.lower(): v for k, v in fake.env().items()}
+        settings = Settings(_env_file=None, **values)  # type: ignore[arg-type]
+
+        async def copy_from_api() -> None:
+            async with BeProductClient(settings) as client:
+                await backfill.run(db_url, client, backfill.Options(), ZoneInfo("UTC"))
+
+        asyncio.run(copy_from_api())
+        milestone = fake.world.rows("Style")[0].milestones[0].id
+        drifted = "SELECT due_date::text FROM ops.tracking_plan_style_timeline WHERE id = %s"
+        with psycopg.connect(db_url, autocommit=True) as conn:
+            conn.execute("UPDATE ops.tracking_plan_style_timeline SET due_date = '1999-01-01'"
+                         " WHERE id = %s", (milestone,))
+        env = env_with(DATABASE_URL=db_url, BEPRODUCT_WEBHOOK_SECRET=SECRET, **fake.env(),
+                       BEPRODUCT_SYNC_RECONCILE_INTERVAL_SECONDS="0.2")
+        with serving(tmp_path, env, "--workers", "1") as (_, proc):
+            deadline = time.monotonic() + 30
+            while True:
+                with psycopg.connect(db_url) as conn:
+                    (due,) = conn.execute(drifted, (milestone,)).fetchone() or (None,)
+                if due != "1999-01-01" or time.monotonic() > deadline:
+                    break
+                time.sleep(0.1)
+            started = time.monotonic()
+            code, _, err = stop(proc)
+            stopped_in = time.monotonic() - started
+    assert due != "1999-01-01", err
+    assert code == 0, err
+    assert '"reconcile_done"' in err
+    # The enricher and the reconciler were awaited, not abandoned, and promptly.
+    assert '"enricher_stopped"' in err
+    assert "background_task_cancelled" not in err
+    assert stopped_in < 10
+    assert fake.refresh_token not in err
+    assert fake.tokens.latest_refresh_token not in err
