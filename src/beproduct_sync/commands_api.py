@@ -28,16 +28,22 @@ def _client() -> Any:
 
 @app.command()
 def backfill(
-    folder: Annotated[list[str] | None, typer.Option(help="Tracking folder id (repeatable).")] = None,
+    folder: Annotated[
+        list[str] | None, typer.Option(help="Tracking folder id (repeatable).")
+    ] = None,
     plan: Annotated[list[str] | None, typer.Option(help="Tracking plan id (repeatable).")] = None,
-    since: Annotated[str | None, typer.Option(
-        help="Only rows modified at or after this ISO timestamp (incremental catch-up).")] = None,
+    since: Annotated[
+        str | None,
+        typer.Option(
+            help="Only rows modified at or after this ISO timestamp (incremental catch-up)."
+        ),
+    ] = None,
     page_size: Annotated[int, typer.Option(min=1, max=500)] = 20,
     restart: Annotated[bool, typer.Option(help="Ignore an unfinished run's checkpoints.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
     """Copy folders, plans, style and material timelines from the BeProduct API."""
-    from .backfill import Options, Progress
+    from .backfill import Options
     from .backfill import run as do_backfill
     from .events import parse_time
 
@@ -53,8 +59,13 @@ def backfill(
         async with await open_client() as client:
             with _display() as progress:
                 return await do_backfill(
-                    rt.url, client, opts, rt.policy.zone,
-                    concurrency=rt.settings.beproduct_api_max_concurrency, progress=progress)
+                    rt.url,
+                    client,
+                    opts,
+                    rt.policy.zone,
+                    concurrency=rt.settings.beproduct_api_max_concurrency,
+                    progress=progress,
+                )
 
     try:
         summary = run(go())
@@ -66,7 +77,8 @@ def backfill(
         typer.echo(
             f"backfilled {summary['plans']} plan(s): {summary['rows']} rows,"
             f" {summary['milestones']} milestones ({summary['rows_changed']} rows and"
-            f" {summary['milestones_changed']} milestones changed) in {summary['seconds']} s")
+            f" {summary['milestones_changed']} milestones changed) in {summary['seconds']} s"
+        )
 
 
 class _display:
@@ -78,20 +90,37 @@ class _display:
         self.bar: Any = None
         if not sys.stderr.isatty():
             return Progress()
-        from rich.progress import (BarColumn, MofNCompleteColumn, Progress as Bar, TextColumn,
-                                   TimeElapsedColumn, TimeRemainingColumn)
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+        from rich.progress import Progress as Bar
 
-        self.bar = Bar(TextColumn("plans"), BarColumn(), MofNCompleteColumn(),
-                       TextColumn("{task.fields[rows]} rows · {task.fields[rate]} rows/s"),
-                       TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
-                       transient=False)
+        self.bar = Bar(
+            TextColumn("plans"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[rows]} rows · {task.fields[rate]} rows/s"),
+            TimeElapsedColumn(),
+            TextColumn("ETA"),
+            TimeRemainingColumn(),
+            transient=False,
+        )
         self.bar.start()
         task = self.bar.add_task("backfill", total=None, rows=0, rate="-")
 
         def update(p: Progress) -> None:
             summary = p.summary()
-            self.bar.update(task, total=p.plans_total or None, completed=p.plans_done,
-                            rows=p.rows, rate=summary["rows_per_s"] or "-")
+            self.bar.update(
+                task,
+                total=p.plans_total or None,
+                completed=p.plans_done,
+                rows=p.rows,
+                rate=summary["rows_per_s"] or "-",
+            )
 
         return Progress(on_change=update)
 
@@ -102,7 +131,9 @@ class _display:
 
 @app.command()
 def reconcile(
-    plan: Annotated[list[str] | None, typer.Option(help="Plan id (repeatable); default all.")] = None,
+    plan: Annotated[
+        list[str] | None, typer.Option(help="Plan id (repeatable); default all.")
+    ] = None,
     fix: Annotated[bool, typer.Option(help="Write the API's truth for every drifted row.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
     details: Annotated[int, typer.Option(help="Drift lines to show per plan.")] = 20,
@@ -134,21 +165,39 @@ def _print_reports(reports: list[Any], details: int, fix: bool) -> None:
 
     console = Console()
     table = Table(title="drift per plan")
-    for col in ("plan", "api rows", "db rows", "missing", "extra", "inactive",
-                "milestone_missing", "milestone", *(["fixed"] if fix else [])):
+    for col in (
+        "plan",
+        "api rows",
+        "db rows",
+        "missing",
+        "extra",
+        "inactive",
+        "milestone_missing",
+        "milestone",
+        *(["fixed"] if fix else []),
+    ):
         table.add_column(col, justify="left" if col == "plan" else "right")
     for r in reports:
         c = r.counts()
-        table.add_row(r.plan_id, str(r.api_rows), str(r.db_rows),
-                      *(str(c.get(k, 0)) for k in ("missing", "extra", "inactive",
-                                                    "milestone_missing", "milestone")),
-                      *([str(r.fixed)] if fix else []))
+        table.add_row(
+            r.plan_id,
+            str(r.api_rows),
+            str(r.db_rows),
+            *(
+                str(c.get(k, 0))
+                for k in ("missing", "extra", "inactive", "milestone_missing", "milestone")
+            ),
+            *([str(r.fixed)] if fix else []),
+        )
     console.print(table)
     for r in reports:
         for d in r.drift[:details]:
-            what = ", ".join(f"{k}: {ours!r} → {theirs!r}" for k, (ours, theirs) in d.fields.items())
-            where = f"{d.entity} {d.label or d.row_id}" + (f" milestone {d.milestone_id}"
-                                                           if d.milestone_id else "")
+            what = ", ".join(
+                f"{k}: {ours!r} → {theirs!r}" for k, (ours, theirs) in d.fields.items()
+            )
+            where = f"{d.entity} {d.label or d.row_id}" + (
+                f" milestone {d.milestone_id}" if d.milestone_id else ""
+            )
             console.print(f"  {r.plan_id} {d.kind:<17} {where} {what}")
     total = sum(len(r.drift) for r in reports)
     console.print(f"{total} drift item(s) in {sum(1 for r in reports if r.drift)} plan(s)")

@@ -26,8 +26,8 @@ COMPARED = ("status", "status_label", "plan_date", "due_date", "rev_date", "fina
 class Api(Protocol):
     """The part of beproduct.BeProductClient reconciliation uses."""
 
-    def style_timelines(self, plan_id: str, filters: Any = None) -> Any: ...  # noqa: D102
-    def material_timelines(self, plan_id: str, filters: Any = None) -> Any: ...  # noqa: D102
+    def style_timelines(self, plan_id: str, filters: Any = None) -> Any: ...
+    def material_timelines(self, plan_id: str, filters: Any = None) -> Any: ...
 
 
 @dataclass(frozen=True)
@@ -61,9 +61,14 @@ class PlanReport:
 
     def to_json(self) -> dict[str, Any]:
         """JSON-ready form."""
-        return {"plan_id": self.plan_id, "api_rows": self.api_rows, "db_rows": self.db_rows,
-                "counts": self.counts(), "fixed": self.fixed,
-                "drift": [asdict(d) for d in self.drift]}
+        return {
+            "plan_id": self.plan_id,
+            "api_rows": self.api_rows,
+            "db_rows": self.db_rows,
+            "counts": self.counts(),
+            "fixed": self.fixed,
+            "drift": [asdict(d) for d in self.drift],
+        }
 
 
 async def _api_rows(api: Api, plan_id: str, kind: Kind) -> list[dict[str, Any]]:
@@ -71,20 +76,28 @@ async def _api_rows(api: Api, plan_id: str, kind: Kind) -> list[dict[str, Any]]:
     return [r async for r in source(plan_id) if isinstance(r, dict) and r.get("id")]
 
 
-async def _db_state(conn: AsyncConnection[Any], plan_id: str, kind: Kind) -> tuple[
-        dict[str, tuple[bool, str | None]], dict[str, dict[str, Any]]]:
+async def _db_state(
+    conn: AsyncConnection[Any], plan_id: str, kind: Kind
+) -> tuple[dict[str, tuple[bool, str | None]], dict[str, dict[str, Any]]]:
     cur = await conn.execute(kind_query("reconcile_records", kind), {"plan_id": plan_id})
     records = {r[0]: (r[1], r[2]) for r in await cur.fetchall()}
     cur = await conn.execute(kind_query("reconcile_milestones", kind), {"plan_id": plan_id})
     milestones = {}
     for r in await cur.fetchall():
-        milestones[r[0]] = {"parent": r[1], **dict(zip(COMPARED, r[2:9], strict=True)),
-                            "assignees": sorted(r[9])}
+        milestones[r[0]] = {
+            "parent": r[1],
+            **dict(zip(COMPARED, r[2:9], strict=True)),
+            "assignees": sorted(r[9]),
+        }
     return records, milestones
 
 
-def _compare(kind: Kind, api: list[RowSet], records: dict[str, tuple[bool, str | None]],
-             milestones: dict[str, dict[str, Any]]) -> tuple[list[Drift], list[RowSet], list[str]]:
+def _compare(
+    kind: Kind,
+    api: list[RowSet],
+    records: dict[str, tuple[bool, str | None]],
+    milestones: dict[str, dict[str, Any]],
+) -> tuple[list[Drift], list[RowSet], list[str]]:
     drift: list[Drift] = []
     to_fix: list[RowSet] = []
     seen: set[str] = set()
@@ -102,10 +115,13 @@ def _compare(kind: Kind, api: list[RowSet], records: dict[str, tuple[bool, str |
                 if rid in records:
                     drift.append(Drift("milestone_missing", kind, rid, m["id"], label=label))
                 continue
-            theirs = {**{k: m[k] for k in COMPARED},
-                      "assignees": sorted(a["assignee_id"] for a in m["assignees"])}
-            diff = {k: [ours[k], theirs[k]] for k in (*COMPARED, "assignees")
-                    if ours[k] != theirs[k]}
+            theirs = {
+                **{k: m[k] for k in COMPARED},
+                "assignees": sorted(a["assignee_id"] for a in m["assignees"]),
+            }
+            diff = {
+                k: [ours[k], theirs[k]] for k in (*COMPARED, "assignees") if ours[k] != theirs[k]
+            }
             if diff:
                 drift.append(Drift("milestone", kind, rid, m["id"], diff, label))
         if len(drift) > found:
@@ -117,19 +133,47 @@ def _compare(kind: Kind, api: list[RowSet], records: dict[str, tuple[bool, str |
 
 def _retire(kind: Kind, plan_id: str, rid: str, version: str, at: str) -> RowSet:
     """A row set that only soft-deletes `rid` (lifecycle group), as an OnDelete would."""
-    record: dict[str, Any] = {k: None for k in (
-        "company_id", "style_header_id", "style_number", "style_name", "header_folder_id",
-        "header_folder_name", "color_id", "color_name", "color_number", "size", "supplier_name",
-        "suppliers", "modified_at", "modified_by", "raw_payload", "header_version",
-        "record_version")}
-    record.update(id=rid, plan_id=plan_id, active=False, deleted_at=at, source_updated_at=at,
-                  lifecycle_version=version)
+    record: dict[str, Any] = dict.fromkeys(
+        (
+            "company_id",
+            "style_header_id",
+            "style_number",
+            "style_name",
+            "header_folder_id",
+            "header_folder_name",
+            "color_id",
+            "color_name",
+            "color_number",
+            "size",
+            "supplier_name",
+            "suppliers",
+            "modified_at",
+            "modified_by",
+            "raw_payload",
+            "header_version",
+            "record_version",
+        )
+    )
+    record.update(
+        id=rid,
+        plan_id=plan_id,
+        active=False,
+        deleted_at=at,
+        source_updated_at=at,
+        lifecycle_version=version,
+    )
     return RowSet(kind, [], {"id": plan_id, "folder_id": None}, [], record, [])
 
 
 async def reconcile_plan(
-    conn: AsyncConnection[Any], api: Api, plan_id: str, zone: tzinfo, snapshot: SourceTime,
-    *, fix: bool = False, skew: timedelta = timedelta(minutes=1),
+    conn: AsyncConnection[Any],
+    api: Api,
+    plan_id: str,
+    zone: tzinfo,
+    snapshot: SourceTime,
+    *,
+    fix: bool = False,
+    skew: timedelta = timedelta(minutes=1),
 ) -> PlanReport:
     """Compare one plan (styles and materials); with `fix`, write the API's truth."""
     report = PlanReport(plan_id)
@@ -139,16 +183,26 @@ async def reconcile_plan(
     version = source_version(forced, b"\xff" * 32)
     at = forced.datetime.isoformat()
     for kind in ("style", "material"):
-        raw = await _api_rows(api, plan_id, kind)  # type: ignore[arg-type]
-        mapped = [map_api_row(r, plan_id=plan_id, folder_id=None, kind=kind,  # type: ignore[arg-type]
-                              zone=zone, fallback=snapshot, force=forced) for r in raw]
-        records, milestones = await _db_state(conn, plan_id, kind)  # type: ignore[arg-type]
-        drift, to_fix, extra = _compare(kind, mapped, records, milestones)  # type: ignore[arg-type]
+        raw = await _api_rows(api, plan_id, kind)
+        mapped = [
+            map_api_row(
+                r,
+                plan_id=plan_id,
+                folder_id=None,
+                kind=kind,
+                zone=zone,
+                fallback=snapshot,
+                force=forced,
+            )
+            for r in raw
+        ]
+        records, milestones = await _db_state(conn, plan_id, kind)
+        drift, to_fix, extra = _compare(kind, mapped, records, milestones)
         report.api_rows += len(raw)
         report.db_rows += len(records)
         report.drift.extend(drift)
         if fix and (to_fix or extra):
-            retire = [_retire(kind, plan_id, rid, version, at) for rid in extra]  # type: ignore[arg-type]
+            retire = [_retire(kind, plan_id, rid, version, at) for rid in extra]
             async with conn.transaction():
                 result = await apply_many(conn, [*to_fix, *retire])
             report.fixed += result.records_changed + result.milestones_changed
@@ -162,7 +216,12 @@ async def plan_ids(conn: AsyncConnection[Any]) -> list[str]:
 
 
 async def reconcile_all(
-    url: str, api: Api, zone: tzinfo, *, plans: list[str] | None = None, fix: bool = False,
+    url: str,
+    api: Api,
+    zone: tzinfo,
+    *,
+    plans: list[str] | None = None,
+    fix: bool = False,
 ) -> list[PlanReport]:
     """Reconcile the given plans (default: every plan in the database), one after another."""
     from datetime import UTC, datetime
@@ -205,9 +264,12 @@ async def run_scheduled(runtime: Any, stop: Any) -> None:
             except Exception as exc:  # noqa: BLE001 - a failed pass is logged; the next one retries
                 log.warning("reconcile_failed", error=f"{type(exc).__name__}: {exc}")
                 continue
-            log.info("reconcile_done", plans=len(reports),
-                     drift=sum(len(r.drift) for r in reports),
-                     fixed=sum(r.fixed for r in reports))
+            log.info(
+                "reconcile_done",
+                plans=len(reports),
+                drift=sum(len(r.drift) for r in reports),
+                fixed=sum(r.fixed for r in reports),
+            )
     finally:
         if client is not None:
             await client.aclose()
