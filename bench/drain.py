@@ -1,17 +1,18 @@
 """Drain throughput: store a backlog of events, start workers, time until the queue is empty.
 
-    .venv/bin/python -m bench.drain --url postgresql://postgres@127.0.0.1:5432/postgres \
-        --events 6000 --kind mixed --workers 2
+    python bench/drain.py --url postgresql://postgres@127.0.0.1:5432/postgres \
+        --events 6000 --kind mixed --processes 2 --workers 1
 
-Creates (and drops) a scratch database next to the one in --url. The workers run as a
-separate `beproduct-sync worker` process, as in production; --in-process runs them in this
-process instead (handy under a profiler).
+Creates (and drops) a scratch database next to the one in --url. The workers run as separate
+`beproduct-sync worker` processes, as in production; --in-process runs them in this process
+instead (handy under a profiler). bench/service.py uses the functions here for its drain part.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import resource
 import signal
@@ -19,34 +20,97 @@ import subprocess
 import sys
 import time
 import uuid
+from pathlib import Path
 from typing import Any
 
+import orjson
 import psycopg
 from psycopg.conninfo import make_conninfo
-from tests.factories import creates, stream
 
-from beproduct_sync import db, inbox
+from beproduct_sync import db
+from beproduct_sync.events import parse_time
+from beproduct_sync.inbox import canonical
+from beproduct_sync.loadgen import Stream
+from beproduct_sync.mapping import body_digest
 
-
-def _bodies(kind: str, n: int) -> list[dict[str, Any]]:
-    if kind == "create":
-        return list(creates(n))
-    return list(stream(n // 3 + 1, with_samples=False))[:n]
-
-
-async def _store(url: str, bodies: list[dict[str, Any]]) -> None:
-    async with await db.aconnect(url, autocommit=True) as conn:
-        for i in range(0, len(bodies), 500):
-            async with conn.transaction():
-                for body in bodies[i : i + 500]:
-                    await inbox.record(conn, body)
+TODO = "status IN ('pending', 'processing', 'failed')"
 
 
-def _remaining(url: str) -> int:
+def command() -> list[str]:
+    """The `beproduct-sync` command of this environment."""
+    script = Path(sys.executable).with_name("beproduct-sync")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "beproduct_sync"]
+
+
+def store(url: str, bodies: list[dict[str, Any]]) -> None:
+    """Put `bodies` in the inbox as pending events with one COPY (what the receiver would
+    have stored, without the per-request round trips)."""
+    with psycopg.connect(url) as conn, conn.cursor() as cur, cur.copy(
+        "COPY ops.beproduct_sync_log (body_sha256, action, entity_id, style_number, source_at,"
+        " payload) FROM STDIN"
+    ) as copy:
+        for body in bodies:
+            at = parse_time(body.get("date"))
+            copy.write_row((body_digest(canonical(body)), body.get("eventType"),
+                            body.get("headerId"), body.get("headerNumber"),
+                            at.datetime if at else None, orjson.dumps(body).decode()))
+
+
+def remaining(url: str) -> int:
+    """Events still to be worked on."""
     with psycopg.connect(url) as conn:
-        row = conn.execute("SELECT count(*) FROM ops.beproduct_sync_log"
-                           " WHERE status IN ('pending', 'processing', 'failed')").fetchone()
+        row = conn.execute(f"SELECT count(*) FROM ops.beproduct_sync_log WHERE {TODO}").fetchone()
     return int(row[0]) if row else 0
+
+
+def outcome(url: str) -> dict[str, Any]:
+    """Statuses, and the span from the first to the last settled event (seconds)."""
+    with psycopg.connect(url) as conn:
+        statuses = dict(conn.execute(
+            "SELECT status, count(*) FROM ops.beproduct_sync_log GROUP BY status").fetchall())
+        row = conn.execute(
+            "SELECT extract(epoch FROM max(processed_at) - min(processed_at))::float8"
+            " FROM ops.beproduct_sync_log WHERE processed_at IS NOT NULL").fetchone()
+    return {"statuses": statuses, "apply_span_s": row[0] if row else None}
+
+
+def drain(url: str, processes: int, loops: int, env: dict[str, str],
+          timeout: float = 1800.0) -> dict[str, Any]:
+    """Start `processes` worker processes of `loops` loops each on the backlog in `url`, wait
+    until the queue is empty, stop them; events/s counted from the first to the last settled
+    event (worker start-up excluded; the wall time includes it)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.perf_counter()
+    procs = [subprocess.Popen([*command(), "worker", "--workers", str(loops)],
+                              env={**os.environ, **env, "DATABASE_URL": url},
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+             for _ in range(processes)]
+    try:
+        while remaining(url):
+            if time.perf_counter() - started > timeout:
+                raise TimeoutError(f"the queue did not drain in {timeout:.0f} s")
+            if any(p.poll() is not None for p in procs):
+                raise RuntimeError("a worker process exited before the queue was empty")
+            time.sleep(0.05)
+        wall = time.perf_counter() - started
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for proc in procs:
+            proc.wait(60)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    result = outcome(url)
+    events = sum(result["statuses"].values())
+    span = result.pop("apply_span_s") or wall
+    return {
+        "processes": processes, "loops": loops, "events": events,
+        "events_per_s": round(events / span, 1), "apply_seconds": round(span, 2),
+        "wall_seconds_incl_startup": round(wall, 2),
+        "worker_cpu_seconds": round(after.ru_utime + after.ru_stime
+                                    - before.ru_utime - before.ru_stime, 1),
+        **result,
+    }
 
 
 def _in_process(url: str, workers: int, env: dict[str, str], profile: str | None) -> None:
@@ -54,13 +118,13 @@ def _in_process(url: str, workers: int, env: dict[str, str], profile: str | None
     from beproduct_sync.config import Settings
     from beproduct_sync.worker import run_workers
 
-    os.environ.update(env)
+    os.environ.update(env, DATABASE_URL=url)
     rt = build(Settings(_env_file=None), migrate=False)  # type: ignore[call-arg]
 
     async def go() -> None:
         stop = asyncio.Event()
         task = asyncio.create_task(run_workers(rt, stop, count=workers))
-        while await asyncio.to_thread(_remaining, url):
+        while await asyncio.to_thread(remaining, url):
             await asyncio.sleep(0.05)
         stop.set()
         await task
@@ -71,6 +135,12 @@ def _in_process(url: str, workers: int, env: dict[str, str], profile: str | None
         cProfile.runctx("asyncio.run(go())", globals(), locals(), profile)
     else:
         asyncio.run(go())
+
+
+def worker_env(batch_size: int, log_level: str) -> dict[str, str]:
+    """Settings for benchmark workers (migrations already applied)."""
+    return {"BEPRODUCT_SYNC_BATCH_SIZE": str(batch_size), "BEPRODUCT_SYNC_LOG_LEVEL": log_level,
+            "BEPRODUCT_SYNC_LOG_FORMAT": "json", "BEPRODUCT_SYNC_AUTO_MIGRATE": "false"}
 
 
 def main() -> None:
@@ -94,39 +164,15 @@ def main() -> None:
     url = make_conninfo(args.url, dbname=name)
     try:
         db.migrate(url)
-        bodies = _bodies(args.kind, args.events)
-        asyncio.run(_store(url, bodies))
-        env = {"DATABASE_URL": url, "BEPRODUCT_SYNC_BATCH_SIZE": str(args.batch_size),
-               "BEPRODUCT_SYNC_LOG_LEVEL": args.log_level, "BEPRODUCT_SYNC_LOG_FORMAT": "json",
-               "BEPRODUCT_SYNC_AUTO_MIGRATE": "false"}
-        started = time.perf_counter()
+        store(url, Stream().bodies(args.kind, args.events))
+        env = worker_env(args.batch_size, args.log_level)
         if args.in_process or args.profile:
+            started = time.perf_counter()
             _in_process(url, args.workers, env, args.profile)
+            result = {"wall_seconds": round(time.perf_counter() - started, 2), **outcome(url)}
         else:
-            procs = [
-                subprocess.Popen(
-                    [sys.executable, "-c", "from beproduct_sync.cli import main; main()",
-                     "worker", "--workers", str(args.workers)],
-                    env={**os.environ, **env}, stderr=subprocess.DEVNULL,
-                )
-                for _ in range(args.processes)
-            ]
-            while _remaining(url):
-                time.sleep(0.05)
-            for proc in procs:
-                proc.send_signal(signal.SIGTERM)
-                proc.wait(30)
-        usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-        elapsed = time.perf_counter() - started
-        in_process = args.in_process or args.profile
-        cpu = float("nan") if in_process else usage.ru_utime + usage.ru_stime
-        with psycopg.connect(url) as conn:
-            statuses = dict(conn.execute(
-                "SELECT status, count(*) FROM ops.beproduct_sync_log GROUP BY status").fetchall())
-        print(f"{args.kind}: {len(bodies)} events, {args.processes} x {args.workers} workers,"
-              f" {elapsed:.2f} s (incl. worker start-up) = {len(bodies) / elapsed:.0f} events/s"
-              f" (worker process CPU {cpu:.1f} s);"
-              f" statuses {statuses}")
+            result = drain(url, args.processes, args.workers, env)
+        print(json.dumps({"benchmark": "drain", "kind": args.kind, **result}, indent=2))
     finally:
         with psycopg.connect(args.url, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -1,0 +1,39 @@
+"""bench/service.py end to end with tiny numbers: it runs, answers every request and reports
+every figure and target."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+SCRIPT = Path(__file__).resolve().parents[2] / "bench" / "service.py"
+
+
+@pytest.mark.slow
+def test_service_benchmark_reports_every_target_with_no_request_errors(
+    pg_server_url: str,
+) -> None:
+    done = subprocess.run(
+        [sys.executable, str(SCRIPT), "--url", pg_server_url, "--rate", "50", "--seconds", "1",
+         "--warmup", "0.2", "--backlog", "200", "--worker-configs", "1x1"],
+        capture_output=True, text=True, timeout=120, check=True,
+    )
+    report = json.loads(done.stdout)
+    for kind in ("create", "mixed"):
+        assert report["ack"][kind]["errors"] == 0
+        assert report["ack"][kind]["status_codes"] == {"202": 50}
+        assert sum(report["lag"][kind]["statuses"].values()) == 60  # 10 warm-up + 50
+        assert set(report["lag"][kind]["statuses"]) <= {"applied", "stale"}
+        assert report["drain"][kind]["runs"][0]["events"] == 200
+        assert set(report["drain"][kind]["runs"][0]["statuses"]) <= {"applied", "stale"}
+    assert {(t["figure"], t["stream"]) for t in report["targets"]} == {
+        (figure, kind)
+        for figure in ("ack_p99_ms", "ack_errors", "lag_p95_s", "drain_events_per_s")
+        for kind in ("create", "mixed")
+    }
+    assert isinstance(report["pass"], bool)
+    assert "loadavg_at_start" in report["host"]
