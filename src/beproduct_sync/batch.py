@@ -11,6 +11,7 @@ with every event's inbox status. Two limits keep that equal to applying them one
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -147,6 +148,9 @@ async def apply_batch(conn: AsyncConnection[Any], entries: Sequence[Entry], poli
     parsed: list[Parsed] = []
     fallback: list[Entry] = []
     for e in entries:
+        # Parsing and mapping are CPU work; in `serve` the receiver shares this event loop, so
+        # let it answer webhooks between events rather than after the whole batch.
+        await asyncio.sleep(0)
         try:
             event = parse_event(e.payload)
         except NotATrackingEvent as exc:

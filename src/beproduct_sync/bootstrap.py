@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 
 from . import db, enrich
@@ -16,7 +16,7 @@ class Runtime:
     """What every command needs, built once."""
 
     settings: Settings
-    url: str
+    url: str = field(repr=False)  # may carry a password
     policy: Policy
     embedded: bool
 

@@ -22,7 +22,7 @@ EVENT_TYPES: tuple[str, ...] = ("OnCreate", "OnChange", "OnDelete")
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _TS = re.compile(
-    r"^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?"
+    r"^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?)?"
     r"(Z|[+-]\d{2}:?\d{2})?$"
 )
 
@@ -56,7 +56,8 @@ def _parse_text(value: str) -> SourceTime:
         raise ValueError(f"not an ISO-8601 timestamp: {value!r}")
     year, month, day, hour, minute, second, frac, zone = m.groups()
     base = datetime(
-        int(year), int(month), int(day), int(hour), int(minute), int(second), tzinfo=UTC
+        int(year), int(month), int(day), int(hour or 0), int(minute or 0), int(second or 0),
+        tzinfo=UTC,
     )
     if zone and zone != "Z":
         sign = 1 if zone[0] == "+" else -1
@@ -72,8 +73,54 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
 
 
-def _time_field(value: object) -> SourceTime | None:
-    return parse_time(value)
+def _lenient_time(value: object) -> SourceTime | None:
+    # Optional dates: one BeProduct cannot be read becomes NULL (the raw text stays in
+    # raw_payload) rather than costing the whole event.
+    try:
+        return parse_time(value)
+    except ValueError:
+        return None
+
+
+def _lenient_bool(value: object) -> bool | None:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        return value.strip().lower() == "true"
+    if isinstance(value, int | float):
+        return bool(value)
+    return None
+
+
+def _lenient_int(value: object) -> int | None:
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, int):
+        return value if -(2**31) <= value < 2**31 else None
+    if isinstance(value, float) and value.is_integer():
+        return _lenient_int(int(value))
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        return _lenient_int(int(value.strip()))
+    return None
+
+
+def _lenient_uuid(value: object) -> UUID | None:
+    if isinstance(value, UUID):
+        return value
+    if isinstance(value, str):
+        try:
+            return UUID(value)
+        except ValueError:
+            return None
+    return None
+
+
+def _lenient_text(value: object) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, int | float | bool):
+        return str(value)
+    return None
 
 
 class Person(_Model):
@@ -81,6 +128,8 @@ class Person(_Model):
 
     value: str | None = None
     code: str | None = None
+
+    _texts = field_validator("value", "code", mode="before")(_lenient_text)
 
 
 class Milestone(_Model):
@@ -99,12 +148,24 @@ class Milestone(_Model):
     submits_quantity: int | None = Field(default=None, alias="SubmitsQuantity")
     raw: dict[str, Any] = Field(default_factory=dict, exclude=True)
 
-    _times = field_validator("rev", "final", "due", "project", mode="before")(_time_field)
+    _times = field_validator("rev", "final", "due", "project", mode="before")(_lenient_time)
+    _ids = field_validator("timeline_id", mode="before")(_lenient_uuid)
+    _flags = field_validator("late", mode="before")(_lenient_bool)
+    _counts = field_validator("submits_quantity", mode="before")(_lenient_int)
+    _texts = field_validator("status", mode="before")(_lenient_text)
 
     @field_validator("assigned_to", "share_with", mode="before")
     @classmethod
     def _null_list(cls, value: object) -> object:
-        return [] if value is None else value
+        if value is None:
+            return []
+        return value if isinstance(value, list) else [value]
+
+    @field_validator("assigned_to", mode="before")
+    @classmethod
+    def _drop_unreadable_people(cls, value: object) -> object:
+        # Entries that are not objects cannot name a user; they stay in raw_payload.
+        return [p for p in value if isinstance(p, dict)] if isinstance(value, list) else value
 
 
 class Record(_Model):
@@ -124,7 +185,14 @@ class Record(_Model):
     timeline_item: Milestone | None = Field(default=None, alias="TimeLineItem")
     raw: dict[str, Any] = Field(default_factory=dict, exclude=True)
 
-    _times = field_validator("modified_at", mode="before")(_time_field)
+    _times = field_validator("modified_at", mode="before")(_lenient_time)
+    _ids = field_validator("plan_id", "company_id", "header_id", mode="before")(_lenient_uuid)
+    _texts = field_validator("size", "master_folder", mode="before")(_lenient_text)
+
+    @field_validator("color", "modified_by", mode="before")
+    @classmethod
+    def _object_or_none(cls, value: object) -> object:
+        return value if isinstance(value, dict) else None
 
     @field_validator("supplier", mode="before")
     @classmethod
@@ -238,7 +306,10 @@ def parse_event(body: Any) -> TrackingEvent:
         before = _record(data.get("before"), "data.before")
         after = _record(data.get("after"), "data.after")
         where = "data.timeLineSchema"
-        schema = _with_raw(TimelineSchema, data.get("timeLineSchema"), where)
+        try:
+            schema = _with_raw(TimelineSchema, data.get("timeLineSchema"), where)
+        except (ValidationError, MalformedEvent):
+            schema = None  # an unreadable definition is optional: enrichment fetches it
     except ValidationError as exc:
         raise MalformedEvent(_describe(exc, where)) from None
     except ValueError as exc:
@@ -257,15 +328,15 @@ def parse_event(body: Any) -> TrackingEvent:
                 "event_type": event_type,
                 "date": date,
                 "plan_id": data.get("planId"),
-                "plan_folder_id": data.get("planFolderId") or None,
+                "plan_folder_id": _lenient_uuid(data.get("planFolderId")),
                 "record_id": record.id,
-                "header_id": body.get("headerId") or record.header_id,
-                "header_number": body.get("headerNumber"),
-                "header_name": body.get("headerName"),
-                "folder_id": body.get("folderId") or None,
-                "folder_name": body.get("folderName"),
-                "user_id": user.get("id"),
-                "user_name": user.get("userName"),
+                "header_id": _lenient_uuid(body.get("headerId")) or record.header_id,
+                "header_number": _lenient_text(body.get("headerNumber")),
+                "header_name": _lenient_text(body.get("headerName")),
+                "folder_id": _lenient_uuid(body.get("folderId")),
+                "folder_name": _lenient_text(body.get("folderName")),
+                "user_id": _lenient_text(user.get("id")),
+                "user_name": _lenient_text(user.get("userName")),
                 "before": before,
                 "after": after,
                 "schema": schema,

@@ -84,13 +84,19 @@ def _s(value: UUID | None) -> str | None:
 
 
 @lru_cache(maxsize=16384)
-def _date_of(ticks: int, zone: tzinfo) -> str:
-    return SourceTime(ticks, "").datetime.astimezone(zone).date().isoformat()
+def _date_of(ticks: int, zone: tzinfo) -> str | None:
+    try:
+        return SourceTime(ticks, "").datetime.astimezone(zone).date().isoformat()
+    except OverflowError:  # .NET's DateTime.MinValue / MaxValue shifted past year 1 or 9999
+        return None
 
 
 @lru_cache(maxsize=16384)
-def _iso_of(ticks: int) -> str:
-    return SourceTime(ticks, "").datetime.isoformat()
+def _iso_of(ticks: int) -> str | None:
+    try:
+        return SourceTime(ticks, "").datetime.isoformat()
+    except OverflowError:
+        return None
 
 
 def calendar_date(time: SourceTime | None, zone: tzinfo) -> str | None:

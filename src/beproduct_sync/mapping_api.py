@@ -26,6 +26,7 @@ from .mapping import (
     people,
     source_version,
 )
+from .mapping import _uuid_or_none as uuid_or_none
 
 
 def _str(value: object) -> str | None:
@@ -71,8 +72,9 @@ def _milestone(m: dict[str, Any], parent: str, version: str, at: str, zone: tzin
         "late": m.get("late"), "submits_quantity": m.get("submitsQuantity"),
         "shared_with": people(m.get("shareWith") or []),
         "assigned_to": assigned,
-        "assignees": [{"assignee_id": a["code"], "assignee_name": a["value"]}
-                      for a in assigned if isinstance(a, dict) and a.get("code")],
+        "assignees": [{"assignee_id": uid, "assignee_name": a["value"]}
+                      for a in assigned if isinstance(a, dict)
+                      and (uid := uuid_or_none(a.get("code"))) is not None],
         "source_updated_at": at, "raw_payload": m, "source_version": version,
     }
 

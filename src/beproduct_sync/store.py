@@ -111,6 +111,10 @@ def _merge(rowsets: Sequence[RowSet]) -> dict[str, Any]:
         ids = [r["id"] for r in records[kind]]  # type: ignore[index,unused-ignore]
         if len(ids) != len(set(ids)):
             raise ValueError("a record id appears twice in one batch; apply them separately")
+        # One lock order for every writer (workers, backfill, reconcile): rows locked in
+        # arrival order could deadlock two appliers holding the same rows in opposite orders.
+        records[kind].sort(key=lambda r: r["id"])  # type: ignore[index,unused-ignore]
+        milestones[kind].sort(key=lambda r: r["id"])  # type: ignore[index,unused-ignore]
     return {"folders": sorted(folders), "plans": sorted(plans.values(), key=lambda p: p["id"]),
             "stubs": sorted(stubs.values(), key=lambda t: t["id"]),
             "definitions": sorted(definitions.values(), key=lambda t: t["id"]),

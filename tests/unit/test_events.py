@@ -133,7 +133,6 @@ def test_an_unknown_event_type_is_not_a_tracking_event() -> None:
         (lambda b: b.__setitem__("date", "soon"), "timestamp"),
         (lambda b: b["data"].__setitem__("after", None), "data.after"),
         (lambda b: b["data"]["after"].__setitem__("Id", "not-a-uuid"), "Id"),
-        (lambda b: b["data"]["after"]["Timelines"][0].__setitem__("DueDate", "nope"), "timestamp"),
     ],
 )
 def test_a_tracking_event_missing_what_we_need_is_malformed(mutate, message: str) -> None:  # type: ignore[no-untyped-def]
@@ -141,3 +140,41 @@ def test_a_tracking_event_missing_what_we_need_is_malformed(mutate, message: str
     mutate(body)
     with pytest.raises(MalformedEvent, match=message):
         parse_event(body)
+
+
+def test_odd_values_in_optional_fields_are_read_tolerantly_not_fatal() -> None:
+    body = load_sample("tracking_onchangetimeline.json")
+    item = body["data"]["after"]["TimeLineItem"]
+    item.update(Rev="2025-11-06", DueDate="nope", Late="", SubmitsQuantity=1.5,
+                AssignedTo=[{"value": 7, "code": "875fe554-cd04-430d-a9a4-f95c27659293"}, "x"],
+                TimeLineId="not-a-uuid")
+    body["user"]["id"] = 5
+    body["headerName"] = 12345
+    body["data"]["timeLineSchema"]["Id"] = "broken"
+    event = parse_event(body)
+    assert event.record is not None
+    got = event.record.timeline_item
+    assert got is not None
+    assert got.rev is not None and got.rev.text == "2025-11-06"
+    assert got.due is None
+    assert got.late is None
+    assert got.submits_quantity is None
+    assert got.timeline_id is None
+    assert [(p.value, p.code) for p in got.assigned_to] == [
+        ("7", "875fe554-cd04-430d-a9a4-f95c27659293")]
+    assert got.raw["DueDate"] == "nope"  # the original text is kept
+    assert event.user_id == "5"
+    assert event.header_name == "12345"
+    assert event.schema_ is None
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [(2.0, 2), ("3", 3), (True, 1), (2**40, None), ("many", None), (None, None)],
+)
+def test_submits_quantity_is_read_leniently(value: object, expected: int | None) -> None:
+    body = load_sample("tracking_onchangetimeline.json")
+    body["data"]["after"]["TimeLineItem"]["SubmitsQuantity"] = value
+    event = parse_event(body)
+    assert event.record is not None and event.record.timeline_item is not None
+    assert event.record.timeline_item.submits_quantity == expected

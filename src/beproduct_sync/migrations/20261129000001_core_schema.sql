@@ -232,20 +232,32 @@ CREATE TABLE IF NOT EXISTS ops.import_errors (
 CREATE INDEX IF NOT EXISTS import_errors_created_idx ON ops.import_errors (created_at DESC);
 CREATE INDEX IF NOT EXISTS import_errors_sync_log_idx ON ops.import_errors (sync_log_id);
 
--- Supabase: expose read access to its API roles where they exist; plain Postgres has none.
+-- Supabase: read access for its API roles where they exist (plain Postgres has none). Tables
+-- are named one by one, never "ALL TABLES": re-running this file must not widen access to
+-- tables later migrations create (one of them holds a credential).
 DO $$
 DECLARE
     r text;
+    t text;
 BEGIN
     FOREACH r IN ARRAY ARRAY['service_role', 'authenticated'] LOOP
         IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = r) THEN
             EXECUTE format('GRANT USAGE ON SCHEMA ops TO %I', r);
-            EXECUTE format('GRANT SELECT ON ALL TABLES IN SCHEMA ops TO %I', r);
+            FOREACH t IN ARRAY ARRAY[
+                'tracking_folder', 'tracking_plan', 'tracking_timeline_template_item',
+                'tracking_plan_style', 'tracking_plan_material', 'tracking_plan_style_timeline',
+                'tracking_plan_material_timeline', 'tracking_timeline_assignment',
+                'tracking_material_timeline_assignment', 'beproduct_sync_log', 'import_errors'
+            ] LOOP
+                EXECUTE format('GRANT SELECT ON ops.%I TO %I', t, r);
+                IF r = 'service_role' THEN
+                    EXECUTE format('GRANT INSERT, UPDATE, DELETE ON ops.%I TO %I', t, r);
+                END IF;
+            END LOOP;
         END IF;
     END LOOP;
     IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'service_role') THEN
-        GRANT ALL ON ALL TABLES IN SCHEMA ops TO service_role;
-        GRANT ALL ON ALL SEQUENCES IN SCHEMA ops TO service_role;
+        GRANT USAGE ON ALL SEQUENCES IN SCHEMA ops TO service_role;
     END IF;
 END
 $$;
