@@ -87,7 +87,7 @@ def free_port() -> int:
 
 @contextmanager
 def service(url: str, port: int, workers: int, side: tuple[int, int] | None,
-            log: Path) -> Iterator[str]:
+            log: Path, processes: int = 0) -> Iterator[str]:
     """`beproduct-sync serve` on `url` (plus `side` = (processes, loops) of separate
     `beproduct-sync worker`s); yields the webhook URL once /readyz answers 200."""
     env = {**os.environ, **worker_env(100, "INFO"), "DATABASE_URL": url,
@@ -95,7 +95,8 @@ def service(url: str, port: int, workers: int, side: tuple[int, int] | None,
     with log.open("wb") as out:
         proc = subprocess.Popen(
             [*command(), "serve", "--host", "127.0.0.1", "--port", str(port),
-             "--workers", str(workers)], env=env, stdout=out, stderr=subprocess.STDOUT)
+             "--workers", str(workers), "--worker-processes", str(processes)],
+            env=env, stdout=out, stderr=subprocess.STDOUT)
     procs = [proc]
     if side:
         procs += [subprocess.Popen([*command(), "worker", "--workers", str(side[1])], env=env,
@@ -168,7 +169,8 @@ def receive(dbs: Databases, args: argparse.Namespace, workdir: Path) -> dict[str
     db.migrate(url)
     out: dict[str, Any] = {"ack": {}, "lag": {}}
     side = args.side_workers[0] if args.side_workers else None
-    with service(url, free_port(), args.serve_workers, side, workdir / "serve.log") as webhook:
+    with service(url, free_port(), args.serve_workers, side, workdir / "serve.log",
+                 args.serve_processes) as webhook:
         for kind in KINDS:
             floor = scalar(url, "SELECT coalesce(max(id), 0) FROM ops.beproduct_sync_log")
             done = subprocess.run(
@@ -250,6 +252,8 @@ def main() -> None:
     p.add_argument("--warmup", type=float, default=1.0, help="uncounted seconds before that")
     p.add_argument("--connections", type=int, default=32, help="load generator sockets")
     p.add_argument("--serve-workers", type=int, default=2, help="serve --workers")
+    p.add_argument("--serve-processes", type=int, default=0,
+                   help="serve --worker-processes (workers in child processes of serve)")
     p.add_argument("--side-workers", type=worker_configs, metavar="PxL",
                    help="also run P `beproduct-sync worker` processes of L loops next to serve"
                    " during the receive part (e.g. --serve-workers 0 --side-workers 1x2)")

@@ -54,13 +54,26 @@ def _on_signals(server: uvicorn.Server, stop: asyncio.Event) -> None:
             signal.signal(sig, lambda *_: loop.call_soon_threadsafe(handle))
 
 
-async def serve_forever(rt: Runtime, server: uvicorn.Server, workers: int | None) -> None:
-    """Run the HTTP server and the workers in this loop until a signal, then drain both."""
+async def serve_forever(rt: Runtime, server: uvicorn.Server, workers: int | None,
+                        processes: int = 0) -> None:
+    """Run the HTTP server and the workers until a signal, then drain both.
+
+    Workers run in this loop, or with `processes` > 0 in that many child processes (each with
+    `workers` loops, default BEPRODUCT_SYNC_WORKERS), which run the enricher themselves.
+    """
     stop = asyncio.Event()
     _on_signals(server, stop)
     task: asyncio.Task[None] | None = None
     background: list[asyncio.Future[None]] = []
-    if workers != 0:
+    if processes > 0:
+        from .reconcile import scheduled_task
+        from .supervise import run_worker_processes
+
+        task = asyncio.create_task(run_worker_processes(rt.url, processes, workers, stop))
+        reconciler = scheduled_task(rt, stop)
+        if reconciler is not None:
+            background.append(asyncio.create_task(reconciler, name="beproduct-sync reconcile"))
+    elif workers != 0:
         # Imported here so the receiver runs (with --workers 0) on its own.
         from .enrich import enricher_task
         from .reconcile import scheduled_task
@@ -112,6 +125,10 @@ def serve(
     port: Annotated[int | None, typer.Option(help="Port to bind [BEPRODUCT_SYNC_PORT].")] = None,
     workers: Annotated[int | None, typer.Option(
         min=0, help="In-process workers (0 = receive only) [BEPRODUCT_SYNC_WORKERS].")] = None,
+    worker_processes: Annotated[int | None, typer.Option(
+        min=0, help="Run the workers in this many child processes instead of in this one"
+        " (keeps acknowledgements fast on small machines) [BEPRODUCT_SYNC_WORKER_PROCESSES].")
+    ] = None,
     insecure_dev: Annotated[bool, typer.Option(
         "--insecure-dev", help="Accept webhooks without a secret (local development only)."
     )] = False,
@@ -137,7 +154,9 @@ def serve(
         access_log=settings.beproduct_sync_access_log, timeout_graceful_shutdown=30,
         server_header=False,
     )
-    run(serve_forever(rt, _Server(config), workers))
+    processes = (settings.beproduct_sync_worker_processes if worker_processes is None
+                 else worker_processes)
+    run(serve_forever(rt, _Server(config), workers, processes))
 
 
 def _local(host: str) -> str:

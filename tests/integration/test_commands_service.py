@@ -201,3 +201,32 @@ def test_serve_reconciles_on_schedule_and_stops_its_api_tasks_on_sigterm(
     assert stopped_in < 10
     assert fake.refresh_token not in err
     assert fake.tokens.latest_refresh_token not in err
+
+
+def test_serve_with_worker_processes_applies_in_a_child_and_stops_it_on_sigterm(
+    tmp_path: Path, db_url: str
+) -> None:
+    env = env_with(DATABASE_URL=db_url, BEPRODUCT_WEBHOOK_SECRET=SECRET)
+    with serving(tmp_path, env, "--worker-processes", "1", "--workers", "1") as (base, proc):
+        for name in SAMPLE_NAMES:
+            r = httpx.post(base + "/webhooks/beproduct/tracking",
+                           content=sample_path(name).read_bytes(),
+                           headers={"Authorization": f"Bearer {SECRET}",
+                                    "Content-Type": "application/json"})
+            assert r.status_code == 202
+        deadline = time.monotonic() + 30
+        while True:
+            with psycopg.connect(db_url) as conn:
+                rows = conn.execute(
+                    "SELECT status, locked_by FROM ops.beproduct_sync_log").fetchall()
+            if [s for s, _ in rows] == ["applied"] * 3 or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+        code, _, err = stop(proc)
+    assert [s for s, _ in rows] == ["applied"] * 3
+    assert code == 0, err
+    assert "worker_process_started" in err
+    assert "worker_process_stopped" in err
+    # The child, not serve itself, applied them: serve runs no worker loops of its own.
+    assert "workers_started" in err
+    assert err.count("workers_started") == 1
