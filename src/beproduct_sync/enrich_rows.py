@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, tzinfo
 from typing import Any
-from uuid import UUID
 
+from .coerce import flag, uuid_text
 from .events import parse_time
 from .inbox import canonical
 from .mapping import body_digest, source_version
@@ -33,25 +33,6 @@ def text(value: Any) -> str | None:
         value = pick(value, "name", "Name", "title", "value")
     if isinstance(value, str | int | float) and not isinstance(value, bool):
         return str(value).strip() or None
-    return None
-
-
-def uuid_text(value: Any) -> str | None:
-    """A canonical UUID string, or None when `value` is not one."""
-    if not isinstance(value, str):
-        return None
-    try:
-        return str(UUID(value))
-    except ValueError:
-        return None
-
-
-def flag(value: Any) -> bool | None:
-    """A boolean, tolerating "true"/"false" strings; None when absent or unreadable."""
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
-        return value.strip().lower() == "true"
     return None
 
 

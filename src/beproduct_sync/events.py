@@ -15,6 +15,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from . import coerce
 from .errors import MalformedEvent, NotATrackingEvent
 
 EventType = Literal["OnCreate", "OnChange", "OnDelete"]
@@ -82,54 +83,13 @@ def _lenient_time(value: object) -> SourceTime | None:
         return None
 
 
-def _lenient_bool(value: object) -> bool | None:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
-        return value.strip().lower() == "true"
-    if isinstance(value, int | float):
-        return bool(value)
-    return None
-
-
-def _lenient_int(value: object) -> int | None:
-    if isinstance(value, bool):
-        return int(value)
-    if isinstance(value, int):
-        return value if -(2**31) <= value < 2**31 else None
-    if isinstance(value, float) and value.is_integer():
-        return _lenient_int(int(value))
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-        return _lenient_int(int(value.strip()))
-    return None
-
-
-def _lenient_uuid(value: object) -> UUID | None:
-    if isinstance(value, UUID):
-        return value
-    if isinstance(value, str):
-        try:
-            return UUID(value)
-        except ValueError:
-            return None
-    return None
-
-
-def _lenient_text(value: object) -> str | None:
-    if value is None or isinstance(value, str):
-        return value
-    if isinstance(value, int | float | bool):
-        return str(value)
-    return None
-
-
 class Person(_Model):
     """An `AssignedTo` / `ShareWith` entry: `value` is the user name, `code` the user id."""
 
     value: str | None = None
     code: str | None = None
 
-    _texts = field_validator("value", "code", mode="before")(_lenient_text)
+    _texts = field_validator("value", "code", mode="before")(coerce.text)
 
 
 class Milestone(_Model):
@@ -149,10 +109,10 @@ class Milestone(_Model):
     raw: dict[str, Any] = Field(default_factory=dict, exclude=True)
 
     _times = field_validator("rev", "final", "due", "project", mode="before")(_lenient_time)
-    _ids = field_validator("timeline_id", mode="before")(_lenient_uuid)
-    _flags = field_validator("late", mode="before")(_lenient_bool)
-    _counts = field_validator("submits_quantity", mode="before")(_lenient_int)
-    _texts = field_validator("status", mode="before")(_lenient_text)
+    _ids = field_validator("timeline_id", mode="before")(coerce.as_uuid)
+    _flags = field_validator("late", mode="before")(coerce.flag)
+    _counts = field_validator("submits_quantity", mode="before")(coerce.int32)
+    _texts = field_validator("status", mode="before")(coerce.text)
 
     @field_validator("assigned_to", "share_with", mode="before")
     @classmethod
@@ -186,8 +146,8 @@ class Record(_Model):
     raw: dict[str, Any] = Field(default_factory=dict, exclude=True)
 
     _times = field_validator("modified_at", mode="before")(_lenient_time)
-    _ids = field_validator("plan_id", "company_id", "header_id", mode="before")(_lenient_uuid)
-    _texts = field_validator("size", "master_folder", mode="before")(_lenient_text)
+    _ids = field_validator("plan_id", "company_id", "header_id", mode="before")(coerce.as_uuid)
+    _texts = field_validator("size", "master_folder", mode="before")(coerce.text)
 
     @field_validator("color", "modified_by", mode="before")
     @classmethod
@@ -328,15 +288,15 @@ def parse_event(body: Any) -> TrackingEvent:
                 "event_type": event_type,
                 "date": date,
                 "plan_id": data.get("planId"),
-                "plan_folder_id": _lenient_uuid(data.get("planFolderId")),
+                "plan_folder_id": coerce.as_uuid(data.get("planFolderId")),
                 "record_id": record.id,
-                "header_id": _lenient_uuid(body.get("headerId")) or record.header_id,
-                "header_number": _lenient_text(body.get("headerNumber")),
-                "header_name": _lenient_text(body.get("headerName")),
-                "folder_id": _lenient_uuid(body.get("folderId")),
-                "folder_name": _lenient_text(body.get("folderName")),
-                "user_id": _lenient_text(user.get("id")),
-                "user_name": _lenient_text(user.get("userName")),
+                "header_id": coerce.as_uuid(body.get("headerId")) or record.header_id,
+                "header_number": coerce.text(body.get("headerNumber")),
+                "header_name": coerce.text(body.get("headerName")),
+                "folder_id": coerce.as_uuid(body.get("folderId")),
+                "folder_name": coerce.text(body.get("folderName")),
+                "user_id": coerce.text(user.get("id")),
+                "user_name": coerce.text(user.get("userName")),
                 "before": before,
                 "after": after,
                 "schema": schema,

@@ -17,6 +17,7 @@ from functools import lru_cache
 from typing import Any, Literal
 from uuid import UUID
 
+from .coerce import uuid_text
 from .events import Milestone, Record, SourceTime, TrackingEvent
 
 Kind = Literal["style", "material"]
@@ -112,15 +113,6 @@ def iso(time: SourceTime | None) -> str | None:
 _date, _iso = calendar_date, iso
 
 
-def _uuid_or_none(value: object) -> str | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        return str(UUID(value))
-    except ValueError:
-        return None
-
-
 def people(entries: list[Any]) -> list[Any]:
     """A user list in one shape, `{value: name, code: id}`, whether it came from a webhook
     (`value`/`code`) or the REST API (`name`/`id`); unknown entries are kept as they are."""
@@ -163,7 +155,7 @@ def milestone_row(
         )
     assignees = []
     for p in m.assigned_to:
-        pid = _uuid_or_none(p.code)
+        pid = uuid_text(p.code)
         if pid is None:
             warnings.append(Warning_(str(m.id), f"assignee {p.value!r} has no valid user id"))
             continue

@@ -14,6 +14,7 @@ from typing import Any
 
 import orjson
 
+from .coerce import uuid_text as uuid_or_none
 from .events import SourceTime, parse_time
 from .mapping import (
     Kind,
@@ -26,7 +27,6 @@ from .mapping import (
     people,
     source_version,
 )
-from .mapping import _uuid_or_none as uuid_or_none
 
 
 def _str(value: object) -> str | None:

@@ -1,0 +1,62 @@
+"""Tolerant conversions of values BeProduct sends in more than one shape. Pure; no I/O.
+
+The sender's JSON is not documented in full and optional fields arrive as null, "", numbers
+or strings. These helpers turn what can be read into the expected type and anything else into
+None, so an odd optional value never fails a sync (the original stays in raw_payload).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+
+def as_uuid(value: Any) -> UUID | None:
+    """A UUID, or None when `value` is not one."""
+    if isinstance(value, UUID):
+        return value
+    if isinstance(value, str):
+        try:
+            return UUID(value)
+        except ValueError:
+            return None
+    return None
+
+
+def uuid_text(value: Any) -> str | None:
+    """A canonical UUID string, or None when `value` is not one."""
+    found = as_uuid(value)
+    return str(found) if found is not None else None
+
+
+def flag(value: Any) -> bool | None:
+    """A boolean, tolerating "true"/"false" strings and 0/1; None when absent or unreadable."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        return value.strip().lower() == "true"
+    if isinstance(value, int | float):
+        return bool(value)
+    return None
+
+
+def int32(value: Any) -> int | None:
+    """An integer that fits Postgres `integer`, from ints, whole floats or digit strings."""
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, int):
+        return value if -(2**31) <= value < 2**31 else None
+    if isinstance(value, float) and value.is_integer():
+        return int32(int(value))
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        return int32(int(value.strip()))
+    return None
+
+
+def text(value: Any) -> str | None:
+    """A string; numbers and booleans are written out, anything else is None."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, int | float | bool):
+        return str(value)
+    return None
