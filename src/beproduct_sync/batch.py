@@ -88,7 +88,8 @@ async def _settle_unparsed(conn: AsyncConnection[Any], entries: list[tuple[Entry
         await inbox.finish_many(conn, [
             {"id": e.id, "status": status, "duration_ms": 0.0,
              "reason": text if status == "ignored" else None,
-             "error": text if status == "dead" else None} for e, status, text in mine])
+             "error": text if status == "dead" else None, "body": e.payload}
+            for e, status, text in mine])
         await inbox.add_error_rows(conn, [
             {"sync_log_id": e.id, "severity": "error", "message": text,
              "attempt": e.attempts + 1,
@@ -124,7 +125,7 @@ async def _apply_chunk(conn: AsyncConnection[Any], chunk: list[Parsed], policy: 
                 for p in mine for w in p.rows.warnings])
             await inbox.finish_many(conn, [
                 {"id": p.entry.id, "status": statuses[p.entry.id], "duration_ms": share,
-                 "reason": None, "error": None} for p in mine])
+                 "reason": None, "error": None, "body": p.entry.payload} for p in mine])
     except Exception:  # noqa: BLE001 - fall back to one by one, where each failure is recorded
         return [await apply_entry(conn, p.entry.id, p.entry.payload, p.entry.digest, policy,
                                   attempts_before=p.entry.attempts, owner=owner)

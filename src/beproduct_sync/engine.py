@@ -89,6 +89,9 @@ async def apply_entry(
 ) -> Outcome:
     """Apply the stored event `log_id` and settle its inbox row. `conn` must be autocommit.
 
+    `payload` is the body as stored; it also decides whether the settle sets processed_at
+    (not when its date is unreadable: see inbox.date_readable).
+
     `owner` is the worker holding the row's lease (None for an unleased apply such as ingest);
     the row is locked first and left alone if it is no longer ours (status "skipped").
     """
@@ -103,7 +106,8 @@ async def apply_entry(
         async with conn.transaction():
             if not await inbox.lock_owned(conn, [log_id], owner):
                 return Outcome(log_id, "skipped", elapsed())
-            await inbox.finish(conn, log_id, "ignored", duration_ms=elapsed(), reason=str(exc))
+            await inbox.finish(conn, log_id, "ignored", duration_ms=elapsed(), reason=str(exc),
+                               body=payload)
         return Outcome(log_id, "ignored", elapsed(), reason=str(exc))
     except MalformedEvent as exc:
         # Retrying cannot fix a malformed body: dead-letter it at once, with the reason.
@@ -112,7 +116,8 @@ async def apply_entry(
         async with conn.transaction():
             if not await inbox.lock_owned(conn, [log_id], owner):
                 return Outcome(log_id, "skipped", elapsed())
-            await inbox.finish(conn, log_id, "dead", duration_ms=elapsed(), error=message)
+            await inbox.finish(conn, log_id, "dead", duration_ms=elapsed(), error=message,
+                               body=payload)
             await inbox.add_errors(conn, log_id, [(entity, message)], attempt=attempts_before + 1)
         return Outcome(log_id, "dead", elapsed(), error=message)
 
@@ -132,19 +137,20 @@ async def apply_entry(
                     conn, log_id, [(w.entity_id, w.message) for w in rows.warnings],
                     severity="warning", attempt=attempts_before + 1,
                 )
-            await inbox.finish(conn, log_id, status, duration_ms=elapsed())
+            await inbox.finish(conn, log_id, status, duration_ms=elapsed(), body=payload)
         return _of(event, log_id, status, elapsed(),
                        warnings=[w.message for w in rows.warnings])
     except NotOwned:
         return _of(event, log_id, "skipped", elapsed())
     except Exception as exc:  # noqa: BLE001 - every failure is recorded, none escapes unlogged
         return await _record_failure(conn, log_id, event, exc, policy, attempts_before, owner,
-                                     elapsed)
+                                     elapsed, payload)
 
 
 async def _record_failure(
     conn: AsyncConnection[Any], log_id: int, event: TrackingEvent, exc: BaseException,
     policy: Policy, attempts_before: int, owner: str | None, elapsed: Callable[[], float],
+    payload: Any = None,
 ) -> Outcome:
     message = describe_error(exc)
     attempt = attempts_before + 1
@@ -154,7 +160,7 @@ async def _record_failure(
             return _of(event, log_id, "skipped", elapsed())
         new_status, attempts = await inbox.fail(
             conn, log_id, message, duration_ms=elapsed(),
-            max_attempts=policy.max_attempts, delay_seconds=delay,
+            max_attempts=policy.max_attempts, delay_seconds=delay, body=payload,
         )
         await inbox.add_errors(
             conn, log_id, [(str(event.header_id or event.record_id), message)], attempt=attempt,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,6 +17,11 @@ from .store import query
 
 STATUSES = ("pending", "processing", "applied", "ignored", "stale", "failed", "dead")
 
+NUL = "\x00"
+REPLACEMENT = "\ufffd"  # U+FFFD REPLACEMENT CHARACTER
+# Postgres accepts UTC offsets up to ±15:59 only; parse_time reads any two-digit hour.
+_OFFSET_HOURS = re.compile(r"[+-](\d{2}):?\d{2}\s*$")
+
 
 def canonical(body: Any) -> bytes:
     """The body re-serialised with sorted keys: equal JSON gives equal bytes, whatever the
@@ -25,11 +31,68 @@ def canonical(body: Any) -> bytes:
 
 @dataclass(frozen=True)
 class Received:
-    """The inbox row a delivery landed in."""
+    """The inbox row a delivery landed in. `payload` is the body as stored (see `sanitise`):
+    apply that, not the body as received."""
 
     id: int
     duplicate: bool
     status: str
+    payload: Any = None
+
+
+def sanitise(body: Any) -> tuple[Any, bool]:
+    """The body with every NUL character in every string (object keys too) replaced by U+FFFD,
+    and whether anything was replaced.
+
+    Postgres jsonb (like text) cannot hold NUL: a body with "\\u0000" anywhere would be refused
+    (UntranslatableCharacter) and the event lost, however often BeProduct retried. Replacing it
+    keeps the event; the exact original goes to raw_body. An unchanged body is returned as is.
+    """
+    if isinstance(body, str):
+        return (body.replace(NUL, REPLACEMENT), True) if NUL in body else (body, False)
+    if isinstance(body, dict):
+        changed = False
+        out: dict[Any, Any] = {}
+        for key, value in body.items():
+            new_key, key_changed = sanitise(key)
+            new_value, value_changed = sanitise(value)
+            changed = changed or key_changed or value_changed
+            out[new_key] = new_value
+        return (out, True) if changed else (body, False)
+    if isinstance(body, list):
+        items = [sanitise(v) for v in body]
+        if any(c for _, c in items):
+            return [v for v, _ in items], True
+        return body, False
+    return body, False
+
+
+def date_readable(body: Any) -> bool:
+    """Whether Postgres can cast this stored body's `payload->>'date'` to timestamptz.
+
+    The contract's runbook query averages `processed_at - (payload->>'date')::timestamptz` over
+    the events processed in the last 24 hours; one row there whose date does not cast makes it
+    fail for everyone. So an event whose `date` is present but unreadable is settled (status,
+    reason or last_error, attempts) with processed_at left NULL, which keeps it out of that
+    query. Decided here, in Python, by the parser the apply uses: a date that
+    events.parse_time rejects, an empty string, a non-string (number, object, list, boolean)
+    or a UTC offset beyond Postgres's ±15:59 is unreadable. A missing or null date is readable:
+    NULL casts to NULL. A non-object body has no date (->> gives NULL).
+    """
+    if not isinstance(body, dict):
+        return True
+    value = body.get("date")
+    if value is None:
+        return True
+    if not isinstance(value, str) or not value.strip():
+        return False
+    try:
+        if parse_time(value) is None:
+            return False
+    except (ValueError, OverflowError):
+        return False
+    offset = _OFFSET_HOURS.search(value)
+    return offset is None or int(offset.group(1)) < 16
 
 
 def _text(value: Any) -> str | None:
@@ -51,14 +114,30 @@ def _meta(body: Any) -> dict[str, Any]:
     }
 
 
-async def record(conn: AsyncConnection[Any], body: Any, digest: bytes | None = None) -> Received:
-    """Store a decoded body (pending) unless already stored; the caller commits."""
-    sha = digest or body_digest(canonical(body))
-    params = {"sha": sha, "payload": Jsonb(body), **_meta(body)}
+async def record(
+    conn: AsyncConnection[Any], body: Any, digest: bytes | None = None, raw: bytes | None = None
+) -> Received:
+    """Store a decoded body (pending) unless already stored; the caller commits.
+
+    `digest` (the dedupe key) is the hash of the original body's canonical form, so a
+    redelivery is recognised whatever had to be replaced to store it. NUL characters are
+    replaced (see `sanitise`); when that changed anything, the original is kept in raw_body:
+    `raw`, the bytes as received, when the caller has them, else the canonical form.
+    """
+    original = canonical(body) if digest is None or raw is None else None
+    if digest is None:
+        assert original is not None
+        digest = body_digest(original)
+    # JSON text can carry NUL only as the escape \u0000 (orjson writes it so too): skip the
+    # walk for the bodies that cannot contain one, which is nearly all of them.
+    probe = raw if raw is not None else original
+    stored, changed = sanitise(body) if probe is None or b"\\u0000" in probe else (body, False)
+    raw_body = (raw if raw is not None else original) if changed else None
+    params = {"sha": digest, "payload": Jsonb(stored), "raw_body": raw_body, **_meta(stored)}
     cur = await conn.execute(query("log_insert"), params)
     row = await cur.fetchone()
     assert row is not None
-    return Received(id=row[0], duplicate=not row[1], status=row[2])
+    return Received(id=row[0], duplicate=not row[1], status=row[2], payload=stored)
 
 
 def retry_delay(attempt: int, base: float, cap: float, rng: random.Random | None = None) -> float:
@@ -79,12 +158,17 @@ async def finish(
     duration_ms: float,
     reason: str | None = None,
     error: str | None = None,
+    body: Any = None,
 ) -> None:
-    """Settle an event as applied, stale, ignored or dead (in the caller's transaction)."""
+    """Settle an event as applied, stale, ignored or dead (in the caller's transaction).
+
+    `body` is the stored payload: processed_at is set only when its date is readable (see
+    `date_readable`); without it processed_at is set.
+    """
     await conn.execute(
         query("log_finish"),
         {"id": log_id, "status": status, "duration_ms": duration_ms, "reason": reason,
-         "error": error},
+         "error": error, "stamp": date_readable(body)},
     )
 
 
@@ -96,12 +180,14 @@ async def fail(
     duration_ms: float,
     max_attempts: int,
     delay_seconds: float,
+    body: Any = None,
 ) -> tuple[str, int]:
-    """Record a failed attempt; returns the new status ('failed' or 'dead') and attempt count."""
+    """Record a failed attempt; returns the new status ('failed' or 'dead') and attempt count.
+    `body` as for `finish`."""
     cur = await conn.execute(
         query("log_fail"),
         {"id": log_id, "error": error, "duration_ms": duration_ms, "max_attempts": max_attempts,
-         "delay_seconds": delay_seconds},
+         "delay_seconds": delay_seconds, "stamp": date_readable(body)},
     )
     row = await cur.fetchone()
     assert row is not None
@@ -129,9 +215,13 @@ async def add_errors(
 
 
 async def finish_many(conn: AsyncConnection[Any], rows: list[dict[str, Any]]) -> None:
-    """Settle many events: rows of {id, status, duration_ms, reason, error}."""
+    """Settle many events: rows of {id, status, duration_ms, reason, error, body}, where the
+    optional `body` (the stored payload) decides processed_at as for `finish`; it is not
+    sent to the database."""
     if rows:
-        await conn.execute(query("log_finish_many"), {"rows": Jsonb(rows)})
+        settled = [{**{k: v for k, v in r.items() if k != "body"},
+                    "stamp": date_readable(r.get("body"))} for r in rows]
+        await conn.execute(query("log_finish_many"), {"rows": Jsonb(settled)})
 
 
 async def add_error_rows(conn: AsyncConnection[Any], rows: list[dict[str, Any]]) -> None:

@@ -55,15 +55,15 @@ class Summary:
         return self.counts["failed"] == 0
 
 
-def _load(path: Path) -> tuple[Any, str | None]:
+def _load(path: Path) -> tuple[Any, bytes, str | None]:
     try:
         raw = path.read_bytes()
     except OSError as exc:
-        return None, f"cannot read file: {exc.strerror}"
+        return None, b"", f"cannot read file: {exc.strerror}"
     try:
-        return orjson.loads(raw), None
+        return orjson.loads(raw), raw, None
     except orjson.JSONDecodeError as exc:
-        return None, f"not JSON: {exc}"
+        return None, raw, f"not JSON: {exc}"
 
 
 def _status(outcome: Outcome) -> str:
@@ -72,15 +72,16 @@ def _status(outcome: Outcome) -> str:
 
 async def ingest_one(conn: AsyncConnection[Any], path: Path, policy: Policy) -> FileResult:
     """Record and apply one file (its own transactions); never raises for bad input."""
-    body, problem = _load(path)
+    body, raw, problem = _load(path)
     if problem is not None:
         return FileResult(path, "failed", detail=problem)
     digest = body_digest(inbox.canonical(body))
     async with conn.transaction():
-        received = await inbox.record(conn, body, digest)
+        received = await inbox.record(conn, body, digest, raw)
     if received.duplicate:
         return FileResult(path, "duplicate", received.id, f"already received ({received.status})")
-    outcome = await apply_entry(conn, received.id, body, digest, policy)
+    # The body as stored (NUL replaced, see inbox.sanitise), as a worker would apply it.
+    outcome = await apply_entry(conn, received.id, received.payload, digest, policy)
     return FileResult(path, _status(outcome), received.id, outcome.error or outcome.reason)
 
 

@@ -57,7 +57,7 @@ async def tracking(request: Request) -> Response:
         event = orjson.loads(body)
     except orjson.JSONDecodeError:
         raise Rejected(400, "invalid_json", "the body is not valid JSON") from None
-    received = await store(rx.pool, event)
+    received = await store(rx.pool, event, body)
     kind = event.get("eventType") if isinstance(event, dict) else None
     label = kind if kind in KNOWN_EVENTS else "other"
     (metrics.DUPLICATES if received.duplicate else metrics.RECEIVED).labels(label).inc()
@@ -82,22 +82,23 @@ async def read_capped(request: Request, cap: int) -> bytes:
     return b"".join(chunks)
 
 
-async def store(pool: Pool, event: Any) -> inbox.Received:
-    """Record the event and wake the workers, committed before this returns."""
+async def store(pool: Pool, event: Any, raw: bytes | None = None) -> inbox.Received:
+    """Record the event and wake the workers, committed before this returns. `raw` is the
+    body as received, kept if the event had to be altered to be stored (see inbox.record)."""
     digest = body_digest(inbox.canonical(event))
     try:
-        return await _record(pool, event, digest)
+        return await _record(pool, event, digest, raw)
     except (PoolTimeout, PoolClosed, TooManyRequests):
         raise  # no connection to be had: waiting again would only double the caller's wait
     except psycopg.OperationalError:
         # Most often a pooled connection the server or a transaction pooler closed while idle.
         # The pool drops it on return, and recording is idempotent (deduplicated by digest).
-        return await _record(pool, event, digest)
+        return await _record(pool, event, digest, raw)
 
 
-async def _record(pool: Pool, event: Any, digest: bytes) -> inbox.Received:
+async def _record(pool: Pool, event: Any, digest: bytes, raw: bytes | None) -> inbox.Received:
     async with pool.connection() as conn, conn.transaction():
-        received = await inbox.record(conn, event, digest)
+        received = await inbox.record(conn, event, digest, raw)
         if not received.duplicate:
             await conn.execute(query("inbox_notify"), {"id": received.id})
     return received

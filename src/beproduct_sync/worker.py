@@ -6,6 +6,12 @@ settles their inbox rows in one transaction (falling back to one transaction per
 slice fails). If a worker dies mid-apply its transaction rolls back and the lease
 runs out, so another worker claims the event again; applies are idempotent, so repeating one
 is harmless. Workers wake on NOTIFY from the receiver and poll as a fallback.
+
+An event that kills its worker every time (out of memory, kill -9) or outlives its lease never
+settles, so `attempts` alone would let it be claimed forever. Each claim therefore counts in
+`claims`; an event claimed before without finishing is applied alone, after the rest of its
+batch, with the other such events handed back (so a crash charges it only), and one claimed
+more often than the policy's max attempts is dead-lettered without being applied again.
 """
 
 from __future__ import annotations
@@ -50,13 +56,21 @@ class Claimed:
     attempts: int
     received_at: datetime
     action: str | None
+    claims: int = 0  # times claimed (this claim included) since received or replayed
 
     @classmethod
     def from_row(cls, row: tuple[Any, ...]) -> Claimed:
         """From a worker_claim / replay_reset row: id, payload, body_sha256, attempts,
-        received_at, action."""
-        id_, payload, digest, attempts, received_at, action = row
-        return cls(int(id_), payload, bytes(digest), int(attempts), received_at, action)
+        received_at, action and, optionally, claims."""
+        id_, payload, digest, attempts, received_at, action, *more = row
+        claims = int(more[0]) if more and more[0] is not None else 0
+        return cls(int(id_), payload, bytes(digest), int(attempts), received_at, action, claims)
+
+    @property
+    def unfinished_claims(self) -> int:
+        """Earlier claims that ended without the apply settling: the worker died or lost its
+        lease. (Every settled attempt went through a claim, except ingest and replay --now.)"""
+        return max(self.claims - 1 - self.attempts, 0)
 
 
 @dataclass(frozen=True)
@@ -143,6 +157,39 @@ async def process_many(
         conn, [Entry(e.id, e.payload, e.digest, e.attempts) for e in entries], policy,
         owner=owner,
     )
+    for entry, outcome in zip(entries, outcomes, strict=True):
+        observe(entry, outcome)
+    return outcomes
+
+
+def claims_exhausted(entry: Claimed) -> str:
+    """The readable reason an event claimed too often is dead-lettered."""
+    text = (f"claimed {max(entry.unfinished_claims, 1)} times without finishing: the worker"
+            " crashed or its lease ran out each time")
+    if entry.attempts:
+        text += f" (besides {entry.attempts} attempt(s) that failed)"
+    return text + "; dead-lettered rather than claimed again, replay it once the cause is fixed"
+
+
+async def give_up(
+    conn: AsyncConnection[Any], entries: list[Claimed], owner: str | None
+) -> list[Outcome]:
+    """Dead-letter events claimed more often than the policy allows, without applying them:
+    status dead, last_error and an ops.import_errors row saying why."""
+    reasons = {e.id: claims_exhausted(e) for e in entries}
+    async with conn.transaction():
+        owned = await inbox.lock_owned(conn, list(reasons), owner)
+        mine = [e for e in entries if e.id in owned]
+        await inbox.finish_many(conn, [
+            {"id": e.id, "status": "dead", "duration_ms": 0.0, "reason": None,
+             "error": reasons[e.id], "body": e.payload} for e in mine])
+        await inbox.add_error_rows(conn, [
+            {"sync_log_id": e.id, "severity": "error", "message": reasons[e.id],
+             "attempt": e.attempts + 1,
+             "entity_id": e.payload.get("headerId") if isinstance(e.payload, dict) else None}
+            for e in mine])
+    outcomes = [Outcome(e.id, "dead" if e.id in owned else "skipped", 0.0,
+                        error=reasons[e.id] if e.id in owned else None) for e in entries]
     for entry, outcome in zip(entries, outcomes, strict=True):
         observe(entry, outcome)
     return outcomes
@@ -239,22 +286,43 @@ class Worker:
     async def _work(
         self, conn: AsyncConnection[Any], batch: list[Claimed], stop: asyncio.Event
     ) -> None:
+        limit = self.policy.max_attempts
+        spent = [e for e in batch if e.claims > limit]
+        if spent:
+            await give_up(conn, spent, self.name)
+        live = [e for e in batch if e.claims <= limit]
+        fresh = [e for e in live if not e.unfinished_claims]
+        suspects = [e for e in live if e.unfinished_claims]
+        step = max(1, self.config.apply_slice)
+        slices = [fresh[i:i + step] for i in range(0, len(fresh), step)]
+        if suspects:
+            # One of these may be what killed an earlier worker. Apply one alone, after the
+            # rest of the batch, and hand the others back first (uncounted), so that if it
+            # crashes again the claim is charged to it and to no innocent event.
+            await release(conn, self.name, [e.id for e in suspects[1:]])
+            if len(suspects) > 1:
+                self.wake.set()  # they are due now: claim again without waiting for a poll
+            slices.append(suspects[:1])
+        await self._apply(conn, slices, stop)
+
+    async def _apply(
+        self, conn: AsyncConnection[Any], slices: list[list[Claimed]], stop: asyncio.Event
+    ) -> None:
         lease = self.config.lease_seconds
         renewed_at = time.monotonic()
         lost: set[int] = set()
-        step = max(1, self.config.apply_slice)
-        for i in range(0, len(batch), step):
+        for i, part in enumerate(slices):
+            rest = [e.id for s in slices[i:] for e in s if e.id not in lost]
             if stop.is_set():
                 # Graceful stop: what is in flight has finished; hand back the rest now
                 # rather than leaving it locked until the lease runs out.
-                await release(conn, self.name, [e.id for e in batch[i:] if e.id not in lost])
+                await release(conn, self.name, rest)
                 return
             if time.monotonic() - renewed_at > lease / 2:
-                rest = [e.id for e in batch[i:] if e.id not in lost]
                 lost |= set(rest) - await renew(conn, self.name, rest, lease)
                 renewed_at = time.monotonic()
             # Lost entries: the lease ran out and another worker has them now.
-            todo = [e for e in batch[i:i + step] if e.id not in lost]
+            todo = [e for e in part if e.id not in lost]
             if todo:
                 await process_many(conn, todo, self.policy, self.name)
 

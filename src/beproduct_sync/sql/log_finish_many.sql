@@ -1,8 +1,9 @@
 -- Final outcomes (applied, stale, ignored or dead) of many events at once, inside the
--- transaction that wrote their rows, so status and data never disagree.
+-- transaction that wrote their rows, so status and data never disagree. processed_at stays
+-- NULL for a row whose stamp is false: its body's date cannot be cast (inbox.date_readable).
 UPDATE ops.beproduct_sync_log AS t
 SET status = x.status,
-    processed_at = clock_timestamp(),
+    processed_at = CASE WHEN x.stamp THEN clock_timestamp() END,
     attempts = t.attempts + 1,
     duration_ms = x.duration_ms,
     reason = x.reason,
@@ -10,5 +11,6 @@ SET status = x.status,
     locked_until = NULL,
     locked_by = NULL
 FROM jsonb_to_recordset(%(rows)s::jsonb)
-    AS x(id bigint, status text, duration_ms double precision, reason text, error text)
+    AS x(id bigint, status text, duration_ms double precision, reason text, error text,
+         stamp boolean)
 WHERE t.id = x.id

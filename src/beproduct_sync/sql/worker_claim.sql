@@ -2,7 +2,9 @@
 -- whose time has come, and processing rows whose lease ran out (their worker died mid-apply:
 -- its transaction was rolled back, so applying again is the only way forward) or that this
 -- very worker held before its connection dropped. SKIP LOCKED lets concurrent workers take
--- disjoint batches without waiting on each other.
+-- disjoint batches without waiting on each other. Every claim counts in `claims`: unlike
+-- `attempts`, it grows even when the worker dies before the apply settles, so the worker can
+-- dead-letter an event that keeps killing workers instead of claiming it forever.
 WITH picked AS (
     SELECT id
     FROM ops.beproduct_sync_log
@@ -16,7 +18,8 @@ WITH picked AS (
 UPDATE ops.beproduct_sync_log AS t
 SET status = 'processing',
     locked_until = now() + make_interval(secs => %(lease_seconds)s),
-    locked_by = %(worker)s
+    locked_by = %(worker)s,
+    claims = t.claims + 1
 FROM picked
 WHERE t.id = picked.id
-RETURNING t.id, t.payload, t.body_sha256, t.attempts, t.received_at, t.action
+RETURNING t.id, t.payload, t.body_sha256, t.attempts, t.received_at, t.action, t.claims

@@ -1,0 +1,66 @@
+"""Pure parts of the inbox: NUL replacement for jsonb, and which dates Postgres can cast."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from beproduct_sync.inbox import date_readable, sanitise
+from beproduct_sync.worker import Claimed, claims_exhausted
+
+
+def test_nul_is_replaced_in_every_string_of_a_body_keys_included() -> None:
+    body = {"a\x00b": ["x\x00", {"k": "\x00\x00"}, 1, None, True], "ok": "fine"}
+    stored, changed = sanitise(body)
+    assert changed
+    assert stored == {"a\ufffdb": ["x\ufffd", {"k": "\ufffd\ufffd"}, 1, None, True],
+                      "ok": "fine"}
+    assert body["a\x00b"] == ["x\x00", {"k": "\x00\x00"}, 1, None, True]  # original untouched
+
+
+def test_a_body_without_nul_comes_back_unchanged_and_unflagged() -> None:
+    body = {"eventType": "OnChange", "data": {"list": ["a", 1, 2.5, None]}, "text": "\ufffd"}
+    stored, changed = sanitise(body)
+    assert not changed
+    assert stored is body
+
+
+@pytest.mark.parametrize("date", [
+    "2026-01-08T14:52:26.0443935Z", "2026-01-08T14:52:26Z", "2026-01-08T14:52:26+15:59",
+    "2026-01-08T14:52:26-0500", None,
+])
+def test_dates_postgres_can_cast_are_readable(date: object) -> None:
+    assert date_readable({"date": date})
+
+
+@pytest.mark.parametrize("date", [
+    "31/12/2025", "", "   ", "2025-02-30T00:00:00Z", "2026-01-08T14:52:26+16:00", 20260108,
+    1.5, True, {"at": "2026-01-08"}, ["2026-01-08T14:52:26Z"], "2026-01-08T14:52:26Z\ufffd",
+])
+def test_dates_postgres_cannot_cast_are_unreadable(date: object) -> None:
+    assert not date_readable({"date": date})
+
+
+def test_bodies_without_a_date_are_readable_since_null_casts_to_null() -> None:
+    assert date_readable({"eventType": "OnChange"})
+    assert date_readable(None)
+    assert date_readable(["not", "an", "object"])
+    assert date_readable("a string body")
+
+
+def test_a_claimed_row_with_a_claims_column_keeps_the_count() -> None:
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    entry = Claimed.from_row((7, {}, b"\x01", 2, at, "OnCreate", 5))
+    assert entry.claims == 5
+    assert entry.unfinished_claims == 2  # five claims: this one, two that failed, two lost
+
+
+def test_the_dead_letter_reason_counts_the_claims_that_never_finished() -> None:
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    crashed = Claimed(1, {}, b"", 0, at, "OnChange", claims=9)
+    assert claims_exhausted(crashed).startswith(
+        "claimed 8 times without finishing: the worker crashed or its lease ran out each time")
+    mixed = Claimed(1, {}, b"", 3, at, "OnChange", claims=9)
+    assert "claimed 5 times without finishing" in claims_exhausted(mixed)
+    assert "besides 3 attempt(s) that failed" in claims_exhausted(mixed)
