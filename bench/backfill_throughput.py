@@ -108,5 +108,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    os.environ.setdefault("BEPRODUCT_SYNC_LOG_LEVEL", "WARNING")
+    from beproduct_sync.logs import configure
+
+    configure(os.environ.get("BEPRODUCT_SYNC_LOG_LEVEL", "WARNING"), "console")
     main()
