@@ -252,7 +252,7 @@ def main() -> None:
     p.add_argument("--warmup", type=float, default=1.0, help="uncounted seconds before that")
     p.add_argument("--connections", type=int, default=32, help="load generator sockets")
     p.add_argument("--serve-workers", type=int, default=2, help="serve --workers")
-    p.add_argument("--serve-processes", type=int, default=0,
+    p.add_argument("--serve-processes", type=int, default=1,
                    help="serve --worker-processes (workers in child processes of serve)")
     p.add_argument("--side-workers", type=worker_configs, metavar="PxL",
                    help="also run P `beproduct-sync worker` processes of L loops next to serve"

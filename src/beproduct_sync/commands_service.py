@@ -1,4 +1,4 @@
-"""`beproduct-sync serve` (receiver + in-process workers) and `send` (post payload files)."""
+"""`beproduct-sync serve` (receiver + workers, in child processes or in-process) and `send`."""
 
 from __future__ import annotations
 
@@ -124,16 +124,17 @@ def serve(
     host: Annotated[str | None, typer.Option(help="Address to bind [BEPRODUCT_SYNC_HOST].")] = None,
     port: Annotated[int | None, typer.Option(help="Port to bind [BEPRODUCT_SYNC_PORT].")] = None,
     workers: Annotated[int | None, typer.Option(
-        min=0, help="In-process workers (0 = receive only) [BEPRODUCT_SYNC_WORKERS].")] = None,
+        min=0, help="Worker loops per worker process (0 = receive only)"
+        " [BEPRODUCT_SYNC_WORKERS].")] = None,
     worker_processes: Annotated[int | None, typer.Option(
-        min=0, help="Run the workers in this many child processes instead of in this one"
-        " (keeps acknowledgements fast on small machines) [BEPRODUCT_SYNC_WORKER_PROCESSES].")
+        min=0, help="Run the workers in this many supervised child processes; 0 runs them in"
+        " the receiver's own event loop [BEPRODUCT_SYNC_WORKER_PROCESSES].")
     ] = None,
     insecure_dev: Annotated[bool, typer.Option(
         "--insecure-dev", help="Accept webhooks without a secret (local development only)."
     )] = False,
 ) -> None:
-    """Receive BeProduct webhooks over HTTP and apply them with in-process workers."""
+    """Receive BeProduct webhooks over HTTP and apply them with workers (child processes)."""
     settings = load_settings()
     if insecure_dev:
         settings = settings.model_copy(update={"beproduct_sync_insecure_dev": True})
@@ -156,6 +157,8 @@ def serve(
     )
     processes = (settings.beproduct_sync_worker_processes if worker_processes is None
                  else worker_processes)
+    if workers == 0:  # receive only
+        processes = 0
     run(serve_forever(rt, _Server(config), workers, processes))
 
 

@@ -19,7 +19,16 @@ import structlog
 log = structlog.get_logger("beproduct_sync.supervise")
 
 RESTART_DELAY_SECONDS = 1.0
+PR_SET_PDEATHSIG = 1
 STOP_TIMEOUT_SECONDS = 30.0
+
+
+def _die_with_parent() -> None:  # pragma: no cover - runs in the forked child
+    """Linux: the child gets SIGTERM if `serve` dies without stopping it (e.g. SIGKILL)."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 async def _child(index: int, url: str, loops: int | None, stop: asyncio.Event) -> None:
@@ -28,8 +37,11 @@ async def _child(index: int, url: str, loops: int | None, stop: asyncio.Event) -
     if loops is not None:
         args += ["--workers", str(loops)]
     while not stop.is_set():
+        # Own session: a Ctrl-C in the terminal reaches `serve` only, which then stops the
+        # children once (a second signal would make a worker hurry instead of finishing).
         proc = await asyncio.create_subprocess_exec(
-            *args, env=env, stdin=asyncio.subprocess.DEVNULL
+            *args, env=env, stdin=asyncio.subprocess.DEVNULL, start_new_session=True,
+            preexec_fn=_die_with_parent,
         )
         log.info("worker_process_started", index=index, pid=proc.pid)
         waiter = asyncio.ensure_future(proc.wait())
