@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 import re
 from dataclasses import dataclass
@@ -21,6 +22,41 @@ NUL = "\x00"
 REPLACEMENT = "\ufffd"  # U+FFFD REPLACEMENT CHARACTER
 # Postgres accepts UTC offsets up to ±15:59 only; parse_time reads any two-digit hour.
 _OFFSET_HOURS = re.compile(r"[+-](\d{2}):?\d{2}\s*$")
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def decode(raw: bytes) -> tuple[Any, bool]:
+    """Decode a JSON body; returns it and whether it had to be altered to be storable.
+
+    A string escape of a lone UTF-16 surrogate (e.g. "\\ud800", written by some encoders for
+    broken text) is valid JSON syntax but not a character: strict decoders refuse it and UTF-8
+    cannot carry it. Such a body is read anyway with each lone surrogate replaced by U+FFFD,
+    rather than refused and lost; the caller keeps the original bytes (inbox.record's
+    `altered`). Anything else that is not JSON raises ValueError.
+    """
+    try:
+        return orjson.loads(raw), False
+    except orjson.JSONDecodeError as exc:
+        if "surrogate" not in str(exc):
+            raise
+    body = json.loads(raw, parse_constant=_no_constants)
+    return _replace_surrogates(body), True
+
+
+def _no_constants(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _replace_surrogates(body: Any) -> Any:
+    if isinstance(body, str):
+        return _SURROGATE.sub(REPLACEMENT, body)
+    if isinstance(body, dict):
+        return {_replace_surrogates(k): _replace_surrogates(v) for k, v in body.items()}
+    if isinstance(body, list):
+        return [_replace_surrogates(v) for v in body]
+    return body
 
 
 def canonical(body: Any) -> bytes:
@@ -115,14 +151,16 @@ def _meta(body: Any) -> dict[str, Any]:
 
 
 async def record(
-    conn: AsyncConnection[Any], body: Any, digest: bytes | None = None, raw: bytes | None = None
+    conn: AsyncConnection[Any], body: Any, digest: bytes | None = None, raw: bytes | None = None,
+    *, altered: bool = False,
 ) -> Received:
     """Store a decoded body (pending) unless already stored; the caller commits.
 
     `digest` (the dedupe key) is the hash of the original body's canonical form, so a
     redelivery is recognised whatever had to be replaced to store it. NUL characters are
-    replaced (see `sanitise`); when that changed anything, the original is kept in raw_body:
-    `raw`, the bytes as received, when the caller has them, else the canonical form.
+    replaced (see `sanitise`); when that changed anything, or the caller says decoding `altered`
+    the body (see `decode`), the original is kept in raw_body: `raw`, the bytes as received,
+    when the caller has them, else the canonical form.
     """
     original = canonical(body) if digest is None or raw is None else None
     if digest is None:
@@ -132,7 +170,7 @@ async def record(
     # walk for the bodies that cannot contain one, which is nearly all of them.
     probe = raw if raw is not None else original
     stored, changed = sanitise(body) if probe is None or b"\\u0000" in probe else (body, False)
-    raw_body = (raw if raw is not None else original) if changed else None
+    raw_body = (raw if raw is not None else original) if changed or altered else None
     params = {"sha": digest, "payload": Jsonb(stored), "raw_body": raw_body, **_meta(stored)}
     cur = await conn.execute(query("log_insert"), params)
     row = await cur.fetchone()

@@ -8,7 +8,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import orjson
 from psycopg import AsyncConnection
 
 from . import inbox
@@ -55,15 +54,16 @@ class Summary:
         return self.counts["failed"] == 0
 
 
-def _load(path: Path) -> tuple[Any, bytes, str | None]:
+def _load(path: Path) -> tuple[Any, bytes, bool, str | None]:
     try:
         raw = path.read_bytes()
     except OSError as exc:
-        return None, b"", f"cannot read file: {exc.strerror}"
+        return None, b"", False, f"cannot read file: {exc.strerror}"
     try:
-        return orjson.loads(raw), raw, None
-    except orjson.JSONDecodeError as exc:
-        return None, raw, f"not JSON: {exc}"
+        body, altered = inbox.decode(raw)
+    except ValueError as exc:
+        return None, raw, False, f"not JSON: {exc}"
+    return body, raw, altered, None
 
 
 def _status(outcome: Outcome) -> str:
@@ -72,12 +72,12 @@ def _status(outcome: Outcome) -> str:
 
 async def ingest_one(conn: AsyncConnection[Any], path: Path, policy: Policy) -> FileResult:
     """Record and apply one file (its own transactions); never raises for bad input."""
-    body, raw, problem = _load(path)
+    body, raw, altered, problem = _load(path)
     if problem is not None:
         return FileResult(path, "failed", detail=problem)
     digest = body_digest(inbox.canonical(body))
     async with conn.transaction():
-        received = await inbox.record(conn, body, digest, raw)
+        received = await inbox.record(conn, body, digest, raw, altered=altered)
     if received.duplicate:
         return FileResult(path, "duplicate", received.id, f"already received ({received.status})")
     # The body as stored (NUL replaced, see inbox.sanitise), as a worker would apply it.

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from time import perf_counter
 from typing import Any
 
-import orjson
 import psycopg
 import structlog
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -54,10 +53,10 @@ async def tracking(request: Request) -> Response:
     body = await read_capped(request, rx.max_body)
     rx.guard.verify_signature(body, request.headers)
     try:
-        event = orjson.loads(body)
-    except orjson.JSONDecodeError:
+        event, altered = inbox.decode(body)
+    except ValueError:
         raise Rejected(400, "invalid_json", "the body is not valid JSON") from None
-    received = await store(rx.pool, event, body)
+    received = await store(rx.pool, event, body, altered=altered)
     kind = event.get("eventType") if isinstance(event, dict) else None
     label = kind if kind in KNOWN_EVENTS else "other"
     (metrics.DUPLICATES if received.duplicate else metrics.RECEIVED).labels(label).inc()
@@ -82,23 +81,25 @@ async def read_capped(request: Request, cap: int) -> bytes:
     return b"".join(chunks)
 
 
-async def store(pool: Pool, event: Any, raw: bytes | None = None) -> inbox.Received:
+async def store(pool: Pool, event: Any, raw: bytes | None = None, *,
+                altered: bool = False) -> inbox.Received:
     """Record the event and wake the workers, committed before this returns. `raw` is the
     body as received, kept if the event had to be altered to be stored (see inbox.record)."""
     digest = body_digest(inbox.canonical(event))
     try:
-        return await _record(pool, event, digest, raw)
+        return await _record(pool, event, digest, raw, altered)
     except (PoolTimeout, PoolClosed, TooManyRequests):
         raise  # no connection to be had: waiting again would only double the caller's wait
     except psycopg.OperationalError:
         # Most often a pooled connection the server or a transaction pooler closed while idle.
         # The pool drops it on return, and recording is idempotent (deduplicated by digest).
-        return await _record(pool, event, digest, raw)
+        return await _record(pool, event, digest, raw, altered)
 
 
-async def _record(pool: Pool, event: Any, digest: bytes, raw: bytes | None) -> inbox.Received:
+async def _record(pool: Pool, event: Any, digest: bytes, raw: bytes | None,
+                  altered: bool) -> inbox.Received:
     async with pool.connection() as conn, conn.transaction():
-        received = await inbox.record(conn, event, digest, raw)
+        received = await inbox.record(conn, event, digest, raw, altered=altered)
         if not received.duplicate:
             await conn.execute(query("inbox_notify"), {"id": received.id})
     return received

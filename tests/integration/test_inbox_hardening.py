@@ -82,6 +82,25 @@ def test_a_webhook_with_an_escaped_nul_is_acknowledged_stored_and_applied(db_url
         "WOLFPACK CAMO\ufffdKENNEBEC SHORT")
 
 
+def test_a_webhook_with_a_lone_surrogate_escape_is_acknowledged_stored_and_applied(
+    db_url: str,
+) -> None:
+    text = sample_path("tracking_onchangetimeline.json").read_text()
+    body = text.replace(NAME, '"headerName": "WOLFPACK \\ud800CAMO"').encode()
+    with live_server(db_url) as base:
+        reply = httpx.post(webhook_url(base), content=body, headers=auth())
+        again = httpx.post(webhook_url(base), content=body, headers=auth())
+        nan = httpx.post(webhook_url(base), content=b'{"a": NaN}', headers=auth())
+    assert reply.status_code == 202, reply.text
+    assert again.json() == {"id": reply.json()["id"], "duplicate": True}
+    assert nan.status_code == 400  # still only JSON: a lone surrogate is the one leniency
+    name, raw = log_row(db_url, reply.json()["id"], "payload->>'headerName', raw_body")
+    assert name == "WOLFPACK \ufffdCAMO"
+    assert bytes(raw) == body
+    asyncio.run(drain(make_runtime(db_url)))
+    assert statuses(db_url) == {"applied": 1}
+
+
 def test_nul_in_object_keys_is_replaced_and_an_ordinary_body_keeps_no_raw_copy(
     db_url: str,
 ) -> None:
