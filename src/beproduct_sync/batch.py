@@ -20,8 +20,8 @@ from typing import Any
 from psycopg import AsyncConnection
 
 from . import inbox, store
-from .engine import Outcome, Policy, apply_entry
-from .errors import MalformedEvent, NotATrackingEvent
+from .engine import Outcome, Policy, apply_entry, malformed_message
+from .errors import NotATrackingEvent
 from .events import TrackingEvent, parse_event
 from .mapping import RowSet, map_event
 
@@ -64,17 +64,21 @@ def chunks(items: Sequence[Parsed], limit: int = MAX_CHUNK) -> Iterator[list[Par
 
 
 def per_plan(rowsets: Sequence[RowSet]) -> list[RowSet]:
-    """One row set per plan, with the union of its definitions (for enrichment scheduling)."""
+    """One row set per plan, with the union of its definitions and the plan's folder (for
+    enrichment scheduling), in plan-id order so concurrent appliers queue jobs in one order."""
     merged: dict[str, RowSet] = {}
     for rows in rowsets:
         pid = rows.plan["id"]
         if pid not in merged:
-            merged[pid] = RowSet(rows.kind, list(rows.folder_ids), rows.plan, [], rows.record, [])
-        known = {t["id"] for t in merged[pid].templates}
-        merged[pid].templates.extend(t for t in rows.templates if t["id"] not in known)
-        if not merged[pid].folder_ids and rows.folder_ids:
-            merged[pid].folder_ids.extend(rows.folder_ids)
-    return list(merged.values())
+            merged[pid] = RowSet(rows.kind, [], dict(rows.plan), [], rows.record, [])
+        target = merged[pid]
+        known = {t["id"] for t in target.templates}
+        target.templates.extend(t for t in rows.templates if t["id"] not in known)
+        if not target.folder_ids and rows.folder_ids:
+            target.folder_ids.extend(rows.folder_ids)
+        if target.plan.get("folder_id") is None and rows.plan.get("folder_id") is not None:
+            target.plan["folder_id"] = rows.plan["folder_id"]
+    return [merged[pid] for pid in sorted(merged)]
 
 
 async def _settle_unparsed(conn: AsyncConnection[Any], entries: list[tuple[Entry, str, str]],
@@ -157,8 +161,8 @@ async def apply_batch(conn: AsyncConnection[Any], entries: Sequence[Entry], poli
         except NotATrackingEvent as exc:
             unparsed.append((e, "ignored", str(exc)))
             continue
-        except MalformedEvent as exc:
-            unparsed.append((e, "dead", f"malformed event: {exc}"))
+        except Exception as exc:  # noqa: BLE001 - MalformedEvent, or whatever else a body raises
+            unparsed.append((e, "dead", malformed_message(exc)))
             continue
         try:
             parsed.append(Parsed(e, event, map_event(event, e.digest, policy.zone)))

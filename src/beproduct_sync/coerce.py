@@ -48,8 +48,11 @@ def int32(value: Any) -> int | None:
         return value if -(2**31) <= value < 2**31 else None
     if isinstance(value, float) and value.is_integer():
         return int32(int(value))
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-        return int32(int(value.strip()))
+    if isinstance(value, str):
+        try:
+            return int32(int(value.strip()))
+        except ValueError:
+            return None
     return None
 
 

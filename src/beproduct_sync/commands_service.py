@@ -70,6 +70,8 @@ async def serve_forever(rt: Runtime, server: uvicorn.Server, workers: int | None
         from .supervise import run_worker_processes
 
         task = asyncio.create_task(run_worker_processes(rt.url, processes, workers, stop))
+        # Supervision that ends while serving (a bug) must not leave an undrained inbox.
+        task.add_done_callback(lambda _: setattr(server, "should_exit", True))
         reconciler = scheduled_task(rt, stop)
         if reconciler is not None:
             background.append(asyncio.create_task(reconciler, name="beproduct-sync reconcile"))

@@ -66,6 +66,9 @@ def worker(
     )] = None,
 ) -> None:
     """Apply stored events until SIGTERM or Ctrl-C; run as many as you like, anywhere."""
+    from .supervise import follow_parent
+
+    follow_parent()
     rt = runtime()
     if metrics_port:
         from prometheus_client import start_http_server

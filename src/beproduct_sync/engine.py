@@ -68,6 +68,12 @@ def describe_error(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}"
 
 
+def malformed_message(exc: BaseException) -> str:
+    """The reason recorded for a body the parser refused."""
+    detail = str(exc) if isinstance(exc, MalformedEvent) else describe_error(exc)
+    return f"malformed event: {detail}"
+
+
 def _of(event: TrackingEvent, log_id: int, status: str, ms: float, **more: Any) -> Outcome:
     return Outcome(log_id, status, ms, event_type=event.event_type,
                    style_number=event.header_number, **more)
@@ -109,9 +115,9 @@ async def apply_entry(
             await inbox.finish(conn, log_id, "ignored", duration_ms=elapsed(), reason=str(exc),
                                body=payload)
         return Outcome(log_id, "ignored", elapsed(), reason=str(exc))
-    except MalformedEvent as exc:
+    except Exception as exc:  # noqa: BLE001 - MalformedEvent, or whatever else a body raises
         # Retrying cannot fix a malformed body: dead-letter it at once, with the reason.
-        message = f"malformed event: {exc}"
+        message = malformed_message(exc)
         entity = payload.get("headerId") if isinstance(payload, dict) else None
         async with conn.transaction():
             if not await inbox.lock_owned(conn, [log_id], owner):

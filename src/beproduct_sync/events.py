@@ -36,8 +36,14 @@ class SourceTime(NamedTuple):
 
     @property
     def datetime(self) -> datetime:
-        """The instant as an aware datetime (microseconds: Python's and Postgres's limit)."""
-        return _EPOCH + timedelta(microseconds=self.ticks // 10)
+        """The instant as an aware datetime (microseconds: Python's and Postgres's limit).
+
+        ValueError for instants outside years 1 to 9999, which a datetime cannot hold.
+        """
+        try:
+            return _EPOCH + timedelta(microseconds=self.ticks // 10)
+        except OverflowError:
+            raise ValueError(f"timestamp out of range: {self.text!r}") from None
 
 
 def parse_time(value: object) -> SourceTime | None:
@@ -60,12 +66,14 @@ def _parse_text(value: str) -> SourceTime:
         int(year), int(month), int(day), int(hour or 0), int(minute or 0), int(second or 0),
         tzinfo=UTC,
     )
+    # Naive timestamps are taken as UTC: BeProduct sends UTC everywhere we have seen. The offset
+    # is applied in whole seconds, not to the datetime: .NET's DateTime.MinValue with a positive
+    # offset lies before year 1, which a datetime cannot hold but ticks can.
+    whole = (base - _EPOCH) // timedelta(seconds=1)
     if zone and zone != "Z":
         sign = 1 if zone[0] == "+" else -1
         digits = zone[1:].replace(":", "")
-        base -= sign * timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))
-    # Naive timestamps are taken as UTC: BeProduct sends UTC everywhere we have seen.
-    whole = (base - _EPOCH) // timedelta(seconds=1)
+        whole -= sign * (int(digits[:2]) * 3600 + int(digits[2:]) * 60)
     ticks = whole * 10_000_000 + int(((frac or "") + "0000000")[:7])
     return SourceTime(ticks, value)
 
@@ -153,6 +161,15 @@ class Record(_Model):
     @classmethod
     def _object_or_none(cls, value: object) -> object:
         return value if isinstance(value, dict) else None
+
+    @field_validator("timelines", mode="before")
+    @classmethod
+    def _readable_milestones(cls, value: object) -> object:
+        # An entry that is not an object or has no usable Id cannot be stored; it stays in
+        # raw_payload and the rest of the record is kept.
+        if not isinstance(value, list):
+            return value
+        return [m for m in value if isinstance(m, dict) and coerce.as_uuid(m.get("Id"))]
 
     @field_validator("supplier", mode="before")
     @classmethod
@@ -263,6 +280,7 @@ def parse_event(body: Any) -> TrackingEvent:
         date = parse_time(body.get("date"))
         if date is None:
             raise MalformedEvent("date is missing: the event's source time is required")
+        date.datetime  # noqa: B018 - raises for a date outside years 1 to 9999
         before = _record(data.get("before"), "data.before")
         after = _record(data.get("after"), "data.after")
         where = "data.timeLineSchema"

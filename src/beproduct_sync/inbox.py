@@ -41,12 +41,24 @@ def decode(raw: bytes) -> tuple[Any, bool]:
     except orjson.JSONDecodeError as exc:
         if "surrogate" not in str(exc):
             raise
-    body = json.loads(raw, parse_constant=_no_constants)
-    return _replace_surrogates(body), True
+    try:
+        body = _replace_surrogates(
+            json.loads(raw, parse_constant=_no_constants, parse_float=_finite))
+        canonical(body)  # what orjson cannot write (e.g. integers past 64 bits) is not stored
+    except (RecursionError, TypeError, orjson.JSONEncodeError) as exc:
+        raise ValueError(f"not storable JSON: {type(exc).__name__}") from None
+    return body, True
 
 
 def _no_constants(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if value in (float("inf"), float("-inf")):
+        raise ValueError(f"number out of range: {text}")
+    return value
 
 
 def _replace_surrogates(body: Any) -> Any:
@@ -139,14 +151,15 @@ def _meta(body: Any) -> dict[str, Any]:
     if not isinstance(body, dict):
         return {"action": None, "entity_id": None, "style_number": None, "source_at": None}
     try:
-        at = parse_time(body.get("date"))
-    except ValueError:
+        time = parse_time(body.get("date"))
+        at = time.datetime if time else None
+    except ValueError:  # unreadable or out of range: the event still gets stored
         at = None
     return {
         "action": _text(body.get("eventType")),
         "entity_id": _text(body.get("headerId")),
         "style_number": _text(body.get("headerNumber")),
-        "source_at": at.datetime if at else None,
+        "source_at": at,
     }
 
 

@@ -88,7 +88,7 @@ def _s(value: UUID | None) -> str | None:
 def _date_of(ticks: int, zone: tzinfo) -> str | None:
     try:
         return SourceTime(ticks, "").datetime.astimezone(zone).date().isoformat()
-    except OverflowError:  # .NET's DateTime.MinValue / MaxValue shifted past year 1 or 9999
+    except (OverflowError, ValueError):  # .NET's MinValue / MaxValue shifted past year 1 / 9999
         return None
 
 
@@ -96,7 +96,7 @@ def _date_of(ticks: int, zone: tzinfo) -> str | None:
 def _iso_of(ticks: int) -> str | None:
     try:
         return SourceTime(ticks, "").datetime.isoformat()
-    except OverflowError:
+    except ValueError:
         return None
 
 

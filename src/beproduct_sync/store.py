@@ -57,7 +57,7 @@ class ApplyResult:
 
     records: frozenset[str]
     milestones: frozenset[str]
-    definitions: frozenset[str]
+    definitions: frozenset[tuple[str, str]]  # (id, version) of definitions written
     other_changes: int
 
     @property
@@ -82,8 +82,9 @@ class ApplyResult:
             return True
         if any(m["id"] in self.milestones for m in rows.milestones):
             return True
-        return any(t["source_version"] is not None and t["id"] in self.definitions
-                   for t in rows.templates)
+        # Only the event whose version of a shared definition was the one written gets credit.
+        return any((t["id"], str(t["source_version"])) in self.definitions
+                   for t in rows.templates if t["source_version"] is not None)
 
 
 def _merge(rowsets: Sequence[RowSet]) -> dict[str, Any]:
@@ -166,6 +167,7 @@ async def apply_many(conn: AsyncConnection[Any], rowsets: Sequence[RowSet]) -> A
                 await run(kind_query("apply_milestones", kind),
                           {"rows": Jsonb(m["milestones"][kind])}, milestone_curs)
     other = sum(max(c.rowcount, 0) for c in counted)
+    sent = {t["id"]: t["source_version"] for t in m["definitions"]}
     milestone_ids: set[str] = set()
     for cur in milestone_curs:
         found = await cur.fetchone()
@@ -175,6 +177,8 @@ async def apply_many(conn: AsyncConnection[Any], rowsets: Sequence[RowSet]) -> A
     return ApplyResult(
         records=frozenset([r[0] for c in records for r in await c.fetchall()]),
         milestones=frozenset(milestone_ids),
-        definitions=frozenset([r[0] for c in definitions for r in await c.fetchall()]),
+        definitions=frozenset(
+            [(r[0], str(sent[r[0]])) for c in definitions for r in await c.fetchall()]
+        ),
         other_changes=other,
     )

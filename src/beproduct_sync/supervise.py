@@ -23,26 +23,45 @@ PR_SET_PDEATHSIG = 1
 STOP_TIMEOUT_SECONDS = 30.0
 
 
-def _die_with_parent() -> None:  # pragma: no cover - runs in the forked child
-    """Linux: the child gets SIGTERM if `serve` dies without stopping it (e.g. SIGKILL)."""
+PARENT_ENV = "BEPRODUCT_SYNC_PARENT_PID"
+
+
+def follow_parent() -> None:
+    """In a worker `serve` started: get SIGTERM when `serve` dies without stopping it (SIGKILL,
+    OOM), so no orphan keeps working; exit at once if it died already.
+
+    Done in the child after exec, not in a pre-exec hook: code between fork and exec in a
+    process with threads can deadlock.
+    """
+    raw = os.environ.pop(PARENT_ENV, None)
+    if not raw or not raw.isdigit():
+        return
     if sys.platform.startswith("linux"):
         import ctypes
 
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    if os.getppid() != int(raw):  # serve died before the signal was asked for
+        raise SystemExit(0)
 
 
 async def _child(index: int, url: str, loops: int | None, stop: asyncio.Event) -> None:
-    env = {**os.environ, "DATABASE_URL": url}
+    env = {**os.environ, "DATABASE_URL": url, PARENT_ENV: str(os.getpid())}
     args = [sys.executable, "-m", "beproduct_sync", "worker"]
     if loops is not None:
         args += ["--workers", str(loops)]
     while not stop.is_set():
         # Own session: a Ctrl-C in the terminal reaches `serve` only, which then stops the
         # children once (a second signal would make a worker hurry instead of finishing).
-        proc = await asyncio.create_subprocess_exec(
-            *args, env=env, stdin=asyncio.subprocess.DEVNULL, start_new_session=True,
-            preexec_fn=_die_with_parent,
-        )
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                *args, env=env, stdin=asyncio.subprocess.DEVNULL, start_new_session=True,
+            )
+        except OSError as exc:  # e.g. no memory to fork: try again rather than give up the slot
+            log.error("worker_process_start_failed", index=index, error=str(exc),
+                      retry_in_s=RESTART_DELAY_SECONDS)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), RESTART_DELAY_SECONDS)
+            continue
         log.info("worker_process_started", index=index, pid=proc.pid)
         waiter = asyncio.ensure_future(proc.wait())
         stopper = asyncio.ensure_future(stop.wait())

@@ -257,18 +257,19 @@ class Worker:
         self, url: str, policy: Policy, config: WorkerConfig, name: str, wake: asyncio.Event
     ) -> None:
         self.url, self.policy, self.config, self.name, self.wake = url, policy, config, name, wake
+        self.failures = 0
 
     async def run(self, stop: asyncio.Event) -> None:
         """Work until `stop` is set; never raises for database trouble."""
-        failures = 0
+        self.failures = 0
         while not stop.is_set():
             try:
                 async with await connect(self.url) as conn:
                     await self._loop(conn, stop)
                 return
             except Exception as exc:  # noqa: BLE001 - outages must not end the worker
-                failures += 1
-                delay = reconnect_delay(failures)
+                self.failures += 1
+                delay = reconnect_delay(self.failures)
                 _log_db_error("worker_db_error", exc, delay, worker=self.name)
                 await _pause(stop, delay)
 
@@ -278,6 +279,7 @@ class Worker:
             # Cleared before claiming, so a NOTIFY that lands during the claim is not missed.
             self.wake.clear()
             batch = await claim(conn, self.name, cfg.batch_size, cfg.lease_seconds)
+            self.failures = 0  # a working claim ends an outage: the next one starts short again
             if batch:
                 await self._work(conn, batch, stop)
             if len(batch) < cfg.batch_size:  # a full batch means more is waiting: no pause

@@ -124,3 +124,38 @@ async def test_events_of_one_style_in_one_batch_keep_the_newest_state(
             "SELECT assignee_name FROM ops.tracking_timeline_assignment"
         ).fetchall() == [("dana",)]
     assert sorted(statuses(db_url).values()) == ["applied", "stale"]
+
+
+async def test_a_stale_change_is_stale_in_a_batch_even_when_a_neighbour_shares_its_definition(
+    db_url: str,
+) -> None:
+    newer = load_case("onchange_reassigned.json")  # 07:00, style 13c9…
+    older = load_case("onchange_status_spelling.json")  # 06:00, same style and milestone
+    # Another style of the same plan, changed later, carrying the same milestone definition.
+    other: dict[str, Any] = load_case("onchange_reassigned.json")
+    other["date"] = "2025-11-06T08:00:00.0000000Z"
+    for side in ("before", "after"):
+        other["data"][side]["Id"] = "0f0f0f0f-0000-4000-8000-000000000001"
+        other["data"][side]["TimeLineItem"]["Id"] = "0f0f0f0f-0000-4000-8000-000000000002"
+    other["data"]["timelineId"] = "0f0f0f0f-0000-4000-8000-000000000001"
+    first = await store(db_url, [newer])
+    async with await db.aconnect(db_url, autocommit=True) as conn:
+        await apply_batch(conn, await entries(db_url, first), POLICY)
+        ids = await store(db_url, [older, other])
+        outcomes = await apply_batch(conn, await entries(db_url, ids), POLICY)
+    assert [o.status for o in outcomes] == ["stale", "applied"]
+
+
+async def test_per_plan_scheduling_takes_the_folder_from_any_event_of_the_plan() -> None:
+    from beproduct_sync.batch import per_plan
+    from beproduct_sync.events import parse_event
+    from beproduct_sync.inbox import canonical
+    from beproduct_sync.mapping import body_digest, map_event
+
+    without: dict[str, Any] = load_case("onchange_reassigned.json")
+    del without["data"]["planFolderId"]
+    rowsets = [map_event(parse_event(b), body_digest(canonical(b)), ZoneInfo("UTC"))
+               for b in (without, load_case("onchange_status_spelling.json"))]
+    (merged,) = per_plan(rowsets)
+    assert merged.plan["folder_id"] == "136625d5-d9cc-4139-8747-d98b85314676"
+    assert merged.folder_ids == ["136625d5-d9cc-4139-8747-d98b85314676"]

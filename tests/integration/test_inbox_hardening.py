@@ -101,6 +101,32 @@ def test_a_webhook_with_a_lone_surrogate_escape_is_acknowledged_stored_and_appli
     assert statuses(db_url) == {"applied": 1}
 
 
+def test_a_surrogate_body_that_cannot_be_stored_anyway_is_refused_with_400(db_url: str) -> None:
+    huge = b'{"a": "\\ud800", "n": 123456789012345678901234567890}'
+    deep = b'["\\ud800", ' + b"[" * 5000 + b"]" * 5000 + b"]"
+    inf = b'{"a": "\\ud800", "x": 1e400}'
+    with live_server(db_url) as base:
+        replies = [httpx.post(webhook_url(base), content=b, headers=auth())
+                   for b in (huge, deep, inf)]
+    assert [r.status_code for r in replies] == [400, 400, 400]
+    assert all(r.json()["error"] == "invalid_json" for r in replies)
+
+
+def test_out_of_range_dates_are_stored_and_settled_not_crashing_anything(db_url: str) -> None:
+    bad_event = load_sample("tracking_onchangetimeline.json")
+    bad_event["date"] = "0001-01-01T00:00:00+02:00"
+    bad_due = load_sample("tracking_oncreate.json")
+    bad_due["data"]["after"]["Timelines"][0]["DueDate"] = "0001-01-01T00:00:00+02:00"
+    with live_server(db_url) as base:
+        replies = [httpx.post(webhook_url(base), json=b, headers=auth())
+                   for b in (bad_event, bad_due)]
+    assert [r.status_code for r in replies] == [202, 202]
+    asyncio.run(drain(make_runtime(db_url)))
+    assert statuses(db_url) == {"dead": 1, "applied": 1}
+    assert scalar(db_url, "SELECT count(*) FROM ops.tracking_plan_style_timeline"
+                          " WHERE due_date IS NULL") == 1
+
+
 def test_nul_in_object_keys_is_replaced_and_an_ordinary_body_keeps_no_raw_copy(
     db_url: str,
 ) -> None:

@@ -178,3 +178,31 @@ def test_submits_quantity_is_read_leniently(value: object, expected: int | None)
     event = parse_event(body)
     assert event.record is not None and event.record.timeline_item is not None
     assert event.record.timeline_item.submits_quantity == expected
+
+
+def test_dotnet_min_value_with_an_offset_parses_to_ticks_before_year_one() -> None:
+    t = parse_time("0001-01-01T00:00:00+02:00")
+    assert t is not None
+    assert t.ticks < parse_time("0001-01-01T00:00:00Z").ticks  # type: ignore[union-attr]
+    with pytest.raises(ValueError, match="out of range"):
+        _ = t.datetime
+
+
+def test_an_out_of_range_event_date_is_malformed_but_an_optional_one_is_tolerated() -> None:
+    body = load_sample("tracking_onchangetimeline.json")
+    body["data"]["after"]["TimeLineItem"]["DueDate"] = "0001-01-01T00:00:00+02:00"
+    event = parse_event(body)
+    assert event.record is not None and event.record.timeline_item is not None
+    assert event.record.timeline_item.due is not None  # kept as ticks; dates map to NULL
+    body["date"] = "0001-01-01T00:00:00+02:00"
+    with pytest.raises(MalformedEvent, match="out of range"):
+        parse_event(body)
+
+
+def test_unreadable_timeline_entries_are_dropped_and_the_rest_kept() -> None:
+    body = load_sample("tracking_oncreate.json")
+    body["data"]["after"]["Timelines"][0] = None
+    body["data"]["after"]["Timelines"][1] = {"Status": "Approved"}  # no Id
+    event = parse_event(body)
+    assert event.record is not None and event.record.timelines is not None
+    assert len(event.record.timelines) == 23

@@ -25,11 +25,13 @@ folder_need AS (
            OR (%(ttl_seconds)s > 0
                AND f.enriched_at < now() - make_interval(secs => %(ttl_seconds)s)))
 ),
+-- The folder-list job is queued before the plan job: an insert of a key another transaction is
+-- inserting waits for it, so every applier takes the shared key first (one order, no deadlock).
 added AS (
     INSERT INTO ops.enrichment_job (kind, entity_id)
-    SELECT kind, entity_id FROM plan_need
-    UNION ALL
     SELECT kind, entity_id FROM folder_need
+    UNION ALL
+    SELECT kind, entity_id FROM plan_need
     ON CONFLICT (kind, entity_id) DO NOTHING
     RETURNING kind
 )
