@@ -32,6 +32,7 @@ class _Options:
     milestones: int
     materials: int
     token_lifetime: float
+    samples: bool = True
 
 
 @fake_app.callback()
@@ -46,10 +47,12 @@ def fake_beproduct(
     milestones: Annotated[int, typer.Option(min=1, help="Milestones per style.")] = 25,
     materials: Annotated[int, typer.Option(min=0, help="Material rows per plan.")] = 10,
     token_lifetime: Annotated[float, typer.Option(help="Access token lifetime, seconds.")] = 28800,
+    samples: Annotated[bool, typer.Option(
+        help="Also know the plan of the bundled real webhook samples (for demos).")] = True,
 ) -> None:
     """Serve the fake API and print the settings that point beproduct-sync at it."""
     ctx.obj = _Options(host, port, seed, folders, plans, styles, milestones, materials,
-                       token_lifetime)
+                       token_lifetime, samples)
     if ctx.invoked_subcommand is None:
         _serve(ctx.obj)
 
@@ -59,7 +62,12 @@ def _fake(o: _Options) -> FakeBeProduct:
 
     sizes = Sizes(folders=o.folders, plans=o.plans, styles=o.styles, milestones=o.milestones,
                   materials=o.materials)
-    return FakeBeProduct(seed=o.seed, sizes=sizes, token_lifetime=o.token_lifetime)
+    fake = FakeBeProduct(seed=o.seed, sizes=sizes, token_lifetime=o.token_lifetime)
+    if o.samples:
+        from .fake.samples import add_sample_plan
+
+        add_sample_plan(fake.world)
+    return fake
 
 
 def _serve(o: _Options) -> None:
