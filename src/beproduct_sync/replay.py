@@ -11,8 +11,9 @@ from psycopg import AsyncConnection
 
 from .engine import Outcome, Policy
 from .errors import SyncError
+from .leases import Claimed
 from .store import query
-from .worker import Claimed, process
+from .worker import process
 
 REPLAYABLE = ("dead", "failed", "ignored", "stale", "applied")
 

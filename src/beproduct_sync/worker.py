@@ -22,7 +22,6 @@ import os
 import socket
 import time
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 import psycopg
@@ -35,8 +34,8 @@ from .bootstrap import Runtime
 from .config import Settings
 from .engine import Outcome, Policy, apply_entry, describe_error
 from .errors import SyncError
+from .leases import Claimed, claim, claims_exhausted, queue_stats, release, renew
 from .metrics import APPLY_SECONDS, LAG_SECONDS, OUTCOMES, QUEUE_DEPTH
-from .store import query
 
 log = structlog.get_logger("beproduct_sync.worker")
 
@@ -44,33 +43,6 @@ CHANNEL = "beproduct_sync_inbox"
 EVENT_TYPES = frozenset({"OnCreate", "OnChange", "OnDelete"})
 STATS_INTERVAL_SECONDS = 5.0
 NOTIFY_SLICE_SECONDS = 0.25  # how often the listener looks at the stop flag
-
-
-@dataclass(frozen=True)
-class Claimed:
-    """One event a worker holds under its lease."""
-
-    id: int
-    payload: Any
-    digest: bytes
-    attempts: int
-    received_at: datetime
-    action: str | None
-    claims: int = 0  # times claimed (this claim included) since received or replayed
-
-    @classmethod
-    def from_row(cls, row: tuple[Any, ...]) -> Claimed:
-        """From a worker_claim / replay_reset row: id, payload, body_sha256, attempts,
-        received_at, action and, optionally, claims."""
-        id_, payload, digest, attempts, received_at, action, *more = row
-        claims = int(more[0]) if more and more[0] is not None else 0
-        return cls(int(id_), payload, bytes(digest), int(attempts), received_at, action, claims)
-
-    @property
-    def unfinished_claims(self) -> int:
-        """Earlier claims that ended without the apply settling: the worker died or lost its
-        lease. (Every settled attempt went through a claim, except ingest and replay --now.)"""
-        return max(self.claims - 1 - self.attempts, 0)
 
 
 @dataclass(frozen=True)
@@ -162,15 +134,6 @@ async def process_many(
     return outcomes
 
 
-def claims_exhausted(entry: Claimed) -> str:
-    """The readable reason an event claimed too often is dead-lettered."""
-    text = (f"claimed {max(entry.unfinished_claims, 1)} times without finishing: the worker"
-            " crashed or its lease ran out each time")
-    if entry.attempts:
-        text += f" (besides {entry.attempts} attempt(s) that failed)"
-    return text + "; dead-lettered rather than claimed again, replay it once the cause is fixed"
-
-
 async def give_up(
     conn: AsyncConnection[Any], entries: list[Claimed], owner: str | None
 ) -> list[Outcome]:
@@ -200,41 +163,6 @@ async def connect(url: str, role: str = "worker") -> AsyncConnection[Any]:
     # No session settings here: behind a transaction-mode pooler they would leak to other
     # clients. (The apply relaxes commit durability itself, with SET LOCAL; see store.py.)
     return await db.aconnect(url, autocommit=True, application_name=f"beproduct-sync {role}")
-
-
-async def claim(
-    conn: AsyncConnection[Any], worker: str, limit: int, lease_seconds: float
-) -> list[Claimed]:
-    """Claim up to `limit` due events for `worker`, oldest first."""
-    cur = await conn.execute(
-        query("worker_claim"),
-        {"worker": worker, "limit": limit, "lease_seconds": lease_seconds},
-    )
-    return sorted((Claimed.from_row(r) for r in await cur.fetchall()), key=lambda e: e.id)
-
-
-async def renew(
-    conn: AsyncConnection[Any], worker: str, ids: list[int], lease_seconds: float
-) -> set[int]:
-    """Extend the lease on `ids`; returns those this worker still owns."""
-    cur = await conn.execute(
-        query("worker_renew"), {"worker": worker, "ids": ids, "lease_seconds": lease_seconds}
-    )
-    return {int(r[0]) for r in await cur.fetchall()}
-
-
-async def release(conn: AsyncConnection[Any], worker: str, ids: list[int]) -> None:
-    """Give back claimed events that were not started."""
-    if ids:
-        await conn.execute(query("worker_release"), {"worker": worker, "ids": ids})
-
-
-async def queue_stats(conn: AsyncConnection[Any]) -> tuple[int, float | None]:
-    """Events waiting (pending, processing, failed) and the oldest one's age in seconds."""
-    cur = await conn.execute(query("worker_queue_stats"))
-    row = await cur.fetchone()
-    assert row is not None
-    return int(row[0]), (float(row[1]) if row[1] is not None else None)
 
 
 async def _pause(event: asyncio.Event, seconds: float) -> None:

@@ -18,8 +18,9 @@ import beproduct_sync.commands_worker  # noqa: F401 - registers worker and repla
 from beproduct_sync import db, inbox
 from beproduct_sync.cli import app
 from beproduct_sync.ingest import ingest
+from beproduct_sync.leases import claim
 from beproduct_sync.mapping import body_digest
-from beproduct_sync.worker import Worker, WorkerConfig, claim
+from beproduct_sync.worker import Worker, WorkerConfig
 from tests.conftest import load_sample, sample_path
 from tests.factories import stream
 from tests.integration.live_server import auth, live_server, webhook_url

@@ -10,8 +10,8 @@ from beproduct_sync.bootstrap import policy_from
 from beproduct_sync.config import Settings
 from beproduct_sync.events import parse_event
 from beproduct_sync.faults import InjectedFault, failing_styles, style_numbers
+from beproduct_sync.leases import Claimed
 from beproduct_sync.worker import (
-    Claimed,
     WorkerConfig,
     event_type_label,
     reconnect_delay,
