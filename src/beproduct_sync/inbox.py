@@ -216,11 +216,8 @@ async def finish(
     `body` is the stored payload: processed_at is set only when its date is readable (see
     `date_readable`); without it processed_at is set.
     """
-    await conn.execute(
-        query("log_finish"),
-        {"id": log_id, "status": status, "duration_ms": duration_ms, "reason": reason,
-         "error": error, "stamp": date_readable(body)},
-    )
+    await finish_many(conn, [{"id": log_id, "status": status, "duration_ms": duration_ms,
+                              "reason": reason, "error": error, "body": body}])
 
 
 async def fail(
@@ -252,17 +249,11 @@ async def add_errors(
     *,
     severity: str = "error",
     attempt: int | None = None,
-    entity_type: str = "tracking",
 ) -> None:
-    """Insert (entity_id, message) pairs into ops.import_errors."""
-    if not items:
-        return
-    await conn.execute(
-        query("import_error_insert"),
-        {"sync_log_id": log_id, "entity_type": entity_type, "severity": severity,
-         "attempt": attempt,
-         "rows": Jsonb([{"entity_id": e, "message": m} for e, m in items])},
-    )
+    """Insert (entity_id, message) pairs of one event into ops.import_errors."""
+    await add_error_rows(conn, [
+        {"sync_log_id": log_id, "entity_id": e, "severity": severity, "message": m,
+         "attempt": attempt} for e, m in items])
 
 
 async def finish_many(conn: AsyncConnection[Any], rows: list[dict[str, Any]]) -> None:

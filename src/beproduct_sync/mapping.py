@@ -110,9 +110,6 @@ def iso(time: SourceTime | None) -> str | None:
     return _iso_of(time.ticks) if time else None
 
 
-_date, _iso = calendar_date, iso
-
-
 def people(entries: list[Any]) -> list[Any]:
     """A user list in one shape, `{value: name, code: id}`, whether it came from a webhook
     (`value`/`code`) or the REST API (`name`/`id`); unknown entries are kept as they are."""
@@ -166,14 +163,14 @@ def milestone_row(
         "template_item_id": _s(m.timeline_id),
         "status": status,
         "status_label": m.status,
-        "plan_date": _date(m.project, zone),
-        "due_date": _date(m.due, zone),
-        "rev_date": _date(m.rev, zone),
-        "final_date": _date(m.final, zone),
-        "plan_at": _iso(m.project),
-        "due_at": _iso(m.due),
-        "rev_at": _iso(m.rev),
-        "final_at": _iso(m.final),
+        "plan_date": calendar_date(m.project, zone),
+        "due_date": calendar_date(m.due, zone),
+        "rev_date": calendar_date(m.rev, zone),
+        "final_date": calendar_date(m.final, zone),
+        "plan_at": iso(m.project),
+        "due_at": iso(m.due),
+        "rev_at": iso(m.rev),
+        "final_at": iso(m.final),
         "late": m.late,
         "submits_quantity": m.submits_quantity,
         "shared_with": people(m.share_with),
@@ -207,7 +204,7 @@ def _record_row(event: TrackingEvent, rec: Record, version: str, at: str) -> dic
         "size": rec.size if full else None,
         "supplier_name": _supplier_names(rec.supplier) if full else None,
         "suppliers": rec.supplier if full else None,
-        "modified_at": _iso(rec.modified_at) if full else None,
+        "modified_at": iso(rec.modified_at) if full else None,
         "modified_by": modifier if full else None,
         "active": event.event_type != "OnDelete",
         "deleted_at": at if event.event_type == "OnDelete" else None,

@@ -14,7 +14,7 @@ from typing import Any
 
 import orjson
 
-from .coerce import uuid_text as uuid_or_none
+from .coerce import uuid_text
 from .events import SourceTime, parse_time
 from .mapping import (
     Kind,
@@ -40,7 +40,6 @@ def _time(value: object) -> SourceTime | None:
         return None
 
 
-_date, _iso = calendar_date, iso
 
 
 def row_version(
@@ -65,16 +64,18 @@ def _milestone(m: dict[str, Any], parent: str, version: str, at: str, zone: tzin
     return {
         "id": mid, "parent_id": parent, "template_item_id": _str(m.get("timelineId")),
         "status": status, "status_label": label,
-        "plan_date": _date(times["plan"], zone), "due_date": _date(times["due"], zone),
-        "rev_date": _date(times["rev"], zone), "final_date": _date(times["final"], zone),
-        "plan_at": _iso(times["plan"]), "due_at": _iso(times["due"]),
-        "rev_at": _iso(times["rev"]), "final_at": _iso(times["final"]),
+        "plan_date": calendar_date(times["plan"], zone),
+        "due_date": calendar_date(times["due"], zone),
+        "rev_date": calendar_date(times["rev"], zone),
+        "final_date": calendar_date(times["final"], zone),
+        "plan_at": iso(times["plan"]), "due_at": iso(times["due"]),
+        "rev_at": iso(times["rev"]), "final_at": iso(times["final"]),
         "late": m.get("late"), "submits_quantity": m.get("submitsQuantity"),
         "shared_with": people(m.get("shareWith") or []),
         "assigned_to": assigned,
         "assignees": [{"assignee_id": uid, "assignee_name": a["value"]}
                       for a in assigned if isinstance(a, dict)
-                      and (uid := uuid_or_none(a.get("code"))) is not None],
+                      and (uid := uuid_text(a.get("code"))) is not None],
         "source_updated_at": at, "raw_payload": m, "source_version": version,
     }
 
@@ -116,7 +117,7 @@ def map_api_row(
         "color_id": _str(row.get("colorId")), "color_name": row.get("colorName"),
         "color_number": _str(row.get("colorNumber")), "size": row.get("size"),
         "supplier_name": ", ".join(names) or None, "suppliers": suppliers,
-        "modified_at": _iso(_time(row.get("modifiedAt"))),
+        "modified_at": iso(_time(row.get("modifiedAt"))),
         "modified_by": modified_by.get("name") if isinstance(modified_by, dict) else None,
         "active": not bool(row.get("isArchived")), "deleted_at": None,
         "source_updated_at": at,
