@@ -6,9 +6,12 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -69,26 +72,47 @@ def template_db(pg_server_url: str) -> Iterator[str]:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+@contextmanager
+def _scratch_db(server: str, prefix: str, template: str | None = None) -> Iterator[str]:
+    """A new database (a clone of `template`, or empty), dropped afterwards; yields its URL."""
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    clone = f' TEMPLATE "{template}"' if template else ""
+    with psycopg.connect(server, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"{clone}')
+    try:
+        yield _with_db(server, name)
+    finally:
+        with psycopg.connect(server, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 @pytest.fixture
 def db_url(pg_server_url: str, template_db: str) -> Iterator[str]:
     """URL of a fresh, migrated, empty database for this test alone."""
-    name = f"bps_t_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(pg_server_url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template_db}"')
-    yield _with_db(pg_server_url, name)
-    with psycopg.connect(pg_server_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with _scratch_db(pg_server_url, "bps_t", template_db) as url:
+        yield url
+
+
+@pytest.fixture
+def reference_db_url(pg_server_url: str, template_db: str) -> Iterator[str]:
+    """A second fresh, migrated database, to compare against."""
+    with _scratch_db(pg_server_url, "bps_r", template_db) as url:
+        yield url
 
 
 @pytest.fixture
 def empty_db_url(pg_server_url: str) -> Iterator[str]:
     """URL of a fresh database with no schema at all."""
-    name = f"bps_e_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(pg_server_url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    yield _with_db(pg_server_url, name)
-    with psycopg.connect(pg_server_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with _scratch_db(pg_server_url, "bps_e") as url:
+        yield url
+
+
+def run_cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """`beproduct-sync ARGS` as a separate process with `env` added to this one's."""
+    return subprocess.run(
+        [sys.executable, "-m", "beproduct_sync", *args],
+        env={**os.environ, **env}, capture_output=True, text=True, timeout=120, check=False,
+    )
 
 
 CASES = Path(__file__).parent / "cases"

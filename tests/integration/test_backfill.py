@@ -21,6 +21,7 @@ from beproduct_sync.engine import Policy
 from beproduct_sync.fake import FakeBeProduct, Sizes
 from beproduct_sync.ingest import ingest
 from beproduct_sync.reconcile import reconcile_all
+from tests.conftest import run_cli
 
 UTC_ZONE = ZoneInfo("UTC")
 SIZES = Sizes(folders=2, plans=2, styles=5, milestones=4, materials=2, material_milestones=3)
@@ -258,17 +259,10 @@ async def test_reconcile_finds_each_kind_of_drift_and_fix_removes_it(
 
 
 def test_backfill_and_reconcile_commands_work_end_to_end(db_url: str, fake: FakeBeProduct) -> None:
-    env = {**os.environ, **fake.env(), "DATABASE_URL": db_url, "BEPRODUCT_SYNC_LOG_FORMAT": "json"}
+    env = {**fake.env(), "DATABASE_URL": db_url, "BEPRODUCT_SYNC_LOG_FORMAT": "json"}
 
     def cli(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "beproduct_sync", *args],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
+        return run_cli(*args, env=env)
 
     done = cli("backfill", "--json")
     assert done.returncode == 0, done.stderr

@@ -3,28 +3,18 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import psycopg
 
-from tests.conftest import SAMPLE_NAMES, sample_path
+from tests.conftest import SAMPLE_NAMES, run_cli, sample_path
 
 SAMPLES = [str(sample_path(n)) for n in SAMPLE_NAMES]
 
 
 def cli(db_url: str, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "DATABASE_URL": db_url, "BEPRODUCT_SYNC_LOG_FORMAT": "json"}
-    return subprocess.run(
-        [sys.executable, "-m", "beproduct_sync", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    return run_cli(*args, env={"DATABASE_URL": db_url, "BEPRODUCT_SYNC_LOG_FORMAT": "json"})
 
 
 def test_migrate_then_ingest_the_real_payloads_prints_a_summary(empty_db_url: str) -> None:

@@ -3,14 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import orjson
-import psycopg
-import pytest
-from psycopg.conninfo import make_conninfo
 
 from beproduct_sync import db
 from beproduct_sync.ingest import ingest
@@ -26,17 +21,6 @@ from tests.integration.worker_support import (
     until,
     waiting,
 )
-
-
-@pytest.fixture
-def reference_db_url(pg_server_url: str, template_db: str) -> Iterator[str]:
-    """A second fresh database, to compare against."""
-    name = f"bps_r_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(pg_server_url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template_db}"')
-    yield make_conninfo(pg_server_url, dbname=name)
-    with psycopg.connect(pg_server_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 async def test_events_drained_by_workers_reach_the_same_rows_as_ingest(

@@ -5,13 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
-import pytest
-from psycopg.conninfo import make_conninfo
 
 from tests.factories import stream
 from tests.integration.worker_support import (
@@ -30,17 +26,6 @@ BLOCKED_WORKERS = (
     "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
     " AND application_name = 'beproduct-sync worker' AND wait_event_type = 'Lock'"
 )
-
-
-@pytest.fixture
-def reference_db_url(pg_server_url: str, template_db: str) -> Iterator[str]:
-    """A second fresh database, to compare against."""
-    name = f"bps_r_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(pg_server_url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template_db}"')
-    yield make_conninfo(pg_server_url, dbname=name)
-    with psycopg.connect(pg_server_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def hold_style_table(url: str) -> psycopg.Connection:
