@@ -28,8 +28,10 @@ REPLY_TIMEOUT_SECONDS = 10.0
 
 
 def request(host: str, path: str, secret: str, body: bytes) -> bytes:
-    head = (f"POST {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {secret}\r\n"
-            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n")
+    head = (
+        f"POST {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {secret}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+    )
     return head.encode() + body
 
 
@@ -48,21 +50,30 @@ def _ms(seconds: float) -> float:
     return round(seconds * 1000, 2)
 
 
-def summary(latencies: list[float], codes: dict[str, int], errors: int, elapsed: float,
-            sent: int) -> dict[str, Any]:
+def summary(
+    latencies: list[float], codes: dict[str, int], errors: int, elapsed: float, sent: int
+) -> dict[str, Any]:
     """Latency percentiles (ms) and counts of one run."""
     q = statistics.quantiles(latencies, n=1000, method="inclusive") if len(latencies) > 1 else []
     pick = (lambda i: _ms(q[i])) if q else (lambda i: None)
     return {
-        "requests": sent, "answered": len(latencies), "errors": errors, "status_codes": codes,
-        "seconds": round(elapsed, 2), "achieved_rate": round(sent / elapsed, 1),
-        "p50_ms": pick(499), "p90_ms": pick(899), "p99_ms": pick(989), "p999_ms": pick(998),
+        "requests": sent,
+        "answered": len(latencies),
+        "errors": errors,
+        "status_codes": codes,
+        "seconds": round(elapsed, 2),
+        "achieved_rate": round(sent / elapsed, 1),
+        "p50_ms": pick(499),
+        "p90_ms": pick(899),
+        "p99_ms": pick(989),
+        "p999_ms": pick(998),
         "max_ms": _ms(max(latencies)) if latencies else None,
     }
 
 
-async def drive(url: str, secret: str, bodies: list[bytes], rate: float, connections: int,
-                warmup: int = 0) -> dict[str, Any]:
+async def drive(
+    url: str, secret: str, bodies: list[bytes], rate: float, connections: int, warmup: int = 0
+) -> dict[str, Any]:
     """Send `bodies` at `rate` per second over `connections` sockets; the first `warmup`
     requests are sent on schedule but left out of the figures."""
     target = urlsplit(url)
@@ -88,11 +99,13 @@ async def drive(url: str, secret: str, bodies: list[bytes], rate: float, connect
             n, at, payload = item
             try:
                 if writer is None or reader is None:
-                    reader, writer = await asyncio.open_connection(target.hostname,
-                                                                   target.port or 80)
+                    reader, writer = await asyncio.open_connection(
+                        target.hostname, target.port or 80
+                    )
                 writer.write(payload)
-                status: int | None = await asyncio.wait_for(read_reply(reader),
-                                                            REPLY_TIMEOUT_SECONDS)
+                status: int | None = await asyncio.wait_for(
+                    read_reply(reader), REPLY_TIMEOUT_SECONDS
+                )
             except (OSError, asyncio.IncompleteReadError, TimeoutError, ValueError):
                 status = None  # a refused, reset or silent connection: count it, reconnect
                 if writer is not None:
@@ -113,8 +126,9 @@ async def drive(url: str, secret: str, bodies: list[bytes], rate: float, connect
         due.put_nowait(None)
     await asyncio.gather(*tasks)
     measured_from = start + warmup / rate
-    result = summary(latencies, codes, errors, time.perf_counter() - measured_from,
-                     len(payloads) - warmup)
+    result = summary(
+        latencies, codes, errors, time.perf_counter() - measured_from, len(payloads) - warmup
+    )
     return {**result, "warmup_errors": warmup_errors}
 
 
@@ -124,28 +138,35 @@ def main() -> None:
     p.add_argument("--kind", choices=("mixed", "create"), default="mixed")
     p.add_argument("--rate", type=float, default=300.0)
     p.add_argument("--seconds", type=float, default=30.0)
-    p.add_argument("--warmup", type=float, default=1.0,
-                   help="seconds sent at the rate first and not counted")
+    p.add_argument(
+        "--warmup", type=float, default=1.0, help="seconds sent at the rate first and not counted"
+    )
     p.add_argument("--connections", type=int, default=32)
     p.add_argument("--seed", type=int)
     p.add_argument("--json", action="store_true", help="print one JSON object")
-    p.add_argument("--secret",
-                   default=(os.environ.get("BEPRODUCT_WEBHOOK_SECRET") or "").split(",")[0])
+    p.add_argument(
+        "--secret", default=(os.environ.get("BEPRODUCT_WEBHOOK_SECRET") or "").split(",")[0]
+    )
     args = p.parse_args()
     warmup = int(args.rate * args.warmup)
-    bodies = [orjson.dumps(b) for b in
-              Stream(seed=args.seed).bodies(args.kind, warmup + int(args.rate * args.seconds))]
-    result = asyncio.run(drive(args.url, args.secret, bodies, args.rate, args.connections,
-                               warmup))
+    bodies = [
+        orjson.dumps(b)
+        for b in Stream(seed=args.seed).bodies(args.kind, warmup + int(args.rate * args.seconds))
+    ]
+    result = asyncio.run(drive(args.url, args.secret, bodies, args.rate, args.connections, warmup))
     result = {"kind": args.kind, "rate": args.rate, "warmup_requests": warmup, **result}
     if args.json:
         print(json.dumps(result))
         return
-    print(f"{result['requests']} {args.kind} requests in {result['seconds']}s"
-          f" ({result['achieved_rate']}/s), status codes {result['status_codes']},"
-          f" errors {result['errors']}")
-    print(f"p50 {result['p50_ms']} ms  p90 {result['p90_ms']} ms  p99 {result['p99_ms']} ms"
-          f"  max {result['max_ms']} ms")
+    print(
+        f"{result['requests']} {args.kind} requests in {result['seconds']}s"
+        f" ({result['achieved_rate']}/s), status codes {result['status_codes']},"
+        f" errors {result['errors']}"
+    )
+    print(
+        f"p50 {result['p50_ms']} ms  p90 {result['p90_ms']} ms  p99 {result['p99_ms']} ms"
+        f"  max {result['max_ms']} ms"
+    )
 
 
 if __name__ == "__main__":

@@ -56,10 +56,28 @@ def main() -> None:
 
     port = free_port()
     fake = subprocess.Popen(
-        [sys.executable, "-m", "beproduct_sync", "fake-beproduct", "--port", str(port),
-         "--folders", str(args.folders), "--plans", str(args.plans), "--styles", str(args.styles),
-         "--milestones", str(args.milestones), "--materials", "0"],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        [
+            sys.executable,
+            "-m",
+            "beproduct_sync",
+            "fake-beproduct",
+            "--port",
+            str(port),
+            "--folders",
+            str(args.folders),
+            "--plans",
+            str(args.plans),
+            "--styles",
+            str(args.styles),
+            "--milestones",
+            str(args.milestones),
+            "--materials",
+            "0",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
     try:
         env: dict[str, str] = {}
         assert fake.stdout is not None
@@ -75,16 +93,20 @@ def main() -> None:
                 break
             except httpx.HTTPError:
                 time.sleep(0.1)
-        settings = Settings(**{k.lower(): v for k, v in env.items()},
-                            beproduct_api_max_concurrency=args.concurrency)
+        settings = Settings(
+            **{k.lower(): v for k, v in env.items()}, beproduct_api_max_concurrency=args.concurrency
+        )
 
         async def go() -> list[dict]:
             out = []
             async with BeProductClient(settings, page_size=args.page_size) as client:
                 for _ in range(2):
                     opts = backfill.Options(page_size=args.page_size, restart=True)
-                    out.append(await backfill.run(url, client, opts, ZoneInfo("UTC"),
-                                                  concurrency=args.concurrency))
+                    out.append(
+                        await backfill.run(
+                            url, client, opts, ZoneInfo("UTC"), concurrency=args.concurrency
+                        )
+                    )
             return out
 
         first, second = asyncio.run(go())
@@ -93,18 +115,44 @@ def main() -> None:
         fake.wait(10)
         with psycopg.connect(admin, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    print(json.dumps({
-        "benchmark": "backfill",
-        "account": {"folders": args.folders, "plans": args.folders * args.plans,
-                    "styles": first["rows"], "milestones": first["milestones"]},
-        "page_size": args.page_size, "concurrency": args.concurrency,
-        "first_run": {k: first[k] for k in ("seconds", "rows_per_s", "milestones_per_s",
-                                             "rows_changed", "milestones_changed", "pages")},
-        "second_run_no_changes": {k: second[k] for k in ("seconds", "rows_per_s",
-                                                         "milestones_per_s", "rows_changed",
-                                                         "milestones_changed")},
-        "targets_s": {"first_run": 3.0, "second_run": 2.0},
-    }, indent=2))
+    print(
+        json.dumps(
+            {
+                "benchmark": "backfill",
+                "account": {
+                    "folders": args.folders,
+                    "plans": args.folders * args.plans,
+                    "styles": first["rows"],
+                    "milestones": first["milestones"],
+                },
+                "page_size": args.page_size,
+                "concurrency": args.concurrency,
+                "first_run": {
+                    k: first[k]
+                    for k in (
+                        "seconds",
+                        "rows_per_s",
+                        "milestones_per_s",
+                        "rows_changed",
+                        "milestones_changed",
+                        "pages",
+                    )
+                },
+                "second_run_no_changes": {
+                    k: second[k]
+                    for k in (
+                        "seconds",
+                        "rows_per_s",
+                        "milestones_per_s",
+                        "rows_changed",
+                        "milestones_changed",
+                    )
+                },
+                "targets_s": {"first_run": 3.0, "second_run": 2.0},
+            },
+            indent=2,
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -45,15 +45,26 @@ def command() -> list[str]:
 def store(url: str, bodies: list[dict[str, Any]]) -> None:
     """Put `bodies` in the inbox as pending events with one COPY (what the receiver would
     have stored, without the per-request round trips)."""
-    with psycopg.connect(url) as conn, conn.cursor() as cur, cur.copy(
-        "COPY ops.beproduct_sync_log (body_sha256, action, entity_id, style_number, source_at,"
-        " payload) FROM STDIN"
-    ) as copy:
+    with (
+        psycopg.connect(url) as conn,
+        conn.cursor() as cur,
+        cur.copy(
+            "COPY ops.beproduct_sync_log (body_sha256, action, entity_id, style_number, source_at,"
+            " payload) FROM STDIN"
+        ) as copy,
+    ):
         for body in bodies:
             at = parse_time(body.get("date"))
-            copy.write_row((body_digest(canonical(body)), body.get("eventType"),
-                            body.get("headerId"), body.get("headerNumber"),
-                            at.datetime if at else None, orjson.dumps(body).decode()))
+            copy.write_row(
+                (
+                    body_digest(canonical(body)),
+                    body.get("eventType"),
+                    body.get("headerId"),
+                    body.get("headerNumber"),
+                    at.datetime if at else None,
+                    orjson.dumps(body).decode(),
+                )
+            )
 
 
 def remaining(url: str) -> int:
@@ -66,25 +77,35 @@ def remaining(url: str) -> int:
 def outcome(url: str) -> dict[str, Any]:
     """Statuses, and the span from the first to the last settled event (seconds)."""
     with psycopg.connect(url) as conn:
-        statuses = dict(conn.execute(
-            "SELECT status, count(*) FROM ops.beproduct_sync_log GROUP BY status").fetchall())
+        statuses = dict(
+            conn.execute(
+                "SELECT status, count(*) FROM ops.beproduct_sync_log GROUP BY status"
+            ).fetchall()
+        )
         row = conn.execute(
             "SELECT extract(epoch FROM max(processed_at) - min(processed_at))::float8"
-            " FROM ops.beproduct_sync_log WHERE processed_at IS NOT NULL").fetchone()
+            " FROM ops.beproduct_sync_log WHERE processed_at IS NOT NULL"
+        ).fetchone()
     return {"statuses": statuses, "apply_span_s": row[0] if row else None}
 
 
-def drain(url: str, processes: int, loops: int, env: dict[str, str],
-          timeout: float = 1800.0) -> dict[str, Any]:
+def drain(
+    url: str, processes: int, loops: int, env: dict[str, str], timeout: float = 1800.0
+) -> dict[str, Any]:
     """Start `processes` worker processes of `loops` loops each on the backlog in `url`, wait
     until the queue is empty, stop them; events/s counted from the first to the last settled
     event (worker start-up excluded; the wall time includes it)."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
-    procs = [subprocess.Popen([*command(), "worker", "--workers", str(loops)],
-                              env={**os.environ, **env, "DATABASE_URL": url},
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-             for _ in range(processes)]
+    procs = [
+        subprocess.Popen(
+            [*command(), "worker", "--workers", str(loops)],
+            env={**os.environ, **env, "DATABASE_URL": url},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for _ in range(processes)
+    ]
     try:
         while remaining(url):
             if time.perf_counter() - started > timeout:
@@ -104,11 +125,15 @@ def drain(url: str, processes: int, loops: int, env: dict[str, str],
     events = sum(result["statuses"].values())
     span = result.pop("apply_span_s") or wall
     return {
-        "processes": processes, "loops": loops, "events": events,
-        "events_per_s": round(events / span, 1), "apply_seconds": round(span, 2),
+        "processes": processes,
+        "loops": loops,
+        "events": events,
+        "events_per_s": round(events / span, 1),
+        "apply_seconds": round(span, 2),
         "wall_seconds_incl_startup": round(wall, 2),
-        "worker_cpu_seconds": round(after.ru_utime + after.ru_stime
-                                    - before.ru_utime - before.ru_stime, 1),
+        "worker_cpu_seconds": round(
+            after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime, 1
+        ),
         **result,
     }
 
@@ -139,8 +164,12 @@ def _in_process(url: str, workers: int, env: dict[str, str], profile: str | None
 
 def worker_env(batch_size: int, log_level: str) -> dict[str, str]:
     """Settings for benchmark workers (migrations already applied)."""
-    return {"BEPRODUCT_SYNC_BATCH_SIZE": str(batch_size), "BEPRODUCT_SYNC_LOG_LEVEL": log_level,
-            "BEPRODUCT_SYNC_LOG_FORMAT": "json", "BEPRODUCT_SYNC_AUTO_MIGRATE": "false"}
+    return {
+        "BEPRODUCT_SYNC_BATCH_SIZE": str(batch_size),
+        "BEPRODUCT_SYNC_LOG_LEVEL": log_level,
+        "BEPRODUCT_SYNC_LOG_FORMAT": "json",
+        "BEPRODUCT_SYNC_AUTO_MIGRATE": "false",
+    }
 
 
 def main() -> None:

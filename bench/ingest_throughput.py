@@ -29,8 +29,9 @@ from beproduct_sync.ingest import ingest
 
 
 def bodies(n: int, plans: int = 10) -> list[dict]:
-    sample = json.loads(resources.files("beproduct_sync.samples")
-                        .joinpath("tracking_oncreate.json").read_text())
+    sample = json.loads(
+        resources.files("beproduct_sync.samples").joinpath("tracking_oncreate.json").read_text()
+    )
     plan_ids = [str(uuid.uuid4()) for _ in range(plans)]
     out = []
     for i in range(n):
@@ -64,9 +65,13 @@ def main() -> None:
 
         # 1. The whole command, as a user runs it (process start and connection included).
         started = time.perf_counter()
-        done = subprocess.run([sys.executable, "-m", "beproduct_sync", "ingest", str(cmd_dir)],
-                              env={**os.environ, "DATABASE_URL": url}, capture_output=True,
-                              text=True, check=True)
+        done = subprocess.run(
+            [sys.executable, "-m", "beproduct_sync", "ingest", str(cmd_dir)],
+            env={**os.environ, "DATABASE_URL": url},
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         command_s = time.perf_counter() - started
 
         # 2. The apply loop alone (read file, record, parse, map, write, settle), in process.
@@ -78,16 +83,27 @@ def main() -> None:
                 return time.perf_counter() - t0
 
         loop_s = asyncio.run(loop())
-    print(json.dumps({
-        "benchmark": "ingest_oncreate",
-        "milestones_per_event": 25,
-        "command": {"events": half, "seconds": round(command_s, 3),
+    print(
+        json.dumps(
+            {
+                "benchmark": "ingest_oncreate",
+                "milestones_per_event": 25,
+                "command": {
+                    "events": half,
+                    "seconds": round(command_s, 3),
                     "events_per_s": round(half / command_s, 1),
-                    "summary": done.stdout.strip().splitlines()[-1]},
-        "apply_loop": {"events": args.events - half, "seconds": round(loop_s, 3),
-                       "events_per_s": round((args.events - half) / loop_s, 1),
-                       "ms_per_event": round(loop_s * 1000 / (args.events - half), 3)},
-    }, indent=2))
+                    "summary": done.stdout.strip().splitlines()[-1],
+                },
+                "apply_loop": {
+                    "events": args.events - half,
+                    "seconds": round(loop_s, 3),
+                    "events_per_s": round((args.events - half) / loop_s, 1),
+                    "ms_per_event": round(loop_s * 1000 / (args.events - half), 3),
+                },
+            },
+            indent=2,
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -44,9 +44,12 @@ KINDS = ("create", "mixed")
 SECRET = "bench-secret"
 LOADGEN = Path(__file__).with_name("ack_latency.py")
 TARGETS = {  # (figure, kind): (comparison, limit)
-    ("ack_p99_ms", "create"): ("<=", 20.0), ("ack_p99_ms", "mixed"): ("<=", 20.0),
-    ("ack_errors", "create"): ("==", 0), ("ack_errors", "mixed"): ("==", 0),
-    ("lag_p95_s", "create"): ("<=", 1.0), ("lag_p95_s", "mixed"): ("<=", 1.0),
+    ("ack_p99_ms", "create"): ("<=", 20.0),
+    ("ack_p99_ms", "mixed"): ("<=", 20.0),
+    ("ack_errors", "create"): ("==", 0),
+    ("ack_errors", "mixed"): ("==", 0),
+    ("lag_p95_s", "create"): ("<=", 1.0),
+    ("lag_p95_s", "mixed"): ("<=", 1.0),
     ("drain_events_per_s", "create"): (">=", 400.0),
     ("drain_events_per_s", "mixed"): (">=", 1000.0),
 }
@@ -86,22 +89,46 @@ def free_port() -> int:
 
 
 @contextmanager
-def service(url: str, port: int, workers: int, side: tuple[int, int] | None,
-            log: Path, processes: int = 0) -> Iterator[str]:
+def service(
+    url: str, port: int, workers: int, side: tuple[int, int] | None, log: Path, processes: int = 0
+) -> Iterator[str]:
     """`beproduct-sync serve` on `url` (plus `side` = (processes, loops) of separate
     `beproduct-sync worker`s); yields the webhook URL once /readyz answers 200."""
-    env = {**os.environ, **worker_env(100, "INFO"), "DATABASE_URL": url,
-           "BEPRODUCT_WEBHOOK_SECRET": SECRET}
+    env = {
+        **os.environ,
+        **worker_env(100, "INFO"),
+        "DATABASE_URL": url,
+        "BEPRODUCT_WEBHOOK_SECRET": SECRET,
+    }
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            [*command(), "serve", "--host", "127.0.0.1", "--port", str(port),
-             "--workers", str(workers), "--worker-processes", str(processes)],
-            env=env, stdout=out, stderr=subprocess.STDOUT)
+            [
+                *command(),
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--workers",
+                str(workers),
+                "--worker-processes",
+                str(processes),
+            ],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
     procs = [proc]
     if side:
-        procs += [subprocess.Popen([*command(), "worker", "--workers", str(side[1])], env=env,
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-                  for _ in range(side[0])]
+        procs += [
+            subprocess.Popen(
+                [*command(), "worker", "--workers", str(side[1])],
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            for _ in range(side[0])
+        ]
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -152,14 +179,25 @@ def lag(url: str, after_id: int) -> dict[str, Any]:
             " percentile_cont(0.99) WITHIN GROUP (ORDER BY lag), max(lag)"
             " FROM (SELECT extract(epoch FROM processed_at - received_at)::float8 AS lag"
             "       FROM ops.beproduct_sync_log WHERE id > %(id)s AND status = 'applied') l",
-            {"id": after_id}).fetchone()
-        statuses = dict(conn.execute(
-            "SELECT status, count(*) FROM ops.beproduct_sync_log WHERE id > %(id)s"
-            " GROUP BY status", {"id": after_id}).fetchall())
+            {"id": after_id},
+        ).fetchone()
+        statuses = dict(
+            conn.execute(
+                "SELECT status, count(*) FROM ops.beproduct_sync_log WHERE id > %(id)s"
+                " GROUP BY status",
+                {"id": after_id},
+            ).fetchall()
+        )
     assert row is not None
     r3 = lambda v: None if v is None else round(v, 3)  # noqa: E731
-    return {"applied": row[0], "p50_s": r3(row[1]), "p95_s": r3(row[2]), "p99_s": r3(row[3]),
-            "max_s": r3(row[4]), "statuses": statuses}
+    return {
+        "applied": row[0],
+        "p50_s": r3(row[1]),
+        "p95_s": r3(row[2]),
+        "p99_s": r3(row[3]),
+        "max_s": r3(row[4]),
+        "statuses": statuses,
+    }
 
 
 def receive(dbs: Databases, args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
@@ -169,16 +207,33 @@ def receive(dbs: Databases, args: argparse.Namespace, workdir: Path) -> dict[str
     db.migrate(url)
     out: dict[str, Any] = {"ack": {}, "lag": {}}
     side = args.side_workers[0] if args.side_workers else None
-    with service(url, free_port(), args.serve_workers, side, workdir / "serve.log",
-                 args.serve_processes) as webhook:
+    with service(
+        url, free_port(), args.serve_workers, side, workdir / "serve.log", args.serve_processes
+    ) as webhook:
         for kind in KINDS:
             floor = scalar(url, "SELECT coalesce(max(id), 0) FROM ops.beproduct_sync_log")
             done = subprocess.run(
-                [sys.executable, str(LOADGEN), "--json", "--url", webhook, "--kind", kind,
-                 "--rate", str(args.rate), "--seconds", str(args.seconds),
-                 "--warmup", str(args.warmup), "--connections", str(args.connections)],
+                [
+                    sys.executable,
+                    str(LOADGEN),
+                    "--json",
+                    "--url",
+                    webhook,
+                    "--kind",
+                    kind,
+                    "--rate",
+                    str(args.rate),
+                    "--seconds",
+                    str(args.seconds),
+                    "--warmup",
+                    str(args.warmup),
+                    "--connections",
+                    str(args.connections),
+                ],
                 env={**os.environ, "BEPRODUCT_WEBHOOK_SECRET": SECRET},
-                capture_output=True, text=True)
+                capture_output=True,
+                text=True,
+            )
             if done.returncode:
                 raise RuntimeError(f"the load generator failed: {done.stderr[-2000:]}")
             out["ack"][kind] = json.loads(done.stdout)
@@ -209,9 +264,13 @@ def drains(dbs: Databases, args: argparse.Namespace) -> dict[str, Any]:
             dbs.drop(clone)
         dbs.drop(template)
         best = max(runs, key=lambda r: r["events_per_s"])
-        out[kind] = {"backlog": args.backlog, "store_seconds": round(stored_s, 2),
-                     "best": f"{best['processes']}x{best['loops']}",
-                     "best_events_per_s": best["events_per_s"], "runs": runs}
+        out[kind] = {
+            "backlog": args.backlog,
+            "store_seconds": round(stored_s, 2),
+            "best": f"{best['processes']}x{best['loops']}",
+            "best_events_per_s": best["events_per_s"],
+            "runs": runs,
+        }
     return out
 
 
@@ -227,8 +286,15 @@ def verdicts(result: dict[str, Any]) -> list[dict[str, Any]]:
     out = []
     for (figure, kind), (op, limit) in TARGETS.items():
         value = figures[figure](kind)
-        out.append({"figure": figure, "stream": kind, "target": f"{op} {limit}", "value": value,
-                    "pass": value is not None and checks[op](value, limit)})
+        out.append(
+            {
+                "figure": figure,
+                "stream": kind,
+                "target": f"{op} {limit}",
+                "value": value,
+                "pass": value is not None and checks[op](value, limit),
+            }
+        )
     return out
 
 
@@ -239,27 +305,43 @@ def worker_configs(text: str) -> list[tuple[int, int]]:
         pairs = []
     if not pairs or any(len(p) != 2 or min(p) < 1 for p in pairs):
         raise argparse.ArgumentTypeError(
-            f"{text!r}: give processes x loops, comma-separated, e.g. 1x1,2x1,2x2")
+            f"{text!r}: give processes x loops, comma-separated, e.g. 1x1,2x1,2x2"
+        )
     return [(p[0], p[1]) for p in pairs]
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--url", default=os.environ.get("DATABASE_URL"),
-                   help="any database on the server to use (default: DATABASE_URL)")
+    p.add_argument(
+        "--url",
+        default=os.environ.get("DATABASE_URL"),
+        help="any database on the server to use (default: DATABASE_URL)",
+    )
     p.add_argument("--rate", type=float, default=300.0, help="requests per second")
     p.add_argument("--seconds", type=float, default=30.0, help="measured seconds per stream")
     p.add_argument("--warmup", type=float, default=1.0, help="uncounted seconds before that")
     p.add_argument("--connections", type=int, default=32, help="load generator sockets")
     p.add_argument("--serve-workers", type=int, default=2, help="serve --workers")
-    p.add_argument("--serve-processes", type=int, default=1,
-                   help="serve --worker-processes (workers in child processes of serve)")
-    p.add_argument("--side-workers", type=worker_configs, metavar="PxL",
-                   help="also run P `beproduct-sync worker` processes of L loops next to serve"
-                   " during the receive part (e.g. --serve-workers 0 --side-workers 1x2)")
+    p.add_argument(
+        "--serve-processes",
+        type=int,
+        default=1,
+        help="serve --worker-processes (workers in child processes of serve)",
+    )
+    p.add_argument(
+        "--side-workers",
+        type=worker_configs,
+        metavar="PxL",
+        help="also run P `beproduct-sync worker` processes of L loops next to serve"
+        " during the receive part (e.g. --serve-workers 0 --side-workers 1x2)",
+    )
     p.add_argument("--backlog", type=int, default=20000, help="stored events per drain run")
-    p.add_argument("--worker-configs", type=worker_configs, default="1x1,1x2,2x1,2x2",
-                   help="processes x loops per drain run (default: %(default)s)")
+    p.add_argument(
+        "--worker-configs",
+        type=worker_configs,
+        default="1x1,1x2,2x1,2x2",
+        help="processes x loops per drain run (default: %(default)s)",
+    )
     p.add_argument("--batch-size", type=int, default=100, help="BEPRODUCT_SYNC_BATCH_SIZE")
     p.add_argument("--skip", choices=("receive", "drain"), action="append", default=[])
     args = p.parse_args()
@@ -282,14 +364,20 @@ def main() -> None:
     result["targets"] = verdicts(result) if not args.skip else []
     result["pass"] = all(t["pass"] for t in result["targets"])
     result["config"] = {
-        "rate": args.rate, "seconds": args.seconds, "warmup_seconds": args.warmup,
-        "connections": args.connections, "serve_workers": args.serve_workers,
+        "rate": args.rate,
+        "seconds": args.seconds,
+        "warmup_seconds": args.warmup,
+        "connections": args.connections,
+        "serve_workers": args.serve_workers,
         "side_workers": [f"{a}x{b}" for a, b in args.side_workers or []],
-        "backlog": args.backlog, "batch_size": args.batch_size,
+        "backlog": args.backlog,
+        "batch_size": args.batch_size,
         "worker_configs": [f"{a}x{b}" for a, b in args.worker_configs],
     }
     result["host"] = {
-        "cpus": os.cpu_count(), "python": platform.python_version(), "postgres": server,
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "postgres": server,
         "loadavg_at_start": [round(x, 2) for x in load_start],
         "loadavg_at_end": [round(x, 2) for x in os.getloadavg()],
         "busy_at_start": load_start[0] > 0.5 * (os.cpu_count() or 1),

@@ -111,7 +111,11 @@ def run_cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]
     """`beproduct-sync ARGS` as a separate process with `env` added to this one's."""
     return subprocess.run(
         [sys.executable, "-m", "beproduct_sync", *args],
-        env={**os.environ, **env}, capture_output=True, text=True, timeout=120, check=False,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
 
 

@@ -21,8 +21,9 @@ _SAMPLES = {name: load_sample(name) for name in SAMPLE_NAMES}
 
 def _remap(node: Any, ids: dict[str, str], key: str | None = None) -> Any:
     if isinstance(node, dict):
-        return {k: (node[k] if k == "timeLineSchema" else _remap(v, ids, k))
-                for k, v in node.items()}
+        return {
+            k: (node[k] if k == "timeLineSchema" else _remap(v, ids, k)) for k, v in node.items()
+        }
     if isinstance(node, list):
         return [_remap(v, ids, key) for v in node]
     if isinstance(node, str) and key in _PER_STYLE_KEYS:

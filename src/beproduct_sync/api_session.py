@@ -63,8 +63,9 @@ class TokenStore:
         """The token to start from: the stored latest, or the configured one after a reset."""
         try:
             async with await db.aconnect(self._url, autocommit=True) as conn:
-                await conn.execute(query("api_token_start"),
-                                   {**self._key, "configured_token": self._configured})
+                await conn.execute(
+                    query("api_token_start"), {**self._key, "configured_token": self._configured}
+                )
                 found = await self._get(conn)
         except psycopg.Error as exc:
             raise TokenStoreUnavailable() from exc
@@ -81,15 +82,20 @@ class TokenStore:
         for attempt in range(1, SAVE_ATTEMPTS + 1):
             try:
                 async with await db.aconnect(self._url, autocommit=True) as conn:
-                    cur = await conn.execute(query("api_token_save"), {
-                        **self._key, "refresh_token": token, "generation": generation})
+                    cur = await conn.execute(
+                        query("api_token_save"),
+                        {**self._key, "refresh_token": token, "generation": generation},
+                    )
                 log.info("api_token_saved", generation=generation, stored=cur.rowcount == 1)
                 return
             except (psycopg.Error, SyncError) as exc:
                 if attempt == SAVE_ATTEMPTS:
                     # The client keeps the token in memory; only a restart would need it.
-                    log.error("api_token_not_saved", error=type(exc).__name__,
-                              consequence="a restart may need a new BEPRODUCT_REFRESH_TOKEN")
+                    log.error(
+                        "api_token_not_saved",
+                        error=type(exc).__name__,
+                        consequence="a restart may need a new BEPRODUCT_REFRESH_TOKEN",
+                    )
                     raise
                 await asyncio.sleep(SAVE_RETRY_SECONDS * attempt)
 
@@ -134,9 +140,13 @@ async def open_client(runtime: Runtime, **options: Any) -> BeProductClient:
     if not settings.api_configured:
         raise BeProductNotConfigured()
     assert settings.beproduct_refresh_token is not None  # api_configured checked it
-    store = TokenStore(runtime.url, settings.beproduct_client_id or "",
-                       settings.beproduct_refresh_token.get_secret_value())
+    store = TokenStore(
+        runtime.url,
+        settings.beproduct_client_id or "",
+        settings.beproduct_refresh_token.get_secret_value(),
+    )
     token = await store.start()
     current = settings.model_copy(update={"beproduct_refresh_token": SecretStr(token)})
-    return BeProductClient(current, on_refresh_token=store.save,
-                           on_invalid_grant=store.newer_than, **options)
+    return BeProductClient(
+        current, on_refresh_token=store.save, on_invalid_grant=store.newer_than, **options
+    )

@@ -38,11 +38,19 @@ class Api(Protocol):
     """The part of beproduct.BeProductClient backfill uses."""
 
     async def folders(self) -> list[dict[str, Any]]: ...
-    def plans(self, folder_id: str | None = None,
-              filters: list[dict[str, Any]] | None = None) -> Any: ...
+    def plans(
+        self, folder_id: str | None = None, filters: list[dict[str, Any]] | None = None
+    ) -> Any: ...
     async def plan(self, plan_id: str) -> dict[str, Any]: ...
-    async def request(self, method: str, path: str, endpoint: str, *,
-                      params: dict[str, Any] | None = None, json: Any = None) -> Any: ...
+    async def request(
+        self,
+        method: str,
+        path: str,
+        endpoint: str,
+        *,
+        params: dict[str, Any] | None = None,
+        json: Any = None,
+    ) -> Any: ...
 
 
 @dataclass(frozen=True)
@@ -93,9 +101,13 @@ class Progress:
         """The JSON-ready result of a run."""
         seconds = time.perf_counter() - self.started
         return {
-            "plans": self.plans_done, "rows": self.rows, "milestones": self.milestones,
-            "pages": self.pages, "rows_changed": self.records_changed,
-            "milestones_changed": self.milestones_changed, "resumed_pages": self.resumed_pages,
+            "plans": self.plans_done,
+            "rows": self.rows,
+            "milestones": self.milestones,
+            "pages": self.pages,
+            "rows_changed": self.records_changed,
+            "milestones_changed": self.milestones_changed,
+            "resumed_pages": self.resumed_pages,
             "seconds": round(seconds, 3),
             "rows_per_s": round(self.rows / seconds, 1) if seconds else None,
             "milestones_per_s": round(self.milestones / seconds, 1) if seconds else None,
@@ -104,26 +116,30 @@ class Progress:
 
 async def _store_folders(conn: AsyncConnection[Any], payload: Any, at: Any) -> None:
     async with conn.transaction():
-        await conn.execute(query("enrich_folders"),
-                           {"rows": Jsonb(folder_rows(payload)), "enriched_at": at})
+        await conn.execute(
+            query("enrich_folders"), {"rows": Jsonb(folder_rows(payload)), "enriched_at": at}
+        )
 
 
-async def _store_plan(conn: AsyncConnection[Any], payload: Any, plan_id: str, zone: tzinfo,
-                      at: Any) -> str | None:
+async def _store_plan(
+    conn: AsyncConnection[Any], payload: Any, plan_id: str, zone: tzinfo, at: Any
+) -> str | None:
     found = plan_rows(payload, plan_id, zone)
     plan = {**found.plan, "raw_payload": Jsonb(found.plan["raw_payload"]), "enriched_at": at}
     async with conn.transaction(), conn.pipeline():
         await conn.execute(query("enrich_plan_folder"), {"folder_id": plan["folder_id"]})
         await conn.execute(query("enrich_plan"), plan)
         if found.templates:
-            await conn.execute(query("enrich_templates"),
-                               {"rows": Jsonb(found.templates), "enriched_at": at})
+            await conn.execute(
+                query("enrich_templates"), {"rows": Jsonb(found.templates), "enriched_at": at}
+            )
     folder: str | None = plan["folder_id"]
     return folder
 
 
-async def _changed(conn: AsyncConnection[Any], kind: Kind, items: list[dict[str, Any]],
-                   snapshot: SourceTime) -> list[dict[str, Any]]:
+async def _changed(
+    conn: AsyncConnection[Any], kind: Kind, items: list[dict[str, Any]], snapshot: SourceTime
+) -> list[dict[str, Any]]:
     """The rows of a page not already written from this exact content (a rerun skips the rest:
     mapping and upserting 25 milestones per row is the expensive part)."""
     if not items:
@@ -150,8 +166,13 @@ async def _plan_ids(api: Api, opts: Options, folders: list[dict[str, Any]]) -> l
 
 
 async def _backfill_plan(
-    pool: AsyncConnectionPool[Any], api: Api, opts: Options, plan_id: str,
-    checkpoints: dict[tuple[str, str], tuple[int, bool]], zone: tzinfo, snapshot: SourceTime,
+    pool: AsyncConnectionPool[Any],
+    api: Api,
+    opts: Options,
+    plan_id: str,
+    checkpoints: dict[tuple[str, str], tuple[int, bool]],
+    zone: tzinfo,
+    snapshot: SourceTime,
     progress: Progress,
 ) -> None:
     run_key = opts.run_key
@@ -164,23 +185,45 @@ async def _backfill_plan(
             continue
         progress.resumed_pages += page
         while True:
-            raw = await api.request(
-                "POST", f"Tracking/Plan/{plan_id}/{segment}/Timeline",
-                f"Tracking/Plan/{{id}}/{segment}/Timeline",
-                params={"pageSize": opts.page_size, "pageNumber": page},
-                json={"filters": opts.filters},
-            ) or {}
+            raw = (
+                await api.request(
+                    "POST",
+                    f"Tracking/Plan/{plan_id}/{segment}/Timeline",
+                    f"Tracking/Plan/{{id}}/{segment}/Timeline",
+                    params={"pageSize": opts.page_size, "pageNumber": page},
+                    json={"filters": opts.filters},
+                )
+                or {}
+            )
             items = [r for r in raw.get("result") or [] if isinstance(r, dict) and r.get("id")]
             total = int(raw.get("total") or 0)
             last = not items or (page + 1) * opts.page_size >= total
             async with pool.connection() as conn, conn.transaction():
                 fresh = await _changed(conn, kind, items, snapshot)
-                rowsets = [map_api_row(r, plan_id=plan_id, folder_id=folder_id, kind=kind,
-                                       zone=zone, fallback=snapshot) for r in fresh]
+                rowsets = [
+                    map_api_row(
+                        r,
+                        plan_id=plan_id,
+                        folder_id=folder_id,
+                        kind=kind,
+                        zone=zone,
+                        fallback=snapshot,
+                    )
+                    for r in fresh
+                ]
                 result = await apply_many(conn, rowsets) if rowsets else None
-                await conn.execute(query("backfill_checkpoint_save"), {
-                    "run_key": run_key, "plan_id": plan_id, "kind": kind,
-                    "next_page": page + 1, "total": total, "rows": len(items), "done": last})
+                await conn.execute(
+                    query("backfill_checkpoint_save"),
+                    {
+                        "run_key": run_key,
+                        "plan_id": plan_id,
+                        "kind": kind,
+                        "next_page": page + 1,
+                        "total": total,
+                        "rows": len(items),
+                        "done": last,
+                    },
+                )
             progress.pages += 1
             progress.rows += len(items)
             progress.milestones += sum(len(r.get("timelines") or []) for r in items)
@@ -197,14 +240,24 @@ async def _backfill_plan(
 
 
 async def run(
-    url: str, api: Api, opts: Options, zone: tzinfo, *, concurrency: int = 4,
+    url: str,
+    api: Api,
+    opts: Options,
+    zone: tzinfo,
+    *,
+    concurrency: int = 4,
     progress: Progress | None = None,
 ) -> dict[str, Any]:
     """Backfill what `opts` selects; returns the summary. Resumes an unfinished run."""
     progress = progress or Progress()
     run_key = opts.run_key
-    async with AsyncConnectionPool(url, min_size=1, max_size=concurrency + 1, open=False,
-                                   kwargs={"autocommit": True, "prepare_threshold": None}) as pool:
+    async with AsyncConnectionPool(
+        url,
+        min_size=1,
+        max_size=concurrency + 1,
+        open=False,
+        kwargs={"autocommit": True, "prepare_threshold": None},
+    ) as pool:
         async with pool.connection() as conn:
             cur = await conn.execute(query("backfill_run_get"), {"run_key": run_key})
             existing = await cur.fetchone()
@@ -212,10 +265,20 @@ async def run(
             if resuming:
                 snapshot_at = existing[1]  # type: ignore[index]
             else:
-                cur = await conn.execute(query("backfill_run_start"), {
-                    "run_key": run_key,
-                    "options": Jsonb({"folders": list(opts.folders), "plans": list(opts.plans),
-                                      "since": opts.since, "page_size": opts.page_size})})
+                cur = await conn.execute(
+                    query("backfill_run_start"),
+                    {
+                        "run_key": run_key,
+                        "options": Jsonb(
+                            {
+                                "folders": list(opts.folders),
+                                "plans": list(opts.plans),
+                                "since": opts.since,
+                                "page_size": opts.page_size,
+                            }
+                        ),
+                    },
+                )
                 row = await cur.fetchone()
                 assert row is not None
                 snapshot_at = row[0]

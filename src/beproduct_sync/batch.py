@@ -81,32 +81,58 @@ def per_plan(rowsets: Sequence[RowSet]) -> list[RowSet]:
     return [merged[pid] for pid in sorted(merged)]
 
 
-async def _settle_unparsed(conn: AsyncConnection[Any], entries: list[tuple[Entry, str, str]],
-                           owner: str | None) -> list[Outcome]:
+async def _settle_unparsed(
+    conn: AsyncConnection[Any], entries: list[tuple[Entry, str, str]], owner: str | None
+) -> list[Outcome]:
     """Ignored and malformed bodies, settled together."""
     if not entries:
         return []
     async with conn.transaction():
         owned = await inbox.lock_owned(conn, [e.id for e, _, _ in entries], owner)
         mine = [(e, status, text) for e, status, text in entries if e.id in owned]
-        await inbox.finish_many(conn, [
-            {"id": e.id, "status": status, "duration_ms": 0.0,
-             "reason": text if status == "ignored" else None,
-             "error": text if status == "dead" else None, "body": e.payload}
-            for e, status, text in mine])
-        await inbox.add_error_rows(conn, [
-            {"sync_log_id": e.id, "severity": "error", "message": text,
-             "attempt": e.attempts + 1,
-             "entity_id": e.payload.get("headerId") if isinstance(e.payload, dict) else None}
-            for e, status, text in mine if status == "dead"])
-    return [Outcome(e.id, status if e.id in owned else "skipped", 0.0,
-                    reason=text if status == "ignored" else None,
-                    error=text if status == "dead" else None)
-            for e, status, text in entries]
+        await inbox.finish_many(
+            conn,
+            [
+                {
+                    "id": e.id,
+                    "status": status,
+                    "duration_ms": 0.0,
+                    "reason": text if status == "ignored" else None,
+                    "error": text if status == "dead" else None,
+                    "body": e.payload,
+                }
+                for e, status, text in mine
+            ],
+        )
+        await inbox.add_error_rows(
+            conn,
+            [
+                {
+                    "sync_log_id": e.id,
+                    "severity": "error",
+                    "message": text,
+                    "attempt": e.attempts + 1,
+                    "entity_id": e.payload.get("headerId") if isinstance(e.payload, dict) else None,
+                }
+                for e, status, text in mine
+                if status == "dead"
+            ],
+        )
+    return [
+        Outcome(
+            e.id,
+            status if e.id in owned else "skipped",
+            0.0,
+            reason=text if status == "ignored" else None,
+            error=text if status == "dead" else None,
+        )
+        for e, status, text in entries
+    ]
 
 
-async def _apply_chunk(conn: AsyncConnection[Any], chunk: list[Parsed], policy: Policy,
-                       owner: str | None) -> list[Outcome]:
+async def _apply_chunk(
+    conn: AsyncConnection[Any], chunk: list[Parsed], policy: Policy, owner: str | None
+) -> list[Outcome]:
     started = time.perf_counter()
     try:
         async with conn.transaction():
@@ -121,29 +147,70 @@ async def _apply_chunk(conn: AsyncConnection[Any], chunk: list[Parsed], policy: 
                     await policy.after_apply(conn, rows)
             # The chunk's time is shared out evenly: its statements ran for all at once.
             share = round((time.perf_counter() - started) * 1000 / max(len(mine), 1), 3)
-            statuses = {p.entry.id: "applied" if result.changed_by(p.rows) else "stale"
-                        for p in mine}
-            await inbox.add_error_rows(conn, [
-                {"sync_log_id": p.entry.id, "entity_id": w.entity_id, "severity": "warning",
-                 "message": w.message, "attempt": p.entry.attempts + 1}
-                for p in mine for w in p.rows.warnings])
-            await inbox.finish_many(conn, [
-                {"id": p.entry.id, "status": statuses[p.entry.id], "duration_ms": share,
-                 "reason": None, "error": None, "body": p.entry.payload} for p in mine])
+            statuses = {
+                p.entry.id: "applied" if result.changed_by(p.rows) else "stale" for p in mine
+            }
+            await inbox.add_error_rows(
+                conn,
+                [
+                    {
+                        "sync_log_id": p.entry.id,
+                        "entity_id": w.entity_id,
+                        "severity": "warning",
+                        "message": w.message,
+                        "attempt": p.entry.attempts + 1,
+                    }
+                    for p in mine
+                    for w in p.rows.warnings
+                ],
+            )
+            await inbox.finish_many(
+                conn,
+                [
+                    {
+                        "id": p.entry.id,
+                        "status": statuses[p.entry.id],
+                        "duration_ms": share,
+                        "reason": None,
+                        "error": None,
+                        "body": p.entry.payload,
+                    }
+                    for p in mine
+                ],
+            )
     except Exception:  # noqa: BLE001 - fall back to one by one, where each failure is recorded
-        return [await apply_entry(conn, p.entry.id, p.entry.payload, p.entry.digest, policy,
-                                  attempts_before=p.entry.attempts, owner=owner)
-                for p in chunk]
+        return [
+            await apply_entry(
+                conn,
+                p.entry.id,
+                p.entry.payload,
+                p.entry.digest,
+                policy,
+                attempts_before=p.entry.attempts,
+                owner=owner,
+            )
+            for p in chunk
+        ]
     return [
-        Outcome(p.entry.id, statuses[p.entry.id] if p.entry.id in owned else "skipped", share,
-                event_type=p.event.event_type, style_number=p.event.header_number,
-                warnings=[w.message for w in p.rows.warnings])
+        Outcome(
+            p.entry.id,
+            statuses[p.entry.id] if p.entry.id in owned else "skipped",
+            share,
+            event_type=p.event.event_type,
+            style_number=p.event.header_number,
+            warnings=[w.message for w in p.rows.warnings],
+        )
         for p in chunk
     ]
 
 
-async def apply_batch(conn: AsyncConnection[Any], entries: Sequence[Entry], policy: Policy,
-                      *, owner: str | None = None) -> list[Outcome]:
+async def apply_batch(
+    conn: AsyncConnection[Any],
+    entries: Sequence[Entry],
+    policy: Policy,
+    *,
+    owner: str | None = None,
+) -> list[Outcome]:
     """Apply stored events and settle their inbox rows; outcomes in the order given.
 
     `conn` must be autocommit. `owner` is the worker holding the rows' lease (None for an
@@ -172,7 +239,10 @@ async def apply_batch(conn: AsyncConnection[Any], entries: Sequence[Entry], poli
     for chunk in chunks(parsed):
         outcomes.extend(await _apply_chunk(conn, chunk, policy, owner))
     for e in fallback:
-        outcomes.append(await apply_entry(conn, e.id, e.payload, e.digest, policy,
-                                          attempts_before=e.attempts, owner=owner))
+        outcomes.append(
+            await apply_entry(
+                conn, e.id, e.payload, e.digest, policy, attempts_before=e.attempts, owner=owner
+            )
+        )
     order = {e.id: i for i, e in enumerate(entries)}
     return sorted(outcomes, key=lambda o: order[o.log_id])

@@ -97,9 +97,14 @@ class BeProductClient:
     """Async BeProduct Tracking API client; use as `async with BeProductClient(settings) as c:`."""
 
     def __init__(
-        self, settings: Settings, *, on_refresh_token: RefreshHook | None = None,
-        on_invalid_grant: InvalidGrantHook | None = None, retry_after_cap: float = 120.0,
-        page_size: int = 20, plan_page_size: int = 30,
+        self,
+        settings: Settings,
+        *,
+        on_refresh_token: RefreshHook | None = None,
+        on_invalid_grant: InvalidGrantHook | None = None,
+        retry_after_cap: float = 120.0,
+        page_size: int = 20,
+        plan_page_size: int = 30,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         if not settings.api_configured:
@@ -121,12 +126,14 @@ class BeProductClient:
         self._attempts = settings.beproduct_api_max_retries + 1
         base = settings.beproduct_api_backoff_base_seconds
         self._backoff = wait_exponential_jitter(
-            multiplier=base, max=settings.beproduct_api_backoff_max_seconds, jitter=base)
+            multiplier=base, max=settings.beproduct_api_backoff_max_seconds, jitter=base
+        )
         self._retry_after_cap = retry_after_cap
         self.page_size, self.plan_page_size = page_size, plan_page_size
         limit = settings.beproduct_api_max_concurrency
         self._http = httpx.AsyncClient(
-            timeout=settings.beproduct_api_timeout_seconds, transport=transport,
+            timeout=settings.beproduct_api_timeout_seconds,
+            transport=transport,
             limits=httpx.Limits(max_connections=limit + 1, max_keepalive_connections=limit + 1),
             headers={"Accept": "application/json", "User-Agent": "beproduct-sync"},
         )
@@ -152,48 +159,76 @@ class BeProductClient:
         result = await self.request("GET", "Tracking/Folders", "Tracking/Folders")
         return list(result or [])
 
-    def plans(self, folder_id: str | None = None,
-              filters: list[dict[str, Any]] | None = None) -> AsyncIterator[dict[str, Any]]:
+    def plans(
+        self, folder_id: str | None = None, filters: list[dict[str, Any]] | None = None
+    ) -> AsyncIterator[dict[str, Any]]:
         """Plans (of one folder, when given), page by page."""
         params = {"folderId": folder_id} if folder_id else {}
-        return self.items("Tracking/Plans", "Tracking/Plans", page_size=self.plan_page_size,
-                          body={"filters": filters or [], "colorwayFilters": []}, params=params)
+        return self.items(
+            "Tracking/Plans",
+            "Tracking/Plans",
+            page_size=self.plan_page_size,
+            body={"filters": filters or [], "colorwayFilters": []},
+            params=params,
+        )
 
     async def plan(self, plan_id: str) -> dict[str, Any]:
         """One plan with its style/material views and milestone definitions."""
         result: dict[str, Any] = await self.request(
-            "POST", f"Tracking/Plan/{plan_id}", "Tracking/Plan/{id}", json={})
+            "POST", f"Tracking/Plan/{plan_id}", "Tracking/Plan/{id}", json={}
+        )
         return result
 
-    def style_timelines(self, plan_id: str, filters: list[dict[str, Any]] | None = None
-                        ) -> AsyncIterator[dict[str, Any]]:
+    def style_timelines(
+        self, plan_id: str, filters: list[dict[str, Any]] | None = None
+    ) -> AsyncIterator[dict[str, Any]]:
         """The plan's style rows with their milestones, page by page."""
         return self._timelines(plan_id, "Style", filters)
 
-    def material_timelines(self, plan_id: str, filters: list[dict[str, Any]] | None = None
-                           ) -> AsyncIterator[dict[str, Any]]:
+    def material_timelines(
+        self, plan_id: str, filters: list[dict[str, Any]] | None = None
+    ) -> AsyncIterator[dict[str, Any]]:
         """The plan's material rows with their milestones, page by page."""
         return self._timelines(plan_id, "Material", filters)
 
     async def edit_style_timelines(self, plan_id: str, edits: list[dict[str, Any]]) -> Any:
         """Update style milestones: `[{id, timelines: [{id, status: {value}, …}]}]`."""
-        return await self.request("POST", f"Tracking/Plan/{plan_id}/Style/Timelines/Edit",
-                                  "Tracking/Plan/{id}/Style/Timelines/Edit", json=edits)
+        return await self.request(
+            "POST",
+            f"Tracking/Plan/{plan_id}/Style/Timelines/Edit",
+            "Tracking/Plan/{id}/Style/Timelines/Edit",
+            json=edits,
+        )
 
     async def edit_material_timelines(self, plan_id: str, edits: list[dict[str, Any]]) -> Any:
         """Update material milestones (same body as for styles)."""
-        return await self.request("POST", f"Tracking/Plan/{plan_id}/Material/Timelines/Edit",
-                                  "Tracking/Plan/{id}/Material/Timelines/Edit", json=edits)
+        return await self.request(
+            "POST",
+            f"Tracking/Plan/{plan_id}/Material/Timelines/Edit",
+            "Tracking/Plan/{id}/Material/Timelines/Edit",
+            json=edits,
+        )
 
-    def _timelines(self, plan_id: str, kind: str,
-                   filters: list[dict[str, Any]] | None) -> AsyncIterator[dict[str, Any]]:
-        return self.items(f"Tracking/Plan/{plan_id}/{kind}/Timeline",
-                          f"Tracking/Plan/{{id}}/{kind}/Timeline", page_size=self.page_size,
-                          body={"filters": filters or []})
+    def _timelines(
+        self, plan_id: str, kind: str, filters: list[dict[str, Any]] | None
+    ) -> AsyncIterator[dict[str, Any]]:
+        return self.items(
+            f"Tracking/Plan/{plan_id}/{kind}/Timeline",
+            f"Tracking/Plan/{{id}}/{kind}/Timeline",
+            page_size=self.page_size,
+            body={"filters": filters or []},
+        )
 
     # -- paging ------------------------------------------------------------------------------
-    async def pages(self, path: str, endpoint: str, *, page_size: int, body: Any,
-                    params: dict[str, Any] | None = None) -> AsyncIterator[Page]:
+    async def pages(
+        self,
+        path: str,
+        endpoint: str,
+        *,
+        page_size: int,
+        body: Any,
+        params: dict[str, Any] | None = None,
+    ) -> AsyncIterator[Page]:
         """Every page of a paged POST endpoint, from page 0 until `total` items were seen."""
         number, seen = 0, 0
         while True:
@@ -208,35 +243,54 @@ class BeProductClient:
                 return
             number += 1
 
-    async def items(self, path: str, endpoint: str, *, page_size: int, body: Any,
-                    params: dict[str, Any] | None = None) -> AsyncIterator[dict[str, Any]]:
+    async def items(
+        self,
+        path: str,
+        endpoint: str,
+        *,
+        page_size: int,
+        body: Any,
+        params: dict[str, Any] | None = None,
+    ) -> AsyncIterator[dict[str, Any]]:
         """Every item of a paged POST endpoint."""
-        async for page in self.pages(path, endpoint, page_size=page_size, body=body,
-                                     params=params):
+        async for page in self.pages(path, endpoint, page_size=page_size, body=body, params=params):
             for item in page.items:
                 yield item
 
     # -- requests ----------------------------------------------------------------------------
-    async def request(self, method: str, path: str, endpoint: str, *,
-                      params: dict[str, Any] | None = None, json: Any = None) -> Any:
+    async def request(
+        self,
+        method: str,
+        path: str,
+        endpoint: str,
+        *,
+        params: dict[str, Any] | None = None,
+        json: Any = None,
+    ) -> Any:
         """Call `{api}/{path}` with retries; `endpoint` is its id-free name for metrics and errors.
 
         A 401 refreshes the access token once (shared with concurrent callers) and retries.
         """
         for first in (True, False):
-            resp, used = await self._send(method, self._api + path, endpoint, auth=True,
-                                          params=params, json=json)
+            resp, used = await self._send(
+                method, self._api + path, endpoint, auth=True, params=params, json=json
+            )
             if resp.status_code == 401 and first:
                 await self._refresh_after_401(used)
                 continue
             return _decode(resp, method, endpoint)
         raise AssertionError("unreachable")  # pragma: no cover
 
-    async def _send(self, method: str, url: str, endpoint: str, *, auth: bool,
-                    **kwargs: Any) -> tuple[httpx.Response, str | None]:
-        retrying = AsyncRetrying(stop=stop_after_attempt(self._attempts), wait=self._wait,
-                                 retry=retry_if_exception_type(_Transient), reraise=True,
-                                 before_sleep=_log_retry(endpoint))
+    async def _send(
+        self, method: str, url: str, endpoint: str, *, auth: bool, **kwargs: Any
+    ) -> tuple[httpx.Response, str | None]:
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(self._attempts),
+            wait=self._wait,
+            retry=retry_if_exception_type(_Transient),
+            reraise=True,
+            before_sleep=_log_retry(endpoint),
+        )
         try:
             async for attempt in retrying:
                 with attempt:
@@ -244,11 +298,13 @@ class BeProductClient:
         except _Transient as exc:
             raise BeProductUnavailable(
                 f"BeProduct {method} {endpoint} failed after {self._attempts} attempt(s);"
-                f" last: {exc.reason}. Try again later.") from None
+                f" last: {exc.reason}. Try again later."
+            ) from None
         raise AssertionError("unreachable")  # pragma: no cover
 
-    async def _once(self, method: str, url: str, endpoint: str, auth: bool,
-                    **kwargs: Any) -> tuple[httpx.Response, str | None]:
+    async def _once(
+        self, method: str, url: str, endpoint: str, auth: bool, **kwargs: Any
+    ) -> tuple[httpx.Response, str | None]:
         # The token is fetched before taking a slot: a refresh is itself a request.
         token = await self._access_token() if auth else None
         headers = {"Authorization": f"Bearer {token}"} if token else {}
@@ -263,8 +319,9 @@ class BeProductClient:
                 raise _Transient(f"connection failed ({type(exc).__name__})") from None
         API_CALLS.labels(endpoint=endpoint, status=str(resp.status_code)).inc()
         if resp.status_code in RETRY_STATUSES:
-            raise _Transient(f"HTTP {resp.status_code}",
-                             retry_after_seconds(resp.headers.get("Retry-After")))
+            raise _Transient(
+                f"HTTP {resp.status_code}", retry_after_seconds(resp.headers.get("Retry-After"))
+            )
         return resp, token
 
     def _wait(self, state: RetryCallState) -> float:
@@ -292,8 +349,12 @@ class BeProductClient:
     async def _refresh_locked(self) -> None:
         tried: set[str] = set()
         while True:
-            form = {"grant_type": "refresh_token", "client_id": self._client_id,
-                    "client_secret": self._client_secret, "refresh_token": self._refresh_token}
+            form = {
+                "grant_type": "refresh_token",
+                "client_id": self._client_id,
+                "client_secret": self._client_secret,
+                "refresh_token": self._refresh_token,
+            }
             resp, _ = await self._send("POST", self._token_url, "token", auth=False, data=form)
             if resp.status_code not in (400, 401, 403):
                 break
@@ -301,8 +362,11 @@ class BeProductClient:
             # the hook knows where it keeps the rotated one. Each swap follows someone else's
             # successful refresh, so a herd of processes refreshing at once still converges.
             tried.add(self._refresh_token)
-            if (self._on_invalid_grant is None or _error_name(resp) != "invalid_grant"
-                    or len(tried) > MAX_TOKEN_SWAPS):
+            if (
+                self._on_invalid_grant is None
+                or _error_name(resp) != "invalid_grant"
+                or len(tried) > MAX_TOKEN_SWAPS
+            ):
                 raise BeProductAuthError()
             newer = await self._on_invalid_grant(self._refresh_token)
             if not newer or newer in tried:
@@ -340,8 +404,9 @@ def _decode(resp: httpx.Response, method: str, endpoint: str) -> Any:
     if code == 401:
         raise BeProductAuthError()
     if 400 <= code < 500:
-        raise BeProductRejected(f"BeProduct rejected {method} {endpoint}: HTTP {code}"
-                                + _error_code(resp))
+        raise BeProductRejected(
+            f"BeProduct rejected {method} {endpoint}: HTTP {code}" + _error_code(resp)
+        )
     if code >= 300:
         raise BeProductUnavailable(f"BeProduct {method} {endpoint} failed: HTTP {code}")
     if not resp.content.strip():
@@ -349,8 +414,9 @@ def _decode(resp: httpx.Response, method: str, endpoint: str) -> Any:
     try:
         return orjson.loads(resp.content)
     except orjson.JSONDecodeError:
-        raise BeProductError(f"BeProduct {method} {endpoint} answered with a body that is not"
-                             " JSON") from None
+        raise BeProductError(
+            f"BeProduct {method} {endpoint} answered with a body that is not JSON"
+        ) from None
 
 
 def _error_code(resp: httpx.Response) -> str:
@@ -372,6 +438,12 @@ def _log_retry(endpoint: str) -> Callable[[RetryCallState], None]:
     def before_sleep(state: RetryCallState) -> None:
         exc = state.outcome.exception() if state.outcome else None
         wait = state.next_action.sleep if state.next_action else 0.0
-        log.warning("beproduct.retry", endpoint=endpoint, attempt=state.attempt_number,
-                    reason=getattr(exc, "reason", type(exc).__name__), wait_seconds=round(wait, 3))
+        log.warning(
+            "beproduct.retry",
+            endpoint=endpoint,
+            attempt=state.attempt_number,
+            reason=getattr(exc, "reason", type(exc).__name__),
+            wait_seconds=round(wait, 3),
+        )
+
     return before_sleep

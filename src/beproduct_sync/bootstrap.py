@@ -40,6 +40,7 @@ def policy_from(settings: Settings) -> Policy:
         fault=failing_styles(style_numbers(settings.beproduct_sync_fault_style_numbers)),
         # Always scheduled, API configured or not: the queue is the record of what is missing,
         # and a process with API credentials (now or later) works it off.
-        after_apply=partial(enrich.schedule,
-                            ttl_seconds=settings.beproduct_sync_enrich_ttl_seconds),
+        after_apply=partial(
+            enrich.schedule, ttl_seconds=settings.beproduct_sync_enrich_ttl_seconds
+        ),
     )

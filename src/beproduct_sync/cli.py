@@ -100,11 +100,23 @@ def ingest(
     except SyncError as exc:
         raise fail(str(exc)) from None
     if as_json:
-        typer.echo(json.dumps({
-            **summary.counts,
-            "files": [{"path": str(r.path), "status": r.status, "id": r.log_id,
-                       "detail": r.detail} for r in summary.results],
-        }, indent=2))
+        typer.echo(
+            json.dumps(
+                {
+                    **summary.counts,
+                    "files": [
+                        {
+                            "path": str(r.path),
+                            "status": r.status,
+                            "id": r.log_id,
+                            "detail": r.detail,
+                        }
+                        for r in summary.results
+                    ],
+                },
+                indent=2,
+            )
+        )
     else:
         for r in summary.results:
             if r.status == "failed":
@@ -139,13 +151,18 @@ def status(
     if report["recent_errors"]:
         typer.echo("recent errors:")
         for e in report["recent_errors"]:
-            typer.echo(f"  {e['created_at']} {e['severity']:<7} {e['entity_id'] or '-'}"
-                       f" (event {e['sync_log_id']}): {e['message']}")
+            typer.echo(
+                f"  {e['created_at']} {e['severity']:<7} {e['entity_id'] or '-'}"
+                f" (event {e['sync_log_id']}): {e['message']}"
+            )
 
 
 # Modules that add commands to `app` (imported for their side effect, in this order).
 COMMAND_MODULES: tuple[str, ...] = (
-    "commands_service", "commands_worker", "commands_fake", "commands_api",
+    "commands_service",
+    "commands_worker",
+    "commands_fake",
+    "commands_api",
 )
 
 

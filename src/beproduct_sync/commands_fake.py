@@ -47,12 +47,15 @@ def fake_beproduct(
     milestones: Annotated[int, typer.Option(min=1, help="Milestones per style.")] = 25,
     materials: Annotated[int, typer.Option(min=0, help="Material rows per plan.")] = 10,
     token_lifetime: Annotated[float, typer.Option(help="Access token lifetime, seconds.")] = 28800,
-    samples: Annotated[bool, typer.Option(
-        help="Also know the plan of the bundled real webhook samples (for demos).")] = True,
+    samples: Annotated[
+        bool,
+        typer.Option(help="Also know the plan of the bundled real webhook samples (for demos)."),
+    ] = True,
 ) -> None:
     """Serve the fake API and print the settings that point beproduct-sync at it."""
-    ctx.obj = _Options(host, port, seed, folders, plans, styles, milestones, materials,
-                       token_lifetime, samples)
+    ctx.obj = _Options(
+        host, port, seed, folders, plans, styles, milestones, materials, token_lifetime, samples
+    )
     if ctx.invoked_subcommand is None:
         _serve(ctx.obj)
 
@@ -60,8 +63,13 @@ def fake_beproduct(
 def _fake(o: _Options) -> FakeBeProduct:
     from .fake import FakeBeProduct, Sizes
 
-    sizes = Sizes(folders=o.folders, plans=o.plans, styles=o.styles, milestones=o.milestones,
-                  materials=o.materials)
+    sizes = Sizes(
+        folders=o.folders,
+        plans=o.plans,
+        styles=o.styles,
+        milestones=o.milestones,
+        materials=o.materials,
+    )
     fake = FakeBeProduct(seed=o.seed, sizes=sizes, token_lifetime=o.token_lifetime)
     if o.samples:
         from .fake.samples import add_sample_plan
@@ -80,13 +88,16 @@ def _serve(o: _Options) -> None:
     try:
         sock = bind(o.host, o.port)
     except OSError as exc:
-        raise fail(f"cannot listen on {o.host}:{o.port}: {exc.strerror}; try another --port"
-                   ) from None
+        raise fail(
+            f"cannot listen on {o.host}:{o.port}: {exc.strerror}; try another --port"
+        ) from None
     fake.base_url = f"http://{o.host}:{sock.getsockname()[1]}"
     for name, value in fake.env().items():
         typer.echo(f"{name}={value}")
-    typer.echo(f"# fake BeProduct on {fake.base_url} (admin: {fake.base_url}/_admin/stats); "
-               "Ctrl-C stops", err=True)
+    typer.echo(
+        f"# fake BeProduct on {fake.base_url} (admin: {fake.base_url}/_admin/stats); Ctrl-C stops",
+        err=True,
+    )
     logging.getLogger("uvicorn.error").addFilter(QuietDrops(None))
     server(fake.app, log_level="info").run(sockets=[sock])
 
@@ -105,8 +116,13 @@ def webhooks(
     if kind not in ("Style", "Material"):
         raise fail("--kind must be Style or Material")
     o: _Options = ctx.obj
-    sizes = Sizes(folders=o.folders, plans=o.plans, styles=o.styles, milestones=o.milestones,
-                  materials=o.materials)
+    sizes = Sizes(
+        folders=o.folders,
+        plans=o.plans,
+        styles=o.styles,
+        milestones=o.milestones,
+        materials=o.materials,
+    )
     # Virtual time makes the files reproducible; it starts after all seeded modifications.
     world = World(o.seed, sizes, Clock(start=to_ticks("2025-11-06T08:00:00Z")))
     fake = FakeBeProduct(seed=o.seed, world=world)

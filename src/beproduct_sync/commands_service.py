@@ -54,8 +54,9 @@ def _on_signals(server: uvicorn.Server, stop: asyncio.Event) -> None:
             signal.signal(sig, lambda *_: loop.call_soon_threadsafe(handle))
 
 
-async def serve_forever(rt: Runtime, server: uvicorn.Server, workers: int | None,
-                        processes: int = 0) -> None:
+async def serve_forever(
+    rt: Runtime, server: uvicorn.Server, workers: int | None, processes: int = 0
+) -> None:
     """Run the HTTP server and the workers until a signal, then drain both.
 
     Workers run in this loop, or with `processes` > 0 in that many child processes (each with
@@ -113,8 +114,11 @@ async def settle(tasks: Sequence[asyncio.Future[None]], timeout: float) -> None:
         return
     _, pending = await asyncio.wait(tasks, timeout=timeout)
     for t in pending:
-        log.warning("background_task_cancelled", task=t.get_name() if isinstance(
-            t, asyncio.Task) else None, after_s=timeout)
+        log.warning(
+            "background_task_cancelled",
+            task=t.get_name() if isinstance(t, asyncio.Task) else None,
+            after_s=timeout,
+        )
         t.cancel()
     for outcome in await asyncio.gather(*tasks, return_exceptions=True):
         if isinstance(outcome, Exception):
@@ -125,16 +129,27 @@ async def settle(tasks: Sequence[asyncio.Future[None]], timeout: float) -> None:
 def serve(
     host: Annotated[str | None, typer.Option(help="Address to bind [BEPRODUCT_SYNC_HOST].")] = None,
     port: Annotated[int | None, typer.Option(help="Port to bind [BEPRODUCT_SYNC_PORT].")] = None,
-    workers: Annotated[int | None, typer.Option(
-        min=0, help="Worker loops per worker process (0 = receive only)"
-        " [BEPRODUCT_SYNC_WORKERS].")] = None,
-    worker_processes: Annotated[int | None, typer.Option(
-        min=0, help="Run the workers in this many supervised child processes; 0 runs them in"
-        " the receiver's own event loop [BEPRODUCT_SYNC_WORKER_PROCESSES].")
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            min=0,
+            help="Worker loops per worker process (0 = receive only) [BEPRODUCT_SYNC_WORKERS].",
+        ),
     ] = None,
-    insecure_dev: Annotated[bool, typer.Option(
-        "--insecure-dev", help="Accept webhooks without a secret (local development only)."
-    )] = False,
+    worker_processes: Annotated[
+        int | None,
+        typer.Option(
+            min=0,
+            help="Run the workers in this many supervised child processes; 0 runs them in"
+            " the receiver's own event loop [BEPRODUCT_SYNC_WORKER_PROCESSES].",
+        ),
+    ] = None,
+    insecure_dev: Annotated[
+        bool,
+        typer.Option(
+            "--insecure-dev", help="Accept webhooks without a secret (local development only)."
+        ),
+    ] = False,
 ) -> None:
     """Receive BeProduct webhooks over HTTP and apply them with workers (child processes)."""
     settings = load_settings()
@@ -149,16 +164,23 @@ def serve(
     except SyncError as exc:
         raise fail(str(exc)) from None
     if rt.embedded:
-        typer.echo(f"no DATABASE_URL: using the embedded PostgreSQL in"
-                   f" {settings.beproduct_sync_data_dir}")
+        typer.echo(
+            f"no DATABASE_URL: using the embedded PostgreSQL in {settings.beproduct_sync_data_dir}"
+        )
     typer.echo(f"receiving BeProduct webhooks at http://{_local(host)}:{port}{WEBHOOK_PATH}")
     config = uvicorn.Config(
-        web, host=host, port=port, log_config=None, lifespan="on",
-        access_log=settings.beproduct_sync_access_log, timeout_graceful_shutdown=30,
+        web,
+        host=host,
+        port=port,
+        log_config=None,
+        lifespan="on",
+        access_log=settings.beproduct_sync_access_log,
+        timeout_graceful_shutdown=30,
         server_header=False,
     )
-    processes = (settings.beproduct_sync_worker_processes if worker_processes is None
-                 else worker_processes)
+    processes = (
+        settings.beproduct_sync_worker_processes if worker_processes is None else worker_processes
+    )
     if workers == 0:  # receive only
         processes = 0
     run(serve_forever(rt, _Server(config), workers, processes))
@@ -181,8 +203,10 @@ def send(
     if missing:
         raise fail(f"no such file or directory: {', '.join(missing)}")
     settings = load_settings()
-    target = url or (f"http://{_local(settings.beproduct_sync_host)}:"
-                     f"{settings.beproduct_sync_port}{WEBHOOK_PATH}")
+    target = url or (
+        f"http://{_local(settings.beproduct_sync_host)}:"
+        f"{settings.beproduct_sync_port}{WEBHOOK_PATH}"
+    )
     ok = True
     for line, good in post_all(settings, target, paths):
         typer.echo(line, err=not good)

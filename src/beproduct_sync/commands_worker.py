@@ -57,13 +57,19 @@ async def _work_until_signalled(rt: Runtime, count: int | None) -> None:
 
 @app.command()
 def worker(
-    workers: Annotated[int | None, typer.Option(
-        "--workers", "-w", min=1,
-        help="Worker loops in this process (default: BEPRODUCT_SYNC_WORKERS).",
-    )] = None,
-    metrics_port: Annotated[int | None, typer.Option(
-        help="Serve Prometheus metrics on this port (the receiver serves its own)."
-    )] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            "--workers",
+            "-w",
+            min=1,
+            help="Worker loops in this process (default: BEPRODUCT_SYNC_WORKERS).",
+        ),
+    ] = None,
+    metrics_port: Annotated[
+        int | None,
+        typer.Option(help="Serve Prometheus metrics on this port (the receiver serves its own)."),
+    ] = None,
 ) -> None:
     """Apply stored events until SIGTERM or Ctrl-C; run as many as you like, anywhere."""
     from .supervise import follow_parent
@@ -77,15 +83,19 @@ def worker(
     try:
         run(_work_until_signalled(rt, workers))
     except asyncio.CancelledError:
-        raise fail("stopped without finishing the events in flight (their leases will run out"
-                   " and another worker applies them)", code=130) from None
+        raise fail(
+            "stopped without finishing the events in flight (their leases will run out"
+            " and another worker applies them)",
+            code=130,
+        ) from None
 
 
 def _print_report(report: Any, *, dry_run: bool, now: bool) -> None:
     for c in report.chosen:
         received = c.received_at.strftime("%Y-%m-%d %H:%M:%S")
-        line = (f"{c.id:>10}  {c.status:<8} {c.action or '-':<9} {c.style_number or '-':<14}"
-                f" {received}")
+        line = (
+            f"{c.id:>10}  {c.status:<8} {c.action or '-':<9} {c.style_number or '-':<14} {received}"
+        )
         typer.echo(line + (f"  {c.last_error}" if c.last_error and dry_run else ""))
     if dry_run:
         typer.echo(f"would replay {len(report.chosen)} event(s)")
@@ -102,16 +112,24 @@ def _print_report(report: Any, *, dry_run: bool, now: bool) -> None:
 @app.command()
 def replay(
     ids: Annotated[list[int] | None, typer.Option("--id", help="Event id (repeatable).")] = None,
-    statuses: Annotated[list[ReplayStatus] | None, typer.Option(
-        "--status", help="Only events in this status (repeatable; default: any of them)."
-    )] = None,
-    since: Annotated[str | None, typer.Option(
-        help="Received at or after (ISO date/time; UTC unless it carries a zone).")] = None,
+    statuses: Annotated[
+        list[ReplayStatus] | None,
+        typer.Option(
+            "--status", help="Only events in this status (repeatable; default: any of them)."
+        ),
+    ] = None,
+    since: Annotated[
+        str | None,
+        typer.Option(help="Received at or after (ISO date/time; UTC unless it carries a zone)."),
+    ] = None,
     until: Annotated[str | None, typer.Option(help="Received before (same form).")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="List, change nothing.")] = False,
-    now: Annotated[bool, typer.Option(
-        "--now", help="Apply them in this process instead of leaving them to the workers."
-    )] = False,
+    now: Annotated[
+        bool,
+        typer.Option(
+            "--now", help="Apply them in this process instead of leaving them to the workers."
+        ),
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
     """Send dead (or any settled) events back to the queue; attempts start again."""
@@ -120,7 +138,8 @@ def replay(
 
     try:
         selection = Selection(
-            ids=tuple(ids or ()), statuses=tuple(s.value for s in statuses or ()),
+            ids=tuple(ids or ()),
+            statuses=tuple(s.value for s in statuses or ()),
             since=parse_when(since) if since else None,
             until=parse_when(until) if until else None,
         )
@@ -129,31 +148,56 @@ def replay(
     rt = runtime()
 
     async def go() -> Any:
-        async with await db.aconnect(rt.url, autocommit=True,
-                                     application_name="beproduct-sync replay") as conn:
-            return await do_replay(conn, selection, rt.policy, dry_run=dry_run, now=now,
-                                   lease_seconds=rt.settings.beproduct_sync_lease_seconds)
+        async with await db.aconnect(
+            rt.url, autocommit=True, application_name="beproduct-sync replay"
+        ) as conn:
+            return await do_replay(
+                conn,
+                selection,
+                rt.policy,
+                dry_run=dry_run,
+                now=now,
+                lease_seconds=rt.settings.beproduct_sync_lease_seconds,
+            )
 
     try:
         report = run(go())
     except SyncError as exc:
         raise fail(str(exc)) from None
     if as_json:
-        typer.echo(json.dumps({
-            "dry_run": dry_run,
-            "chosen": [{"id": c.id, "status": c.status, "action": c.action,
-                        "style_number": c.style_number, "received_at": c.received_at.isoformat(),
-                        "attempts": c.attempts, "last_error": c.last_error}
-                       for c in report.chosen],
-            "reset": report.reset,
-            "outcomes": [{"id": o.log_id, "status": o.status, "error": o.error}
-                         for o in report.outcomes],
-            "missing_ids": report.missing_ids,
-        }, indent=2))
+        typer.echo(
+            json.dumps(
+                {
+                    "dry_run": dry_run,
+                    "chosen": [
+                        {
+                            "id": c.id,
+                            "status": c.status,
+                            "action": c.action,
+                            "style_number": c.style_number,
+                            "received_at": c.received_at.isoformat(),
+                            "attempts": c.attempts,
+                            "last_error": c.last_error,
+                        }
+                        for c in report.chosen
+                    ],
+                    "reset": report.reset,
+                    "outcomes": [
+                        {"id": o.log_id, "status": o.status, "error": o.error}
+                        for o in report.outcomes
+                    ],
+                    "missing_ids": report.missing_ids,
+                },
+                indent=2,
+            )
+        )
     else:
         _print_report(report, dry_run=dry_run, now=now)
     if report.missing_ids:
-        typer.echo("not replayable (no such event, or still queued): "
-                   + ", ".join(map(str, report.missing_ids)), err=True)
+        typer.echo(
+            "not replayable (no such event, or still queued): "
+            + ", ".join(map(str, report.missing_ids)),
+            err=True,
+        )
     if report.missing_ids or any(o.status in ("failed", "dead") for o in report.outcomes):
         raise typer.Exit(1)

@@ -49,7 +49,8 @@ class Settings(BaseSettings):
     # Workers (see worker.py).
     beproduct_sync_workers: int = Field(default=2, ge=0)
     beproduct_sync_worker_processes: int = Field(
-        default=1, ge=0,
+        default=1,
+        ge=0,
         description="`serve`: run workers in this many child processes (0 = in the receiver's).",
     )
     beproduct_sync_batch_size: int = Field(default=100, ge=1)

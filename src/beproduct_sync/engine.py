@@ -75,8 +75,9 @@ def malformed_message(exc: BaseException) -> str:
 
 
 def _of(event: TrackingEvent, log_id: int, status: str, ms: float, **more: Any) -> Outcome:
-    return Outcome(log_id, status, ms, event_type=event.event_type,
-                   style_number=event.header_number, **more)
+    return Outcome(
+        log_id, status, ms, event_type=event.event_type, style_number=event.header_number, **more
+    )
 
 
 class NotOwned(Exception):
@@ -112,8 +113,9 @@ async def apply_entry(
         async with conn.transaction():
             if not await inbox.lock_owned(conn, [log_id], owner):
                 return Outcome(log_id, "skipped", elapsed())
-            await inbox.finish(conn, log_id, "ignored", duration_ms=elapsed(), reason=str(exc),
-                               body=payload)
+            await inbox.finish(
+                conn, log_id, "ignored", duration_ms=elapsed(), reason=str(exc), body=payload
+            )
         return Outcome(log_id, "ignored", elapsed(), reason=str(exc))
     except Exception as exc:  # noqa: BLE001 - MalformedEvent, or whatever else a body raises
         # Retrying cannot fix a malformed body: dead-letter it at once, with the reason.
@@ -122,8 +124,9 @@ async def apply_entry(
         async with conn.transaction():
             if not await inbox.lock_owned(conn, [log_id], owner):
                 return Outcome(log_id, "skipped", elapsed())
-            await inbox.finish(conn, log_id, "dead", duration_ms=elapsed(), error=message,
-                               body=payload)
+            await inbox.finish(
+                conn, log_id, "dead", duration_ms=elapsed(), error=message, body=payload
+            )
             await inbox.add_errors(conn, log_id, [(entity, message)], attempt=attempts_before + 1)
         return Outcome(log_id, "dead", elapsed(), error=message)
 
@@ -140,22 +143,31 @@ async def apply_entry(
             status = "applied" if result.changed else "stale"
             if rows.warnings:
                 await inbox.add_errors(
-                    conn, log_id, [(w.entity_id, w.message) for w in rows.warnings],
-                    severity="warning", attempt=attempts_before + 1,
+                    conn,
+                    log_id,
+                    [(w.entity_id, w.message) for w in rows.warnings],
+                    severity="warning",
+                    attempt=attempts_before + 1,
                 )
             await inbox.finish(conn, log_id, status, duration_ms=elapsed(), body=payload)
-        return _of(event, log_id, status, elapsed(),
-                       warnings=[w.message for w in rows.warnings])
+        return _of(event, log_id, status, elapsed(), warnings=[w.message for w in rows.warnings])
     except NotOwned:
         return _of(event, log_id, "skipped", elapsed())
     except Exception as exc:  # noqa: BLE001 - every failure is recorded, none escapes unlogged
-        return await _record_failure(conn, log_id, event, exc, policy, attempts_before, owner,
-                                     elapsed, payload)
+        return await _record_failure(
+            conn, log_id, event, exc, policy, attempts_before, owner, elapsed, payload
+        )
 
 
 async def _record_failure(
-    conn: AsyncConnection[Any], log_id: int, event: TrackingEvent, exc: BaseException,
-    policy: Policy, attempts_before: int, owner: str | None, elapsed: Callable[[], float],
+    conn: AsyncConnection[Any],
+    log_id: int,
+    event: TrackingEvent,
+    exc: BaseException,
+    policy: Policy,
+    attempts_before: int,
+    owner: str | None,
+    elapsed: Callable[[], float],
     payload: Any = None,
 ) -> Outcome:
     message = describe_error(exc)
@@ -165,12 +177,27 @@ async def _record_failure(
         if not await inbox.lock_owned(conn, [log_id], owner):
             return _of(event, log_id, "skipped", elapsed())
         new_status, attempts = await inbox.fail(
-            conn, log_id, message, duration_ms=elapsed(),
-            max_attempts=policy.max_attempts, delay_seconds=delay, body=payload,
+            conn,
+            log_id,
+            message,
+            duration_ms=elapsed(),
+            max_attempts=policy.max_attempts,
+            delay_seconds=delay,
+            body=payload,
         )
         await inbox.add_errors(
-            conn, log_id, [(str(event.header_id or event.record_id), message)], attempt=attempt,
+            conn,
+            log_id,
+            [(str(event.header_id or event.record_id), message)],
+            attempt=attempt,
         )
-    log.warning("event_failed", log_id=log_id, status=new_status, attempts=attempts,
-                error=message, event_type=event.event_type, style_number=event.header_number)
+    log.warning(
+        "event_failed",
+        log_id=log_id,
+        status=new_status,
+        attempts=attempts,
+        error=message,
+        event_type=event.event_type,
+        style_number=event.header_number,
+    )
     return _of(event, log_id, new_status, elapsed(), error=message, attempts=attempts)

@@ -28,8 +28,16 @@ from .store import query
 if TYPE_CHECKING:
     from .bootstrap import Runtime
 
-__all__ = ["ALL_FOLDERS", "JOB_STATUSES", "EnrichConfig", "Source", "enricher_task",
-           "queue_counts", "run_enricher", "schedule"]
+__all__ = [
+    "ALL_FOLDERS",
+    "JOB_STATUSES",
+    "EnrichConfig",
+    "Source",
+    "enricher_task",
+    "queue_counts",
+    "run_enricher",
+    "schedule",
+]
 
 log = structlog.get_logger("beproduct_sync.enrich")
 
@@ -40,10 +48,15 @@ _RUNNING: set[asyncio.Task[None]] = set()  # strong references: the loop keeps o
 async def schedule(conn: AsyncConnection[Any], rows: RowSet, ttl_seconds: float) -> None:
     """Queue the API fetches an applied event needs (one statement; inside its transaction)."""
     folder_id = rows.plan.get("folder_id")
-    cur = await conn.execute(query("enrich_schedule"), {
-        "plan_id": rows.plan["id"], "folder_id": folder_id, "ttl_seconds": float(ttl_seconds),
-        "template_ids": [t["id"] for t in rows.templates],
-    })
+    cur = await conn.execute(
+        query("enrich_schedule"),
+        {
+            "plan_id": rows.plan["id"],
+            "folder_id": folder_id,
+            "ttl_seconds": float(ttl_seconds),
+            "template_ids": [t["id"] for t in rows.templates],
+        },
+    )
     found = await cur.fetchone()
     plan_jobs, folder_jobs = (int(found[0]), int(found[1])) if found else (0, 0)
     # hit: served from the database (or by a fetch already queued); miss: a fetch was queued.
@@ -64,8 +77,9 @@ async def run_enricher(runtime: Runtime, client: Source, stop: asyncio.Event) ->
     log.info("enricher_started", batch_size=config.batch_size, poll_s=config.poll_seconds)
     while not stop.is_set():
         try:
-            async with await db.aconnect(runtime.url, autocommit=True,
-                                         application_name="beproduct-sync enricher") as conn:
+            async with await db.aconnect(
+                runtime.url, autocommit=True, application_name="beproduct-sync enricher"
+            ) as conn:
                 while not stop.is_set():
                     ran = await run_batch(conn, client, config)
                     failures = 0

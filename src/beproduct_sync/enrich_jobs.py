@@ -89,21 +89,27 @@ class Job:
 
 async def claim(conn: AsyncConnection[Any], limit: int, lease_seconds: float) -> list[Job]:
     """Claim up to `limit` due jobs under a lease."""
-    cur = await conn.execute(query("enrich_claim"),
-                             {"limit": limit, "lease_seconds": lease_seconds})
+    cur = await conn.execute(
+        query("enrich_claim"), {"limit": limit, "lease_seconds": lease_seconds}
+    )
     return [Job.from_row(r) for r in await cur.fetchall()]
 
 
-async def still_needed(conn: AsyncConnection[Any], jobs: list[Job],
-                       ttl_seconds: float) -> list[Job]:
+async def still_needed(
+    conn: AsyncConnection[Any], jobs: list[Job], ttl_seconds: float
+) -> list[Job]:
     """The claimed jobs whose data is still missing or stale; the others are deleted."""
     if not jobs:
         return []
-    cur = await conn.execute(query("enrich_still_needed"), {
-        "kinds": [j.kind for j in jobs], "ids": [j.entity_id for j in jobs],
-        "ttl_seconds": float(ttl_seconds)})
-    needed = {(str(kind), str(entity_id)) for kind, entity_id, need in await cur.fetchall()
-              if need}
+    cur = await conn.execute(
+        query("enrich_still_needed"),
+        {
+            "kinds": [j.kind for j in jobs],
+            "ids": [j.entity_id for j in jobs],
+            "ttl_seconds": float(ttl_seconds),
+        },
+    )
+    needed = {(str(kind), str(entity_id)) for kind, entity_id, need in await cur.fetchall() if need}
     keep = [j for j in jobs if (j.kind, j.entity_id) in needed]
     for job in jobs:
         if job not in keep:
@@ -125,32 +131,39 @@ async def save(conn: AsyncConnection[Any], job: Job, payload: Any, zone: tzinfo)
     async with conn.transaction(), conn.pipeline():
         if job.kind == "plan":
             found = plan_rows(payload, job.entity_id, zone)
-            plan = {**found.plan, "raw_payload": Jsonb(found.plan["raw_payload"]),
-                    "enriched_at": at}
+            plan = {
+                **found.plan,
+                "raw_payload": Jsonb(found.plan["raw_payload"]),
+                "enriched_at": at,
+            }
             await conn.execute(query("enrich_plan_folder"), {"folder_id": plan["folder_id"]})
             await conn.execute(query("enrich_plan"), plan)
             if found.templates:
-                await conn.execute(query("enrich_templates"),
-                                   {"rows": Jsonb(found.templates), "enriched_at": at})
+                await conn.execute(
+                    query("enrich_templates"), {"rows": Jsonb(found.templates), "enriched_at": at}
+                )
         else:
-            await conn.execute(query("enrich_folders"),
-                               {"rows": Jsonb(folder_rows(payload)), "enriched_at": at})
+            await conn.execute(
+                query("enrich_folders"), {"rows": Jsonb(folder_rows(payload)), "enriched_at": at}
+            )
         await conn.execute(query("enrich_done"), job.key)
 
 
 async def save_missing(conn: AsyncConnection[Any], job: Job) -> None:
     """The API does not know the plan: note the lookup and drop the job."""
     async with conn.transaction():
-        await conn.execute(query("enrich_plan_missing"),
-                           {"id": job.entity_id, "enriched_at": job.claimed_at})
+        await conn.execute(
+            query("enrich_plan_missing"), {"id": job.entity_id, "enriched_at": job.claimed_at}
+        )
         await conn.execute(query("enrich_done"), job.key)
 
 
 async def fail(conn: AsyncConnection[Any], job: Job, error: str, delay_seconds: float) -> None:
     """Record a failed attempt; the job is tried again after `delay_seconds`."""
     async with conn.transaction():
-        await conn.execute(query("enrich_fail"),
-                           {**job.key, "error": error[:1000], "delay_seconds": delay_seconds})
+        await conn.execute(
+            query("enrich_fail"), {**job.key, "error": error[:1000], "delay_seconds": delay_seconds}
+        )
 
 
 def not_found(exc: BaseException) -> bool:
@@ -166,8 +179,7 @@ def retry_after(exc: BaseException) -> float:
     return float(value) if isinstance(value, int | float) else 0.0
 
 
-async def settle(conn: AsyncConnection[Any], job: Job, result: Any,
-                 config: EnrichConfig) -> str:
+async def settle(conn: AsyncConnection[Any], job: Job, result: Any, config: EnrichConfig) -> str:
     """Save a fetch's result or record its failure; returns the outcome label."""
     if isinstance(result, BaseException) and not isinstance(result, Exception):
         raise result  # cancellation: stop now, the lease hands the job back
@@ -181,12 +193,17 @@ async def settle(conn: AsyncConnection[Any], job: Job, result: Any,
             return "done"
         except Exception as exc:  # noqa: BLE001 - a response we cannot store is a failed attempt
             error = exc
-    delay = inbox.retry_delay(job.attempts + 1, config.retry_base_seconds,
-                              config.retry_max_seconds)
+    delay = inbox.retry_delay(job.attempts + 1, config.retry_base_seconds, config.retry_max_seconds)
     message = describe_error(error)
     await fail(conn, job, message, max(delay, retry_after(error)))
-    log.warning("enrichment_failed", kind=job.kind, entity_id=job.entity_id,
-                attempt=job.attempts + 1, retry_in_s=round(delay, 2), error=message)
+    log.warning(
+        "enrichment_failed",
+        kind=job.kind,
+        entity_id=job.entity_id,
+        attempt=job.attempts + 1,
+        retry_in_s=round(delay, 2),
+        error=message,
+    )
     return "failed"
 
 
@@ -208,5 +225,3 @@ async def run_batch(conn: AsyncConnection[Any], client: Source, config: EnrichCo
             ENRICHMENT_OUTCOMES.labels(job.kind, outcome).inc()
     ENRICHMENT_QUEUE.set(sum((await queue_counts(conn)).values()))
     return len(claimed)
-
-

@@ -80,15 +80,21 @@ def _definitions(
         tid = uuid_text(pick(d, "id", "Id"))
         if tid is None:
             continue
-        out.append({
-            "id": tid, "plan_id": plan_id, "master_folder": master,
-            "name": text(pick(d, "actionDescription", "taskDescription", "TaskDescription",
-                              "name")),
-            "short_name": text(pick(d, "shortDescription", "ShortDescription")),
-            "department": text(pick(d, "department", "Department")),
-            "page_name": text(pick(d, "pageName", "page", "Page")),
-            "raw_payload": d, "source_version": version,
-        })
+        out.append(
+            {
+                "id": tid,
+                "plan_id": plan_id,
+                "master_folder": master,
+                "name": text(
+                    pick(d, "actionDescription", "taskDescription", "TaskDescription", "name")
+                ),
+                "short_name": text(pick(d, "shortDescription", "ShortDescription")),
+                "department": text(pick(d, "department", "Department")),
+                "page_name": text(pick(d, "pageName", "page", "Page")),
+                "raw_payload": d,
+                "source_version": version,
+            }
+        )
     return out
 
 
@@ -126,7 +132,10 @@ def folder_rows(payload: Any) -> list[dict[str, Any]]:
         if fid is None:
             continue
         rows[fid] = {
-            "id": fid, "name": text(pick(f, "name", "Name", "folderName")), "brand": _brand(f),
-            "active": flag(pick(f, "active", "Active")), "raw_payload": f,
+            "id": fid,
+            "name": text(pick(f, "name", "Name", "folderName")),
+            "brand": _brand(f),
+            "active": flag(pick(f, "active", "Active")),
+            "raw_payload": f,
         }
     return sorted(rows.values(), key=lambda r: r["id"])

@@ -63,7 +63,12 @@ def _parse_text(value: str) -> SourceTime:
         raise ValueError(f"not an ISO-8601 timestamp: {value!r}")
     year, month, day, hour, minute, second, frac, zone = m.groups()
     base = datetime(
-        int(year), int(month), int(day), int(hour or 0), int(minute or 0), int(second or 0),
+        int(year),
+        int(month),
+        int(day),
+        int(hour or 0),
+        int(minute or 0),
+        int(second or 0),
         tzinfo=UTC,
     )
     # Naive timestamps are taken as UTC: BeProduct sends UTC everywhere we have seen. The offset

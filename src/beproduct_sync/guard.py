@@ -62,15 +62,22 @@ class Guard:
         wanted = ("webhook-id", "webhook-timestamp", "webhook-signature")
         found = {name: headers.get(name, "") for name in wanted}
         if not all(found.values()):
-            raise Rejected(401, "missing_signature", "send webhook-id, webhook-timestamp and"
-                           " webhook-signature headers (Standard Webhooks)")
+            raise Rejected(
+                401,
+                "missing_signature",
+                "send webhook-id, webhook-timestamp and"
+                " webhook-signature headers (Standard Webhooks)",
+            )
         try:
             self.signer.verify(body, found, json_parse=False)
         except WebhookVerificationError as exc:
             text = str(exc)
             if "timestamp" in text.lower():
-                raise Rejected(401, "signature_expired", "webhook-timestamp is outside the"
-                               " 5-minute tolerance; check the sender's clock") from None
+                raise Rejected(
+                    401,
+                    "signature_expired",
+                    "webhook-timestamp is outside the 5-minute tolerance; check the sender's clock",
+                ) from None
             raise Rejected(401, "invalid_signature", "no webhook-signature matches") from None
         except ValueError:
             # A malformed signature list, bad base64 or a body that is not UTF-8 (the library

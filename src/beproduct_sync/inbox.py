@@ -43,7 +43,8 @@ def decode(raw: bytes) -> tuple[Any, bool]:
             raise
     try:
         body = _replace_surrogates(
-            json.loads(raw, parse_constant=_no_constants, parse_float=_finite))
+            json.loads(raw, parse_constant=_no_constants, parse_float=_finite)
+        )
         canonical(body)  # what orjson cannot write (e.g. integers past 64 bits) is not stored
     except (RecursionError, TypeError, orjson.JSONEncodeError) as exc:
         raise ValueError(f"not storable JSON: {type(exc).__name__}") from None
@@ -164,8 +165,12 @@ def _meta(body: Any) -> dict[str, Any]:
 
 
 async def record(
-    conn: AsyncConnection[Any], body: Any, digest: bytes | None = None, raw: bytes | None = None,
-    *, altered: bool = False,
+    conn: AsyncConnection[Any],
+    body: Any,
+    digest: bytes | None = None,
+    raw: bytes | None = None,
+    *,
+    altered: bool = False,
 ) -> Received:
     """Store a decoded body (pending) unless already stored; the caller commits.
 
@@ -216,8 +221,19 @@ async def finish(
     `body` is the stored payload: processed_at is set only when its date is readable (see
     `date_readable`); without it processed_at is set.
     """
-    await finish_many(conn, [{"id": log_id, "status": status, "duration_ms": duration_ms,
-                              "reason": reason, "error": error, "body": body}])
+    await finish_many(
+        conn,
+        [
+            {
+                "id": log_id,
+                "status": status,
+                "duration_ms": duration_ms,
+                "reason": reason,
+                "error": error,
+                "body": body,
+            }
+        ],
+    )
 
 
 async def fail(
@@ -234,8 +250,14 @@ async def fail(
     `body` as for `finish`."""
     cur = await conn.execute(
         query("log_fail"),
-        {"id": log_id, "error": error, "duration_ms": duration_ms, "max_attempts": max_attempts,
-         "delay_seconds": delay_seconds, "stamp": date_readable(body)},
+        {
+            "id": log_id,
+            "error": error,
+            "duration_ms": duration_ms,
+            "max_attempts": max_attempts,
+            "delay_seconds": delay_seconds,
+            "stamp": date_readable(body),
+        },
     )
     row = await cur.fetchone()
     assert row is not None
@@ -251,9 +273,19 @@ async def add_errors(
     attempt: int | None = None,
 ) -> None:
     """Insert (entity_id, message) pairs of one event into ops.import_errors."""
-    await add_error_rows(conn, [
-        {"sync_log_id": log_id, "entity_id": e, "severity": severity, "message": m,
-         "attempt": attempt} for e, m in items])
+    await add_error_rows(
+        conn,
+        [
+            {
+                "sync_log_id": log_id,
+                "entity_id": e,
+                "severity": severity,
+                "message": m,
+                "attempt": attempt,
+            }
+            for e, m in items
+        ],
+    )
 
 
 async def finish_many(conn: AsyncConnection[Any], rows: list[dict[str, Any]]) -> None:
@@ -261,8 +293,10 @@ async def finish_many(conn: AsyncConnection[Any], rows: list[dict[str, Any]]) ->
     optional `body` (the stored payload) decides processed_at as for `finish`; it is not
     sent to the database."""
     if rows:
-        settled = [{**{k: v for k, v in r.items() if k != "body"},
-                    "stamp": date_readable(r.get("body"))} for r in rows]
+        settled = [
+            {**{k: v for k, v in r.items() if k != "body"}, "stamp": date_readable(r.get("body"))}
+            for r in rows
+        ]
         await conn.execute(query("log_finish_many"), {"rows": Jsonb(settled)})
 
 
@@ -276,4 +310,3 @@ async def lock_owned(conn: AsyncConnection[Any], ids: list[int], owner: str | No
     """Lock `ids` for this transaction and return those still ours to settle."""
     cur = await conn.execute(query("log_lock_owned"), {"ids": ids, "owner": owner})
     return {int(r[0]) for r in await cur.fetchall()}
-

@@ -45,8 +45,10 @@ class Claimed:
 
 def claims_exhausted(entry: Claimed) -> str:
     """The readable reason an event claimed too often is dead-lettered."""
-    text = (f"claimed {max(entry.unfinished_claims, 1)} times without finishing: the worker"
-            " crashed or its lease ran out each time")
+    text = (
+        f"claimed {max(entry.unfinished_claims, 1)} times without finishing: the worker"
+        " crashed or its lease ran out each time"
+    )
     if entry.attempts:
         text += f" (besides {entry.attempts} attempt(s) that failed)"
     return text + "; dead-lettered rather than claimed again, replay it once the cause is fixed"

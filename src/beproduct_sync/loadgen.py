@@ -76,8 +76,9 @@ class Stream:
     def __post_init__(self) -> None:
         self.rng = random.Random(self.seed)
         self.folder = _uuid(self.rng)
-        self.defs = {_uuid(self.rng): [_uuid(self.rng) for _ in _MILESTONES]
-                     for _ in range(self.plans)}
+        self.defs = {
+            _uuid(self.rng): [_uuid(self.rng) for _ in _MILESTONES] for _ in range(self.plans)
+        }
         self.tick = time.time_ns() // 100
 
     def _now(self) -> str:
@@ -88,30 +89,55 @@ class Stream:
     def _style(self) -> Style:
         self.serial += 1
         plan = self.rng.choice(list(self.defs))
-        return Style(plan, _uuid(self.rng), _uuid(self.rng), f"LOAD{self.serial:06d}",
-                     [_uuid(self.rng) for _ in _MILESTONES], [0] * len(_MILESTONES))
+        return Style(
+            plan,
+            _uuid(self.rng),
+            _uuid(self.rng),
+            f"LOAD{self.serial:06d}",
+            [_uuid(self.rng) for _ in _MILESTONES],
+            [0] * len(_MILESTONES),
+        )
 
     def _envelope(
         self, sample: dict[str, Any], style: Style, data: dict[str, Any]
     ) -> dict[str, Any]:
         # One header name for all: the samples name their two styles differently.
-        return {**sample, "headerId": style.header_id, "headerNumber": style.number,
-                "headerName": _CREATE["headerName"], "folderId": self.folder,
-                "data": {**sample["data"], **data, "planId": style.plan,
-                         "planFolderId": self.folder, "timelineId": style.record_id},
-                "date": self._now()}
+        return {
+            **sample,
+            "headerId": style.header_id,
+            "headerNumber": style.number,
+            "headerName": _CREATE["headerName"],
+            "folderId": self.folder,
+            "data": {
+                **sample["data"],
+                **data,
+                "planId": style.plan,
+                "planFolderId": self.folder,
+                "timelineId": style.record_id,
+            },
+            "date": self._now(),
+        }
 
     def _base(self, template: dict[str, Any], style: Style) -> dict[str, Any]:
-        return {**template, "Id": style.record_id, "PlanId": style.plan,
-                "HeaderId": style.header_id}
+        return {
+            **template,
+            "Id": style.record_id,
+            "PlanId": style.plan,
+            "HeaderId": style.header_id,
+        }
 
     def _record(self, template: dict[str, Any], style: Style) -> dict[str, Any]:
-        timelines = [{**m, "Id": mid, "TimeLineId": did, "Status": STATUS_STEPS[step]}
-                     for m, mid, did, step in zip(_MILESTONES, style.milestone_ids,
-                                                  self.defs[style.plan], style.steps,
-                                                  strict=True)]
-        return {**self._base(template, style), "ModifiedAt": fmt_time(self.tick),
-                "Timelines": timelines}
+        timelines = [
+            {**m, "Id": mid, "TimeLineId": did, "Status": STATUS_STEPS[step]}
+            for m, mid, did, step in zip(
+                _MILESTONES, style.milestone_ids, self.defs[style.plan], style.steps, strict=True
+            )
+        ]
+        return {
+            **self._base(template, style),
+            "ModifiedAt": fmt_time(self.tick),
+            "Timelines": timelines,
+        }
 
     def create(self) -> dict[str, Any]:
         """OnCreate of a new style (25 milestones, all Not Started)."""
@@ -133,14 +159,23 @@ class Stream:
         i = self.rng.randrange(len(_MILESTONES))
         definition = self.defs[style.plan][i]
         item = _CHANGE["data"]["before"]["TimeLineItem"]
-        before = {**item, "Id": style.milestone_ids[i], "TimeLineId": definition,
-                  "Status": STATUS_STEPS[style.steps[i]]}
+        before = {
+            **item,
+            "Id": style.milestone_ids[i],
+            "TimeLineId": definition,
+            "Status": STATUS_STEPS[style.steps[i]],
+        }
         style.steps[i] = min(style.steps[i] + 1, len(STATUS_STEPS) - 1)
         data = {
             "before": {**self._base(_CHANGE["data"]["before"], style), "TimeLineItem": before},
-            "after": {**self._base(_CHANGE["data"]["after"], style),
-                      "TimeLineItem": {**before, "Status": STATUS_STEPS[style.steps[i]],
-                                       "Final": fmt_time(self.tick)}},
+            "after": {
+                **self._base(_CHANGE["data"]["after"], style),
+                "TimeLineItem": {
+                    **before,
+                    "Status": STATUS_STEPS[style.steps[i]],
+                    "Final": fmt_time(self.tick),
+                },
+            },
             "timeLineSchema": {**_CHANGE["data"]["timeLineSchema"], "Id": definition},
         }
         return self._envelope(_CHANGE, style, data)

@@ -52,8 +52,9 @@ def configure(level: str = "INFO", fmt: str = "auto") -> None:
             structlog.processors.format_exc_info if use_json else structlog.dev.set_exc_info,
             renderer,
         ],
-        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelNamesMapping()
-                                                            .get(level.upper(), logging.INFO)),
+        wrapper_class=structlog.make_filtering_bound_logger(
+            logging.getLevelNamesMapping().get(level.upper(), logging.INFO)
+        ),
         # _Stderr is a duck-typed TextIO.
         logger_factory=structlog.PrintLoggerFactory(file=_Stderr()),  # type: ignore[arg-type]
         cache_logger_on_first_use=True,

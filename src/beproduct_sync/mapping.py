@@ -116,8 +116,12 @@ def people(entries: list[Any]) -> list[Any]:
     out: list[Any] = []
     for e in entries:
         if isinstance(e, dict):
-            out.append({"value": e.get("value", e.get("name", e.get("userName"))),
-                        "code": e.get("code", e.get("id"))})
+            out.append(
+                {
+                    "value": e.get("value", e.get("name", e.get("userName"))),
+                    "code": e.get("code", e.get("id")),
+                }
+            )
         else:
             out.append(e)
     return out
@@ -243,8 +247,12 @@ def map_event(event: TrackingEvent, digest: bytes, zone: tzinfo) -> RowSet:
     for row in milestones:
         tid = row["template_item_id"]
         if tid is not None:
-            templates[tid] = {"id": tid, "plan_id": plan_id, "master_folder": master,
-                              "source_version": None}
+            templates[tid] = {
+                "id": tid,
+                "plan_id": plan_id,
+                "master_folder": master,
+                "source_version": None,
+            }
     if event.schema_ is not None:
         s = event.schema_
         templates[str(s.id)] = {
@@ -262,8 +270,11 @@ def map_event(event: TrackingEvent, digest: bytes, zone: tzinfo) -> RowSet:
     return RowSet(
         kind=kind,
         folder_ids=[folder_id] if folder_id else [],
-        plan={"id": plan_id, "folder_id": folder_id,
-              "folder_version": version if folder_id else None},
+        plan={
+            "id": plan_id,
+            "folder_id": folder_id,
+            "folder_version": version if folder_id else None,
+        },
         templates=sorted(templates.values(), key=lambda t: t["id"]),
         record=_record_row(event, rec, version, at),
         milestones=sorted(milestones, key=lambda r: r["id"]),

@@ -40,8 +40,6 @@ def _time(value: object) -> SourceTime | None:
         return None
 
 
-
-
 def row_version(
     row: dict[str, Any], fallback: SourceTime, force: SourceTime | None = None
 ) -> tuple[str, SourceTime]:
@@ -50,8 +48,9 @@ def row_version(
     return source_version(at, body_digest(orjson.dumps(row, option=orjson.OPT_SORT_KEYS))), at
 
 
-def _milestone(m: dict[str, Any], parent: str, version: str, at: str, zone: tzinfo,
-               warnings: list[Warning_]) -> dict[str, Any]:
+def _milestone(
+    m: dict[str, Any], parent: str, version: str, at: str, zone: tzinfo, warnings: list[Warning_]
+) -> dict[str, Any]:
     label = _str(m.get("status"))
     status = map_status(label)
     mid = str(m["id"])
@@ -62,27 +61,43 @@ def _milestone(m: dict[str, Any], parent: str, version: str, at: str, zone: tzin
     assigned = people(m.get("assignedTo") or [])
     times = {k: _time(m.get(k)) for k in ("plan", "due", "rev", "final")}
     return {
-        "id": mid, "parent_id": parent, "template_item_id": _str(m.get("timelineId")),
-        "status": status, "status_label": label,
+        "id": mid,
+        "parent_id": parent,
+        "template_item_id": _str(m.get("timelineId")),
+        "status": status,
+        "status_label": label,
         "plan_date": calendar_date(times["plan"], zone),
         "due_date": calendar_date(times["due"], zone),
         "rev_date": calendar_date(times["rev"], zone),
         "final_date": calendar_date(times["final"], zone),
-        "plan_at": iso(times["plan"]), "due_at": iso(times["due"]),
-        "rev_at": iso(times["rev"]), "final_at": iso(times["final"]),
-        "late": m.get("late"), "submits_quantity": m.get("submitsQuantity"),
+        "plan_at": iso(times["plan"]),
+        "due_at": iso(times["due"]),
+        "rev_at": iso(times["rev"]),
+        "final_at": iso(times["final"]),
+        "late": m.get("late"),
+        "submits_quantity": m.get("submitsQuantity"),
         "shared_with": people(m.get("shareWith") or []),
         "assigned_to": assigned,
-        "assignees": [{"assignee_id": uid, "assignee_name": a["value"]}
-                      for a in assigned if isinstance(a, dict)
-                      and (uid := uuid_text(a.get("code"))) is not None],
-        "source_updated_at": at, "raw_payload": m, "source_version": version,
+        "assignees": [
+            {"assignee_id": uid, "assignee_name": a["value"]}
+            for a in assigned
+            if isinstance(a, dict) and (uid := uuid_text(a.get("code"))) is not None
+        ],
+        "source_updated_at": at,
+        "raw_payload": m,
+        "source_version": version,
     }
 
 
 def map_api_row(
-    row: dict[str, Any], *, plan_id: str, folder_id: str | None, kind: Kind, zone: tzinfo,
-    fallback: SourceTime, force: SourceTime | None = None,
+    row: dict[str, Any],
+    *,
+    plan_id: str,
+    folder_id: str | None,
+    kind: Kind,
+    zone: tzinfo,
+    fallback: SourceTime,
+    force: SourceTime | None = None,
 ) -> RowSet:
     """One `Style/Timeline` (or `Material/Timeline`) row of a plan → its row set.
 
@@ -101,28 +116,39 @@ def map_api_row(
     warnings: list[Warning_] = []
     milestones = {
         str(m["id"]): _milestone(m, rid, version, at, zone, warnings)
-        for m in row.get("timelines") or [] if isinstance(m, dict) and m.get("id")
+        for m in row.get("timelines") or []
+        if isinstance(m, dict) and m.get("id")
     }
     master = "Material" if kind == "material" else "Style"
     templates = {
         t: {"id": t, "plan_id": plan_id, "master_folder": master, "source_version": None}
-        for t in (m["template_item_id"] for m in milestones.values()) if t
+        for t in (m["template_item_id"] for m in milestones.values())
+        if t
     }
     record = {
-        "id": rid, "plan_id": plan_id, "company_id": None,
-        "style_header_id": _str(header.get("id")), "style_number": header.get("headerNumber"),
+        "id": rid,
+        "plan_id": plan_id,
+        "company_id": None,
+        "style_header_id": _str(header.get("id")),
+        "style_number": header.get("headerNumber"),
         "style_name": header.get("headerName"),
         "header_folder_id": _str(header_folder.get("id")),
         "header_folder_name": header_folder.get("name"),
-        "color_id": _str(row.get("colorId")), "color_name": row.get("colorName"),
-        "color_number": _str(row.get("colorNumber")), "size": row.get("size"),
-        "supplier_name": ", ".join(names) or None, "suppliers": suppliers,
+        "color_id": _str(row.get("colorId")),
+        "color_name": row.get("colorName"),
+        "color_number": _str(row.get("colorNumber")),
+        "size": row.get("size"),
+        "supplier_name": ", ".join(names) or None,
+        "suppliers": suppliers,
         "modified_at": iso(_time(row.get("modifiedAt"))),
         "modified_by": modified_by.get("name") if isinstance(modified_by, dict) else None,
-        "active": not bool(row.get("isArchived")), "deleted_at": None,
+        "active": not bool(row.get("isArchived")),
+        "deleted_at": None,
         "source_updated_at": at,
         "raw_payload": {k: v for k, v in row.items() if k != "timelines"},
-        "header_version": version, "record_version": version, "lifecycle_version": version,
+        "header_version": version,
+        "record_version": version,
+        "lifecycle_version": version,
     }
     return RowSet(
         kind=kind,

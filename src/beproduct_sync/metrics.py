@@ -18,7 +18,8 @@ REJECTED = Counter(
     "beproduct_sync_requests_rejected_total", "Webhook requests refused by error code.", ["error"]
 )
 ACK_SECONDS = Histogram(
-    "beproduct_sync_ack_seconds", "Time from request to acknowledgement.",
+    "beproduct_sync_ack_seconds",
+    "Time from request to acknowledgement.",
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0),
 )
 
@@ -29,11 +30,15 @@ OUTCOMES = Counter(
     ["event_type", "outcome"],
 )
 APPLY_SECONDS = Histogram(
-    "beproduct_sync_apply_seconds", "Time to apply one event.", ["event_type"],
+    "beproduct_sync_apply_seconds",
+    "Time to apply one event.",
+    ["event_type"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
 )
 LAG_SECONDS = Histogram(
-    "beproduct_sync_receive_to_applied_seconds", "Time from receipt to applied.", ["event_type"],
+    "beproduct_sync_receive_to_applied_seconds",
+    "Time from receipt to applied.",
+    ["event_type"],
     buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0),
 )
 QUEUE_DEPTH = Gauge(
@@ -42,12 +47,14 @@ QUEUE_DEPTH = Gauge(
 
 # BeProduct API and enrichment
 API_CALLS = Counter(
-    "beproduct_sync_api_calls_total", "BeProduct API calls by endpoint and status.",
+    "beproduct_sync_api_calls_total",
+    "BeProduct API calls by endpoint and status.",
     ["endpoint", "status"],
 )
 CACHE_LOOKUPS = Counter(
     "beproduct_sync_cache_lookups_total",
-    "Plan/folder/definition lookups by result (hit = served from the database).", ["result"],
+    "Plan/folder/definition lookups by result (hit = served from the database).",
+    ["result"],
 )
 ENRICHMENT_QUEUE = Gauge("beproduct_sync_enrichment_queue_depth", "Enrichment jobs waiting.")
 ENRICHMENT_OUTCOMES = Counter(

@@ -105,8 +105,12 @@ async def reset(
     async with conn.transaction():
         cur = await conn.execute(
             query("replay_reset"),
-            {"ids": ids, "statuses": list(REPLAYABLE), "claimant": claimant,
-             "lease_seconds": lease_seconds},
+            {
+                "ids": ids,
+                "statuses": list(REPLAYABLE),
+                "claimant": claimant,
+                "lease_seconds": lease_seconds,
+            },
         )
         rows = sorted((Claimed.from_row(r) for r in await cur.fetchall()), key=lambda c: c.id)
         if rows and claimant is None:
@@ -130,8 +134,9 @@ async def replay(
     if dry_run or not chosen:
         return report
     claimant = f"replay:{os.getpid()}" if now else None
-    entries = await reset(conn, [c.id for c in chosen], claimant=claimant,
-                          lease_seconds=lease_seconds)
+    entries = await reset(
+        conn, [c.id for c in chosen], claimant=claimant, lease_seconds=lease_seconds
+    )
     report.reset = [e.id for e in entries]
     if now:
         for entry in entries:

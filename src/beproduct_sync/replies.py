@@ -24,8 +24,9 @@ def json_reply(data: Any, status: int = 200, headers: Mapping[str, str] | None =
     return Response(orjson.dumps(data), status, headers, media_type="application/json")
 
 
-def error(status: int, code: str, message: str,
-          headers: Mapping[str, str] | None = None) -> Response:
+def error(
+    status: int, code: str, message: str, headers: Mapping[str, str] | None = None
+) -> Response:
     """The one error shape: `{"error": <stable code>, "message": <text for people>}`."""
     return json_reply({"error": code, "message": message}, status, headers)
 
@@ -53,8 +54,12 @@ async def on_database(request: Request, exc: Exception) -> Response:
     # The exception text can hold host names and SQL; log only its class, never answer with it.
     log.warning("database unavailable", path=request.url.path, error=type(exc).__name__)
     metrics.REJECTED.labels("database_unavailable").inc()
-    return error(503, "database_unavailable", "the database is unavailable; retry later",
-                 {"Retry-After": "5"})
+    return error(
+        503,
+        "database_unavailable",
+        "the database is unavailable; retry later",
+        {"Retry-After": "5"},
+    )
 
 
 async def on_unexpected(request: Request, exc: Exception) -> Response:

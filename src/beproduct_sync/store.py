@@ -83,8 +83,11 @@ class ApplyResult:
         if any(m["id"] in self.milestones for m in rows.milestones):
             return True
         # Only the event whose version of a shared definition was the one written gets credit.
-        return any((t["id"], str(t["source_version"])) in self.definitions
-                   for t in rows.templates if t["source_version"] is not None)
+        return any(
+            (t["id"], str(t["source_version"])) in self.definitions
+            for t in rows.templates
+            if t["source_version"] is not None
+        )
 
 
 def _merge(rowsets: Sequence[RowSet]) -> dict[str, Any]:
@@ -116,10 +119,14 @@ def _merge(rowsets: Sequence[RowSet]) -> dict[str, Any]:
         # arrival order could deadlock two appliers holding the same rows in opposite orders.
         records[kind].sort(key=lambda r: r["id"])  # type: ignore[index,unused-ignore]
         milestones[kind].sort(key=lambda r: r["id"])  # type: ignore[index,unused-ignore]
-    return {"folders": sorted(folders), "plans": sorted(plans.values(), key=lambda p: p["id"]),
-            "stubs": sorted(stubs.values(), key=lambda t: t["id"]),
-            "definitions": sorted(definitions.values(), key=lambda t: t["id"]),
-            "records": records, "milestones": milestones}
+    return {
+        "folders": sorted(folders),
+        "plans": sorted(plans.values(), key=lambda p: p["id"]),
+        "stubs": sorted(stubs.values(), key=lambda t: t["id"]),
+        "definitions": sorted(definitions.values(), key=lambda t: t["id"]),
+        "records": records,
+        "milestones": milestones,
+    }
 
 
 async def apply_rows(conn: AsyncConnection[Any], rows: RowSet) -> ApplyResult:
@@ -161,11 +168,15 @@ async def apply_many(conn: AsyncConnection[Any], rowsets: Sequence[RowSet]) -> A
             await run(query("apply_templates"), {"rows": Jsonb(m["definitions"])}, definitions)
         for kind in ("style", "material"):
             if m["records"][kind]:
-                await run(kind_query("apply_record", kind), {"rows": Jsonb(m["records"][kind])},
-                          records)
+                await run(
+                    kind_query("apply_record", kind), {"rows": Jsonb(m["records"][kind])}, records
+                )
             if m["milestones"][kind]:
-                await run(kind_query("apply_milestones", kind),
-                          {"rows": Jsonb(m["milestones"][kind])}, milestone_curs)
+                await run(
+                    kind_query("apply_milestones", kind),
+                    {"rows": Jsonb(m["milestones"][kind])},
+                    milestone_curs,
+                )
     other = sum(max(c.rowcount, 0) for c in counted)
     sent = {t["id"]: t["source_version"] for t in m["definitions"]}
     milestone_ids: set[str] = set()

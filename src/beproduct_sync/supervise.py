@@ -54,11 +54,18 @@ async def _child(index: int, url: str, loops: int | None, stop: asyncio.Event) -
         # children once (a second signal would make a worker hurry instead of finishing).
         try:
             proc = await asyncio.create_subprocess_exec(
-                *args, env=env, stdin=asyncio.subprocess.DEVNULL, start_new_session=True,
+                *args,
+                env=env,
+                stdin=asyncio.subprocess.DEVNULL,
+                start_new_session=True,
             )
         except OSError as exc:  # e.g. no memory to fork: try again rather than give up the slot
-            log.error("worker_process_start_failed", index=index, error=str(exc),
-                      retry_in_s=RESTART_DELAY_SECONDS)
+            log.error(
+                "worker_process_start_failed",
+                index=index,
+                error=str(exc),
+                retry_in_s=RESTART_DELAY_SECONDS,
+            )
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), RESTART_DELAY_SECONDS)
             continue
@@ -80,13 +87,18 @@ async def _child(index: int, url: str, loops: int | None, stop: asyncio.Event) -
             log.info("worker_process_stopped", index=index, code=proc.returncode)
             return
         stopper.cancel()
-        log.warning("worker_process_exited", index=index, code=proc.returncode,
-                    restart_in_s=RESTART_DELAY_SECONDS)
+        log.warning(
+            "worker_process_exited",
+            index=index,
+            code=proc.returncode,
+            restart_in_s=RESTART_DELAY_SECONDS,
+        )
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), RESTART_DELAY_SECONDS)
 
 
-async def run_worker_processes(url: str, count: int, loops: int | None,
-                               stop: asyncio.Event) -> None:
+async def run_worker_processes(
+    url: str, count: int, loops: int | None, stop: asyncio.Event
+) -> None:
     """Keep `count` worker processes running until `stop` is set, then stop them gracefully."""
     await asyncio.gather(*(_child(i, url, loops, stop) for i in range(count)))

@@ -61,8 +61,9 @@ async def tracking(request: Request) -> Response:
     label = kind if kind in KNOWN_EVENTS else "other"
     (metrics.DUPLICATES if received.duplicate else metrics.RECEIVED).labels(label).inc()
     metrics.ACK_SECONDS.observe(perf_counter() - started)
-    return json_reply({"id": received.id, "duplicate": received.duplicate},
-                      200 if received.duplicate else 202)
+    return json_reply(
+        {"id": received.id, "duplicate": received.duplicate}, 200 if received.duplicate else 202
+    )
 
 
 async def read_capped(request: Request, cap: int) -> bytes:
@@ -81,8 +82,9 @@ async def read_capped(request: Request, cap: int) -> bytes:
     return b"".join(chunks)
 
 
-async def store(pool: Pool, event: Any, raw: bytes | None = None, *,
-                altered: bool = False) -> inbox.Received:
+async def store(
+    pool: Pool, event: Any, raw: bytes | None = None, *, altered: bool = False
+) -> inbox.Received:
     """Record the event and wake the workers, committed before this returns. `raw` is the
     body as received, kept if the event had to be altered to be stored (see inbox.record)."""
     digest = body_digest(inbox.canonical(event))
@@ -96,8 +98,9 @@ async def store(pool: Pool, event: Any, raw: bytes | None = None, *,
         return await _record(pool, event, digest, raw, altered)
 
 
-async def _record(pool: Pool, event: Any, digest: bytes, raw: bytes | None,
-                  altered: bool) -> inbox.Received:
+async def _record(
+    pool: Pool, event: Any, digest: bytes, raw: bytes | None, altered: bool
+) -> inbox.Received:
     async with pool.connection() as conn, conn.transaction():
         received = await inbox.record(conn, event, digest, raw, altered=altered)
         if not received.duplicate:
@@ -119,8 +122,11 @@ async def readyz(request: Request) -> Response:
     except psycopg.OperationalError:
         return error(503, "database_unavailable", "the database does not answer")
     if pending:
-        return error(503, "migrations_pending",
-                     f"{len(pending)} migration(s) not applied; run `beproduct-sync migrate`")
+        return error(
+            503,
+            "migrations_pending",
+            f"{len(pending)} migration(s) not applied; run `beproduct-sync migrate`",
+        )
     return json_reply({"status": "ready"})
 
 
@@ -141,10 +147,13 @@ def new_pool(runtime: Runtime) -> Pool:
     """A closed pool for the receiver; no server-side prepares, so transaction poolers work."""
     size = runtime.settings.beproduct_sync_pool_max_size
     return AsyncConnectionPool(
-        runtime.url, min_size=max(1, size // 2), max_size=size,
+        runtime.url,
+        min_size=max(1, size // 2),
+        max_size=size,
         timeout=runtime.settings.beproduct_sync_pool_timeout_seconds,
         kwargs={"prepare_threshold": None, "autocommit": True},
-        open=False, name="beproduct-sync-web",
+        open=False,
+        name="beproduct-sync-web",
     )
 
 
@@ -153,16 +162,22 @@ def create_app(runtime: Runtime, *, pool: Pool | None = None) -> Starlette:
     settings = runtime.settings
     guard = guard_from(settings)  # ConfigError here: never listen without authentication
     if guard.insecure:
-        log.warning("INSECURE DEV MODE: webhooks are accepted WITHOUT authentication;"
-                    " set BEPRODUCT_WEBHOOK_SECRET before exposing this service")
+        log.warning(
+            "INSECURE DEV MODE: webhooks are accepted WITHOUT authentication;"
+            " set BEPRODUCT_WEBHOOK_SECRET before exposing this service"
+        )
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         active = pool or new_pool(runtime)
         if pool is None:
             await active.open(wait=False)  # start even while the database is down; readyz says so
-        app.state.receiver = Receiver(guard, active, settings.beproduct_sync_max_body_bytes,
-                                      settings.beproduct_sync_pool_timeout_seconds)
+        app.state.receiver = Receiver(
+            guard,
+            active,
+            settings.beproduct_sync_max_body_bytes,
+            settings.beproduct_sync_pool_timeout_seconds,
+        )
         try:
             yield
         finally:
@@ -176,4 +191,3 @@ def create_app(runtime: Runtime, *, pool: Pool | None = None) -> Starlette:
         Route("/metrics", metrics_text, methods=["GET"]),
     ]
     return Starlette(routes=routes, exception_handlers=HANDLERS, lifespan=lifespan)
-

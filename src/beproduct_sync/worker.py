@@ -97,8 +97,11 @@ def observe(entry: Claimed, outcome: Outcome) -> None:
         found = entry.payload.get("headerNumber")
         style = found if isinstance(found, str) else None
     fields: dict[str, Any] = {
-        "log_id": entry.id, "event_type": outcome.event_type or entry.action,
-        "style_number": style, "status": outcome.status, "duration_ms": outcome.duration_ms,
+        "log_id": entry.id,
+        "event_type": outcome.event_type or entry.action,
+        "style_number": style,
+        "status": outcome.status,
+        "duration_ms": outcome.duration_ms,
         "attempt": entry.attempts + 1,
     }
     if outcome.status in ("failed", "dead"):
@@ -114,7 +117,12 @@ async def process(
 ) -> Outcome:
     """Apply one claimed event (its own transaction) and record its outcome."""
     outcome = await apply_entry(
-        conn, entry.id, entry.payload, entry.digest, policy, attempts_before=entry.attempts,
+        conn,
+        entry.id,
+        entry.payload,
+        entry.digest,
+        policy,
+        attempts_before=entry.attempts,
         owner=owner,
     )
     observe(entry, outcome)
@@ -126,7 +134,9 @@ async def process_many(
 ) -> list[Outcome]:
     """Apply claimed events in batch transactions (see batch.py) and record each outcome."""
     outcomes = await apply_batch(
-        conn, [Entry(e.id, e.payload, e.digest, e.attempts) for e in entries], policy,
+        conn,
+        [Entry(e.id, e.payload, e.digest, e.attempts) for e in entries],
+        policy,
         owner=owner,
     )
     for entry, outcome in zip(entries, outcomes, strict=True):
@@ -143,16 +153,42 @@ async def give_up(
     async with conn.transaction():
         owned = await inbox.lock_owned(conn, list(reasons), owner)
         mine = [e for e in entries if e.id in owned]
-        await inbox.finish_many(conn, [
-            {"id": e.id, "status": "dead", "duration_ms": 0.0, "reason": None,
-             "error": reasons[e.id], "body": e.payload} for e in mine])
-        await inbox.add_error_rows(conn, [
-            {"sync_log_id": e.id, "severity": "error", "message": reasons[e.id],
-             "attempt": e.attempts + 1,
-             "entity_id": e.payload.get("headerId") if isinstance(e.payload, dict) else None}
-            for e in mine])
-    outcomes = [Outcome(e.id, "dead" if e.id in owned else "skipped", 0.0,
-                        error=reasons[e.id] if e.id in owned else None) for e in entries]
+        await inbox.finish_many(
+            conn,
+            [
+                {
+                    "id": e.id,
+                    "status": "dead",
+                    "duration_ms": 0.0,
+                    "reason": None,
+                    "error": reasons[e.id],
+                    "body": e.payload,
+                }
+                for e in mine
+            ],
+        )
+        await inbox.add_error_rows(
+            conn,
+            [
+                {
+                    "sync_log_id": e.id,
+                    "severity": "error",
+                    "message": reasons[e.id],
+                    "attempt": e.attempts + 1,
+                    "entity_id": e.payload.get("headerId") if isinstance(e.payload, dict) else None,
+                }
+                for e in mine
+            ],
+        )
+    outcomes = [
+        Outcome(
+            e.id,
+            "dead" if e.id in owned else "skipped",
+            0.0,
+            error=reasons[e.id] if e.id in owned else None,
+        )
+        for e in entries
+    ]
     for entry, outcome in zip(entries, outcomes, strict=True):
         observe(entry, outcome)
     return outcomes
@@ -174,8 +210,9 @@ def _log_db_error(what: str, exc: Exception, delay: float, **fields: Any) -> Non
     if isinstance(exc, psycopg.Error | SyncError | OSError):
         log.warning(what, error=describe_error(exc), retry_in_s=round(delay, 2), **fields)
     else:  # a bug, not an outage: keep the traceback, keep the process alive
-        log.error(what, error=describe_error(exc), retry_in_s=round(delay, 2), exc_info=exc,
-                  **fields)
+        log.error(
+            what, error=describe_error(exc), retry_in_s=round(delay, 2), exc_info=exc, **fields
+        )
 
 
 class Worker:
@@ -224,7 +261,7 @@ class Worker:
         fresh = [e for e in live if not e.unfinished_claims]
         suspects = [e for e in live if e.unfinished_claims]
         step = max(1, self.config.apply_slice)
-        slices = [fresh[i:i + step] for i in range(0, len(fresh), step)]
+        slices = [fresh[i : i + step] for i in range(0, len(fresh), step)]
         if suspects:
             # One of these may be what killed an earlier worker. Apply one alone, after the
             # rest of the batch, and hand the others back first (uncounted), so that if it
@@ -297,8 +334,9 @@ async def run_workers(runtime: Runtime, stop: asyncio.Event, *, count: int | Non
         await stop.wait()
         return
     if runtime.policy.fault is not None:
-        log.warning("fault_injection_enabled",
-                    style_numbers=settings.beproduct_sync_fault_style_numbers)
+        log.warning(
+            "fault_injection_enabled", style_numbers=settings.beproduct_sync_fault_style_numbers
+        )
     wakes = [asyncio.Event() for _ in range(n)]
 
     async def relay_stop() -> None:
@@ -306,12 +344,22 @@ async def run_workers(runtime: Runtime, stop: asyncio.Event, *, count: int | Non
         for wake in wakes:
             wake.set()
 
-    loops = [Worker(runtime.url, runtime.policy, config, worker_name(i), wakes[i]).run(stop)
-             for i in range(n)]
-    tasks = [asyncio.create_task(c) for c in (*loops, relay_stop(),
-                                               _listen(runtime.url, config, wakes, stop))]
-    log.info("workers_started", count=n, batch_size=config.batch_size, listen=config.listen,
-             lease_s=config.lease_seconds, poll_s=config.poll_seconds)
+    loops = [
+        Worker(runtime.url, runtime.policy, config, worker_name(i), wakes[i]).run(stop)
+        for i in range(n)
+    ]
+    tasks = [
+        asyncio.create_task(c)
+        for c in (*loops, relay_stop(), _listen(runtime.url, config, wakes, stop))
+    ]
+    log.info(
+        "workers_started",
+        count=n,
+        batch_size=config.batch_size,
+        listen=config.listen,
+        lease_s=config.lease_seconds,
+        poll_s=config.poll_seconds,
+    )
     try:
         await asyncio.gather(*tasks)
     finally:

@@ -29,9 +29,12 @@ def fake() -> Iterator[FakeBeProduct]:
 
 def runtime_for(db_url: str, fake: FakeBeProduct, **overrides: Any) -> Runtime:
     values: dict[str, Any] = {
-        **{k.lower(): v for k, v in fake.env().items()}, "database_url": db_url,
-        "beproduct_api_max_retries": 1, "beproduct_api_backoff_base_seconds": 0.01,
-        "beproduct_api_backoff_max_seconds": 0.05, "beproduct_api_timeout_seconds": 5,
+        **{k.lower(): v for k, v in fake.env().items()},
+        "database_url": db_url,
+        "beproduct_api_max_retries": 1,
+        "beproduct_api_backoff_base_seconds": 0.01,
+        "beproduct_api_backoff_max_seconds": 0.05,
+        "beproduct_api_timeout_seconds": 5,
         **overrides,
     }
     settings = Settings(_env_file=None, **values)
@@ -40,8 +43,9 @@ def runtime_for(db_url: str, fake: FakeBeProduct, **overrides: Any) -> Runtime:
 
 def stored(db_url: str) -> tuple[bytes, str, int] | None:
     with psycopg.connect(db_url) as conn:
-        row = conn.execute("SELECT configured_token_sha256, refresh_token, generation"
-                           " FROM ops.beproduct_api_token").fetchone()
+        row = conn.execute(
+            "SELECT configured_token_sha256, refresh_token, generation FROM ops.beproduct_api_token"
+        ).fetchone()
     return (bytes(row[0]), row[1], row[2]) if row else None
 
 
@@ -50,7 +54,8 @@ def sha(token: str) -> bytes:
 
 
 async def test_the_rotated_token_is_stored_and_the_next_process_starts_from_it(
-        db_url: str, fake: FakeBeProduct) -> None:
+    db_url: str, fake: FakeBeProduct
+) -> None:
     rt = runtime_for(db_url, fake)
     async with await open_client(rt) as first:
         await first.folders()
@@ -69,11 +74,14 @@ async def test_the_rotated_token_is_stored_and_the_next_process_starts_from_it(
 
 
 async def test_a_changed_configured_token_resets_the_stored_one(
-        db_url: str, fake: FakeBeProduct) -> None:
+    db_url: str, fake: FakeBeProduct
+) -> None:
     with psycopg.connect(db_url, autocommit=True) as conn:
-        conn.execute("INSERT INTO ops.beproduct_api_token (client_id, configured_token_sha256,"
-                     " refresh_token, generation) VALUES (%s, %s, 'rotated-from-old', 7)",
-                     (fake.client_id, sha("the-old-configured-token")))
+        conn.execute(
+            "INSERT INTO ops.beproduct_api_token (client_id, configured_token_sha256,"
+            " refresh_token, generation) VALUES (%s, %s, 'rotated-from-old', 7)",
+            (fake.client_id, sha("the-old-configured-token")),
+        )
     rt = runtime_for(db_url, fake)
     async with await open_client(rt) as client:
         assert client.refresh_token == fake.refresh_token
@@ -99,7 +107,8 @@ async def test_an_older_rotation_written_late_never_replaces_a_newer_one(db_url:
 
 
 async def test_clients_refreshing_at_once_all_end_up_working(
-        db_url: str, fake: FakeBeProduct) -> None:
+    db_url: str, fake: FakeBeProduct
+) -> None:
     rt = runtime_for(db_url, fake)
     clients = [await open_client(rt) for _ in range(3)]
     try:
@@ -115,14 +124,18 @@ async def test_clients_refreshing_at_once_all_end_up_working(
     finally:
         for c in clients:
             await c.aclose()
-    assert stored(db_url) == (sha(fake.refresh_token), fake.tokens.latest_refresh_token,
-                              fake.tokens.grants)
+    assert stored(db_url) == (
+        sha(fake.refresh_token),
+        fake.tokens.latest_refresh_token,
+        fake.tokens.grants,
+    )
     async with await open_client(rt) as fresh:
         assert len(await fresh.folders()) == 1
 
 
 async def test_a_client_without_a_stored_rotation_fails_with_the_auth_error(
-        db_url: str, fake: FakeBeProduct, monkeypatch: pytest.MonkeyPatch) -> None:
+    db_url: str, fake: FakeBeProduct, monkeypatch: pytest.MonkeyPatch
+) -> None:
     rt = runtime_for(db_url, fake)
     async with await open_client(rt) as client:
         await client.folders()
@@ -152,6 +165,7 @@ def test_the_token_table_grants_nothing_to_the_api_roles(empty_db_url: str) -> N
             assert conn.execute(check, (role, "ops.beproduct_api_token")).fetchone() == (False,)
         public = conn.execute(
             "SELECT count(*) FROM pg_class c, aclexplode(c.relacl) a"
-            " WHERE c.oid = 'ops.beproduct_api_token'::regclass AND a.grantee = 0").fetchone()
+            " WHERE c.oid = 'ops.beproduct_api_token'::regclass AND a.grantee = 0"
+        ).fetchone()
         assert public == (0,)
         conn.rollback()

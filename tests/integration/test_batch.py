@@ -154,8 +154,10 @@ async def test_per_plan_scheduling_takes_the_folder_from_any_event_of_the_plan()
 
     without: dict[str, Any] = load_case("onchange_reassigned.json")
     del without["data"]["planFolderId"]
-    rowsets = [map_event(parse_event(b), body_digest(canonical(b)), ZoneInfo("UTC"))
-               for b in (without, load_case("onchange_status_spelling.json"))]
+    rowsets = [
+        map_event(parse_event(b), body_digest(canonical(b)), ZoneInfo("UTC"))
+        for b in (without, load_case("onchange_status_spelling.json"))
+    ]
     (merged,) = per_plan(rowsets)
     assert merged.plan["folder_id"] == "136625d5-d9cc-4139-8747-d98b85314676"
     assert merged.folder_ids == ["136625d5-d9cc-4139-8747-d98b85314676"]

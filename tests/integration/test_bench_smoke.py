@@ -18,9 +18,26 @@ def test_service_benchmark_reports_every_target_with_no_request_errors(
     pg_server_url: str,
 ) -> None:
     done = subprocess.run(
-        [sys.executable, str(SCRIPT), "--url", pg_server_url, "--rate", "50", "--seconds", "1",
-         "--warmup", "0.2", "--backlog", "200", "--worker-configs", "1x1"],
-        capture_output=True, text=True, timeout=120, check=True,
+        [
+            sys.executable,
+            str(SCRIPT),
+            "--url",
+            pg_server_url,
+            "--rate",
+            "50",
+            "--seconds",
+            "1",
+            "--warmup",
+            "0.2",
+            "--backlog",
+            "200",
+            "--worker-configs",
+            "1x1",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
     )
     report = json.loads(done.stdout)
     for kind in ("create", "mixed"):

@@ -40,8 +40,12 @@ def clean(fake: FakeBeProduct) -> Iterator[None]:
 
 def settings_for(fake: FakeBeProduct, **overrides: Any) -> Settings:
     values: dict[str, Any] = {k.lower(): v for k, v in fake.env().items()}
-    values.update(beproduct_api_backoff_base_seconds=0.01, beproduct_api_backoff_max_seconds=0.05,
-                  beproduct_api_max_retries=3, beproduct_api_timeout_seconds=5)
+    values.update(
+        beproduct_api_backoff_base_seconds=0.01,
+        beproduct_api_backoff_max_seconds=0.05,
+        beproduct_api_max_retries=3,
+        beproduct_api_timeout_seconds=5,
+    )
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
 
@@ -55,8 +59,7 @@ def first_plan_id(fake: FakeBeProduct) -> str:
     return next(iter(fake.world.plans))
 
 
-async def test_folders_plans_and_plan_come_back_as_the_api_sends_them(
-        fake: FakeBeProduct) -> None:
+async def test_folders_plans_and_plan_come_back_as_the_api_sends_them(fake: FakeBeProduct) -> None:
     async with client_for(fake) as client:
         folders = await client.folders()
         plans = [p async for p in client.plans(folders[0]["id"])]
@@ -79,26 +82,36 @@ async def test_style_timelines_walk_every_page_until_the_total(fake: FakeBeProdu
 
 async def test_pages_report_number_items_and_total(fake: FakeBeProduct) -> None:
     async with client_for(fake) as client:
-        pages = [p async for p in client.pages(
-            f"Tracking/Plan/{first_plan_id(fake)}/Style/Timeline",
-            "Tracking/Plan/{id}/Style/Timeline", page_size=5, body={"filters": []})]
+        pages = [
+            p
+            async for p in client.pages(
+                f"Tracking/Plan/{first_plan_id(fake)}/Style/Timeline",
+                "Tracking/Plan/{id}/Style/Timeline",
+                page_size=5,
+                body={"filters": []},
+            )
+        ]
     assert [(p.number, len(p.items), p.total) for p in pages] == [(0, 5, 7), (1, 2, 7)]
 
 
-async def test_modified_at_gte_filter_returns_only_rows_changed_since(
-        fake: FakeBeProduct) -> None:
+async def test_modified_at_gte_filter_returns_only_rows_changed_since(fake: FakeBeProduct) -> None:
     plan_id = first_plan_id(fake)
     row = list(fake.world.plan(plan_id).styles.values())[3]
     since = fmt_time(now_ticks())
     fake.change_milestone(row.id, status="Approved")
     async with client_for(fake) as client:
-        rows = [r async for r in client.style_timelines(
-            plan_id, [{"field": "ModifiedAt", "operator": "Gte", "value": since}])]
+        rows = [
+            r
+            async for r in client.style_timelines(
+                plan_id, [{"field": "ModifiedAt", "operator": "Gte", "value": since}]
+            )
+        ]
     assert [r["id"] for r in rows] == [row.id]
 
 
 async def test_an_expired_token_is_refreshed_once_for_all_concurrent_callers(
-        fake: FakeBeProduct) -> None:
+    fake: FakeBeProduct,
+) -> None:
     async with client_for(fake) as client:
         await client.folders()
         grants = fake.tokens.grants
@@ -120,7 +133,8 @@ async def test_the_token_is_refreshed_before_it_expires_without_a_401() -> None:
 
 
 async def test_the_rotated_refresh_token_is_kept_and_handed_to_the_hook(
-        fake: FakeBeProduct) -> None:
+    fake: FakeBeProduct,
+) -> None:
     seen: list[str] = []
 
     async def persist(token: str) -> None:
@@ -160,8 +174,7 @@ async def test_503s_and_a_dropped_connection_are_retried(fake: FakeBeProduct) ->
     assert fake.count("style_timeline", 0) == 1
 
 
-async def test_exhausted_retries_give_a_readable_error_without_secrets(
-        fake: FakeBeProduct) -> None:
+async def test_exhausted_retries_give_a_readable_error_without_secrets(fake: FakeBeProduct) -> None:
     fake.fault(status=503, endpoint="folders")
     async with client_for(fake, beproduct_api_max_retries=2) as client:
         with pytest.raises(BeProductUnavailable) as caught:
@@ -183,8 +196,7 @@ async def test_concurrency_cap_limits_requests_in_flight(fake: FakeBeProduct) ->
     assert fake.max_in_flight == 2
 
 
-async def test_bad_credentials_raise_an_auth_error_naming_the_settings(
-        fake: FakeBeProduct) -> None:
+async def test_bad_credentials_raise_an_auth_error_naming_the_settings(fake: FakeBeProduct) -> None:
     async with client_for(fake, beproduct_client_secret="wrong-secret") as client:
         with pytest.raises(BeProductAuthError, match="BEPRODUCT_CLIENT_SECRET") as caught:
             await client.folders()
@@ -203,17 +215,22 @@ async def test_edit_style_timelines_changes_the_milestone(fake: FakeBeProduct) -
     row = list(fake.world.plan(plan_id).styles.values())[1]
     milestone = row.milestones[0]
     async with client_for(fake) as client:
-        updated = await client.edit_style_timelines(plan_id, [{"id": row.id, "timelines": [
-            {"id": milestone.id, "status": {"value": "Rejected"}}]}])
+        updated = await client.edit_style_timelines(
+            plan_id,
+            [{"id": row.id, "timelines": [{"id": milestone.id, "status": {"value": "Rejected"}}]}],
+        )
     assert updated[0]["id"] == row.id
     assert fake.world.row(row.id).milestone(milestone.id).status == "Rejected"
 
 
-async def test_api_calls_are_counted_by_endpoint_template_and_status(
-        fake: FakeBeProduct) -> None:
+async def test_api_calls_are_counted_by_endpoint_template_and_status(fake: FakeBeProduct) -> None:
     def calls(endpoint: str, status: str) -> float:
-        return REGISTRY.get_sample_value("beproduct_sync_api_calls_total",
-                                         {"endpoint": endpoint, "status": status}) or 0.0
+        return (
+            REGISTRY.get_sample_value(
+                "beproduct_sync_api_calls_total", {"endpoint": endpoint, "status": status}
+            )
+            or 0.0
+        )
 
     before_ok, before_503 = calls("Tracking/Plan/{id}", "200"), calls("Tracking/Plan/{id}", "503")
     fake.fault(status=503, times=1, endpoint="plan")

@@ -22,8 +22,13 @@ from beproduct_sync.cli import app
 from tests.conftest import SAMPLE_NAMES, sample_path
 
 SECRET = "cli-test-secret-42"
-CLEARED = ("BEPRODUCT_WEBHOOK_SECRET", "BEPRODUCT_WEBHOOK_SIGNING_SECRET",
-           "BEPRODUCT_SYNC_INSECURE_DEV", "DATABASE_URL", "BEPRODUCT_SYNC_PORT")
+CLEARED = (
+    "BEPRODUCT_WEBHOOK_SECRET",
+    "BEPRODUCT_WEBHOOK_SIGNING_SECRET",
+    "BEPRODUCT_SYNC_INSECURE_DEV",
+    "DATABASE_URL",
+    "BEPRODUCT_SYNC_PORT",
+)
 
 
 def free_port() -> int:
@@ -47,8 +52,14 @@ def serving(
 ) -> Iterator[tuple[str, subprocess.Popen[str]]]:
     """Start `serve` on a free port; yield its base URL and process once /healthz answers."""
     port = free_port()
-    proc = subprocess.Popen(cli("serve", "--port", str(port), *args), env=env, cwd=tmp_path,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        cli("serve", "--port", str(port), *args),
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -93,14 +104,25 @@ def test_serve_receives_applies_and_exits_0_on_sigterm(tmp_path: Path, db_url: s
     env = env_with(DATABASE_URL=db_url, BEPRODUCT_WEBHOOK_SECRET=f"{SECRET},next-one")
     with serving(tmp_path, env, "--workers", "1") as (base, proc):
         sent = subprocess.run(
-            cli("send", str(sample_path(SAMPLE_NAMES[0]).parent),
-                "--url", base + "/webhooks/beproduct/tracking"),
-            env=env, capture_output=True, text=True, timeout=60, check=False)
+            cli(
+                "send",
+                str(sample_path(SAMPLE_NAMES[0]).parent),
+                "--url",
+                base + "/webhooks/beproduct/tracking",
+            ),
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
         deadline = time.monotonic() + 30
         while True:
             with psycopg.connect(db_url) as conn:
-                statuses = [r[0] for r in conn.execute(
-                    "SELECT status FROM ops.beproduct_sync_log ORDER BY id")]
+                statuses = [
+                    r[0]
+                    for r in conn.execute("SELECT status FROM ops.beproduct_sync_log ORDER BY id")
+                ]
             if statuses == ["applied"] * 3 or time.monotonic() > deadline:
                 break
             time.sleep(0.1)
@@ -125,17 +147,20 @@ def test_serve_with_insecure_dev_accepts_anyone_and_warns_loudly(
     assert code == 0
 
 
-def test_send_exits_non_zero_when_the_service_refuses_a_file(
-    tmp_path: Path, db_url: str
-) -> None:
+def test_send_exits_non_zero_when_the_service_refuses_a_file(tmp_path: Path, db_url: str) -> None:
     env = env_with(DATABASE_URL=db_url, BEPRODUCT_WEBHOOK_SECRET=SECRET)
     bad = tmp_path / "bad.json"
     bad.write_text("{not json")
     with serving(tmp_path, env, "--workers", "0") as (base, proc):
         url = base + "/webhooks/beproduct/tracking"
-        sent = subprocess.run(cli("send", str(sample_path(SAMPLE_NAMES[0])), str(bad),
-                                  "--url", url),
-                              env=env, capture_output=True, text=True, timeout=60, check=False)
+        sent = subprocess.run(
+            cli("send", str(sample_path(SAMPLE_NAMES[0])), str(bad), "--url", url),
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
         stop(proc)
     assert sent.returncode == 1
     assert sent.stdout.startswith("202 ")
@@ -146,9 +171,15 @@ def test_send_exits_non_zero_when_the_service_refuses_a_file(
 def test_send_exits_non_zero_when_no_service_is_listening(tmp_path: Path) -> None:
     env = env_with(BEPRODUCT_WEBHOOK_SECRET=SECRET)
     url = f"http://127.0.0.1:{free_port()}/webhooks/beproduct/tracking"
-    sent = subprocess.run(cli("send", str(sample_path(SAMPLE_NAMES[0])), "--url", url),
-                          env=env, capture_output=True, text=True, timeout=60, check=False,
-                          cwd=tmp_path)
+    sent = subprocess.run(
+        cli("send", str(sample_path(SAMPLE_NAMES[0])), "--url", url),
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        cwd=tmp_path,
+    )
     assert sent.returncode == 1
     assert "is `beproduct-sync serve` running" in sent.stderr
 
@@ -177,10 +208,16 @@ def test_serve_reconciles_on_schedule_and_stops_its_api_tasks_on_sigterm(
         milestone = fake.world.rows("Style")[0].milestones[0].id
         drifted = "SELECT due_date::text FROM ops.tracking_plan_style_timeline WHERE id = %s"
         with psycopg.connect(db_url, autocommit=True) as conn:
-            conn.execute("UPDATE ops.tracking_plan_style_timeline SET due_date = '1999-01-01'"
-                         " WHERE id = %s", (milestone,))
-        env = env_with(DATABASE_URL=db_url, BEPRODUCT_WEBHOOK_SECRET=SECRET, **fake.env(),
-                       BEPRODUCT_SYNC_RECONCILE_INTERVAL_SECONDS="0.2")
+            conn.execute(
+                "UPDATE ops.tracking_plan_style_timeline SET due_date = '1999-01-01' WHERE id = %s",
+                (milestone,),
+            )
+        env = env_with(
+            DATABASE_URL=db_url,
+            BEPRODUCT_WEBHOOK_SECRET=SECRET,
+            **fake.env(),
+            BEPRODUCT_SYNC_RECONCILE_INTERVAL_SECONDS="0.2",
+        )
         with serving(tmp_path, env, "--workers", "1") as (_, proc):
             deadline = time.monotonic() + 30
             while True:
@@ -209,16 +246,18 @@ def test_serve_with_worker_processes_applies_in_a_child_and_stops_it_on_sigterm(
     env = env_with(DATABASE_URL=db_url, BEPRODUCT_WEBHOOK_SECRET=SECRET)
     with serving(tmp_path, env, "--worker-processes", "1", "--workers", "1") as (base, proc):
         for name in SAMPLE_NAMES:
-            r = httpx.post(base + "/webhooks/beproduct/tracking",
-                           content=sample_path(name).read_bytes(),
-                           headers={"Authorization": f"Bearer {SECRET}",
-                                    "Content-Type": "application/json"})
+            r = httpx.post(
+                base + "/webhooks/beproduct/tracking",
+                content=sample_path(name).read_bytes(),
+                headers={"Authorization": f"Bearer {SECRET}", "Content-Type": "application/json"},
+            )
             assert r.status_code == 202
         deadline = time.monotonic() + 30
         while True:
             with psycopg.connect(db_url) as conn:
                 rows = conn.execute(
-                    "SELECT status, locked_by FROM ops.beproduct_sync_log").fetchall()
+                    "SELECT status, locked_by FROM ops.beproduct_sync_log"
+                ).fetchall()
             if [s for s, _ in rows] == ["applied"] * 3 or time.monotonic() > deadline:
                 break
             time.sleep(0.1)

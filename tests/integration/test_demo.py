@@ -23,9 +23,23 @@ from tests.integration.test_commands_service import (
 def test_serve_with_the_fake_api_enriches_the_real_samples(tmp_path: Path, db_url: str) -> None:
     port = free_port()
     fake = subprocess.Popen(
-        cli("fake-beproduct", "--port", str(port), "--plans", "1", "--styles", "2",
-            "--milestones", "3", "--materials", "0"),
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        cli(
+            "fake-beproduct",
+            "--port",
+            str(port),
+            "--plans",
+            "1",
+            "--styles",
+            "2",
+            "--milestones",
+            "3",
+            "--materials",
+            "0",
+        ),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
     try:
         assert fake.stdout is not None
         api_env = {}
@@ -36,9 +50,18 @@ def test_serve_with_the_fake_api_enriches_the_real_samples(tmp_path: Path, db_ur
         env = env_with(DATABASE_URL=db_url, BEPRODUCT_WEBHOOK_SECRET=SECRET, **api_env)
         with serving(tmp_path, env, "--workers", "1") as (base, proc):
             sent = subprocess.run(
-                cli("send", str(sample_path(SAMPLE_NAMES[0]).parent),
-                    "--url", base + "/webhooks/beproduct/tracking"),
-                env=env, capture_output=True, text=True, timeout=60, check=False)
+                cli(
+                    "send",
+                    str(sample_path(SAMPLE_NAMES[0]).parent),
+                    "--url",
+                    base + "/webhooks/beproduct/tracking",
+                ),
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=60,
+                check=False,
+            )
             assert sent.returncode == 0, sent.stderr
             deadline = time.monotonic() + 30
             while True:

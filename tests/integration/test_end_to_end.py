@@ -27,8 +27,11 @@ async def post_all(base: str, bodies: list[dict], concurrency: int = 8) -> list[
 
         async def one(body: dict) -> None:  # type: ignore[type-arg]
             async with gate:
-                r = await client.post("/webhooks/beproduct/tracking", json=body,
-                                      headers={"Authorization": f"Bearer {SECRET}"})
+                r = await client.post(
+                    "/webhooks/beproduct/tracking",
+                    json=body,
+                    headers={"Authorization": f"Bearer {SECRET}"},
+                )
                 codes.append(r.status_code)
 
         await asyncio.gather(*(one(b) for b in bodies))
@@ -37,8 +40,10 @@ async def post_all(base: str, bodies: list[dict], concurrency: int = 8) -> list[
 
 def settled(url: str) -> bool:
     with psycopg.connect(url) as conn:
-        row = conn.execute("SELECT count(*) FILTER (WHERE status IN ('pending', 'processing',"
-                           " 'failed')) FROM ops.beproduct_sync_log").fetchone()
+        row = conn.execute(
+            "SELECT count(*) FILTER (WHERE status IN ('pending', 'processing',"
+            " 'failed')) FROM ops.beproduct_sync_log"
+        ).fetchone()
     return row is not None and row[0] == 0
 
 
@@ -71,10 +76,14 @@ async def test_shuffled_duplicated_http_deliveries_match_in_order_delivery(
             await apply_entry(conn, log_id, body, body_digest(canonical(body)), policy)
     assert snapshot(db_url) == snapshot(empty_db_url)
     with psycopg.connect(db_url) as conn:
-        statuses = dict(conn.execute(
-            "SELECT status, count(*) FROM ops.beproduct_sync_log GROUP BY status").fetchall())
+        statuses = dict(
+            conn.execute(
+                "SELECT status, count(*) FROM ops.beproduct_sync_log GROUP BY status"
+            ).fetchall()
+        )
         deliveries_total = conn.execute(
-            "SELECT sum(deliveries) FROM ops.beproduct_sync_log").fetchone()
+            "SELECT sum(deliveries) FROM ops.beproduct_sync_log"
+        ).fetchone()
     assert set(statuses) <= {"applied", "stale"}
     assert sum(statuses.values()) == len(bodies)
     assert deliveries_total == (len(deliveries),)

@@ -41,11 +41,16 @@ def fake() -> Iterator[FakeBeProduct]:
 def settings_for(db_url: str, fake: FakeBeProduct, **overrides: Any) -> Settings:
     env = {k.lower(): v for k, v in fake.env().items()}
     values: dict[str, Any] = {
-        **env, "database_url": db_url, "beproduct_api_max_retries": 1,
-        "beproduct_api_backoff_base_seconds": 0.02, "beproduct_api_backoff_max_seconds": 0.05,
-        "beproduct_api_timeout_seconds": 5, "beproduct_sync_enrich_poll_seconds": 0.05,
+        **env,
+        "database_url": db_url,
+        "beproduct_api_max_retries": 1,
+        "beproduct_api_backoff_base_seconds": 0.02,
+        "beproduct_api_backoff_max_seconds": 0.05,
+        "beproduct_api_timeout_seconds": 5,
+        "beproduct_sync_enrich_poll_seconds": 0.05,
         "beproduct_sync_enrich_retry_base_seconds": 0.1,
-        "beproduct_sync_enrich_retry_max_seconds": 0.3, **overrides,
+        "beproduct_sync_enrich_retry_max_seconds": 0.3,
+        **overrides,
     }
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
 
@@ -69,8 +74,9 @@ async def enricher(rt: Runtime) -> AsyncIterator[asyncio.Event]:
             await asyncio.wait_for(task, 10)
 
 
-async def apply_bodies(conn: AsyncConnection[Any], rt: Runtime,
-                       bodies: Iterable[dict[str, Any]]) -> list[str]:
+async def apply_bodies(
+    conn: AsyncConnection[Any], rt: Runtime, bodies: Iterable[dict[str, Any]]
+) -> list[str]:
     """Store every body (one transaction), then apply each in order as a worker would."""
     stored = []
     async with conn.transaction():
@@ -101,29 +107,56 @@ async def drained(conn: AsyncConnection[Any], timeout: float = 15.0) -> float:
 
 
 def lookups(result: str) -> float:
-    return REGISTRY.get_sample_value("beproduct_sync_cache_lookups_total",
-                                     {"result": result}) or 0.0
+    return (
+        REGISTRY.get_sample_value("beproduct_sync_cache_lookups_total", {"result": result}) or 0.0
+    )
 
 
-def add_plan(fake: FakeBeProduct, plan_id: str, folder_id: str,
-             definitions: dict[str, str], modified_at: str, name: str = "SAMPLE PLAN") -> None:
+def add_plan(
+    fake: FakeBeProduct,
+    plan_id: str,
+    folder_id: str,
+    definitions: dict[str, str],
+    modified_at: str,
+    name: str = "SAMPLE PLAN",
+) -> None:
     """Teach the fake a plan (and its folder) with these milestone definition ids → names."""
     world = fake.world
     at = to_ticks(modified_at)
     with world.lock:
         world.folders.setdefault(folder_id, Folder(folder_id, "GREYSON", "GREYSON", True, at, at))
-        defs = [MilestoneDef(id=d, department="PRE-PRODUCTION | CUSTOMER", action=text,
-                             short=text[:12], page_name=None, days=0, plan_date=at)
-                for d, text in definitions.items()]
+        defs = [
+            MilestoneDef(
+                id=d,
+                department="PRE-PRODUCTION | CUSTOMER",
+                action=text,
+                short=text[:12],
+                page_name=None,
+                days=0,
+                plan_date=at,
+            )
+            for d, text in definitions.items()
+        ]
         world.plans[plan_id] = Plan(
-            id=plan_id, name=name, description="sample", folder_id=folder_id,
-            start=to_ticks("2025-09-01T00:00:00Z"), end=to_ticks("2026-06-30T00:00:00Z"),
-            active=True, created_at=at, modified_at=at, created_by=world.users[0],
-            modified_by=world.users[0], style_defs=defs, material_defs=[])
+            id=plan_id,
+            name=name,
+            description="sample",
+            folder_id=folder_id,
+            start=to_ticks("2025-09-01T00:00:00Z"),
+            end=to_ticks("2026-06-30T00:00:00Z"),
+            active=True,
+            created_at=at,
+            modified_at=at,
+            created_by=world.users[0],
+            modified_by=world.users[0],
+            style_defs=defs,
+            material_defs=[],
+        )
 
 
 async def test_a_thousand_events_fetch_each_plan_once_and_the_folder_list_once(
-        db_url: str, fake: FakeBeProduct) -> None:
+    db_url: str, fake: FakeBeProduct
+) -> None:
     bodies = fake.webhook_stream(1000)
     plans = {b["data"]["planId"] for b in bodies}
     rt = runtime_for(settings_for(db_url, fake))
@@ -135,14 +168,27 @@ async def test_a_thousand_events_fetch_each_plan_once_and_the_folder_list_once(
         assert set(statuses) <= {"applied", "stale"}
         assert fake.count("plan") <= len(plans) == 10
         assert fake.count("folders") == 1, fake.stats.to_json()
-        named = await scalar(conn, "SELECT count(*) FROM ops.tracking_plan"
-                                   " WHERE name IS NOT NULL AND start_date IS NOT NULL")
+        named = await scalar(
+            conn,
+            "SELECT count(*) FROM ops.tracking_plan"
+            " WHERE name IS NOT NULL AND start_date IS NOT NULL",
+        )
         assert named == len(plans)
-        assert await scalar(conn, "SELECT count(*) FROM ops.tracking_folder"
-                                  " WHERE name IS NULL OR brand IS NULL") == 0
-        assert await scalar(conn, "SELECT count(*) FROM ops.tracking_plan_style_timeline_detail"
-                                  " WHERE milestone_name IS NULL OR plan_name IS NULL"
-                                  " OR folder_name IS NULL") == 0
+        assert (
+            await scalar(
+                conn, "SELECT count(*) FROM ops.tracking_folder WHERE name IS NULL OR brand IS NULL"
+            )
+            == 0
+        )
+        assert (
+            await scalar(
+                conn,
+                "SELECT count(*) FROM ops.tracking_plan_style_timeline_detail"
+                " WHERE milestone_name IS NULL OR plan_name IS NULL"
+                " OR folder_name IS NULL",
+            )
+            == 0
+        )
     hit, miss = lookups("hit") - hits, lookups("miss") - misses
     ratio = hit / (hit + miss)
     print(f"\ncache lookups: {hit:.0f} hits, {miss:.0f} misses, hit ratio {ratio:.2%}")
@@ -151,7 +197,8 @@ async def test_a_thousand_events_fetch_each_plan_once_and_the_folder_list_once(
 
 
 async def test_an_api_outage_delays_names_but_every_event_is_applied_at_once(
-        db_url: str, fake: FakeBeProduct) -> None:
+    db_url: str, fake: FakeBeProduct
+) -> None:
     bodies = fake.webhook_stream(200)
     plans = {b["data"]["planId"] for b in bodies}
     rt = runtime_for(settings_for(db_url, fake))
@@ -161,14 +208,24 @@ async def test_an_api_outage_delays_names_but_every_event_is_applied_at_once(
         async with enricher(rt):
             statuses = await apply_bodies(conn, rt, bodies)
             assert set(statuses) <= {"applied", "stale"}
-            assert await scalar(conn, "SELECT count(*) FROM ops.beproduct_sync_log"
-                                      " WHERE status NOT IN ('applied', 'stale')") == 0
-            while await scalar(conn, "SELECT count(*) FROM ops.enrichment_job"
-                                     " WHERE attempts >= 2 AND last_error LIKE '%%HTTP 500%%'"
-                               ) < len(plans):
+            assert (
+                await scalar(
+                    conn,
+                    "SELECT count(*) FROM ops.beproduct_sync_log"
+                    " WHERE status NOT IN ('applied', 'stale')",
+                )
+                == 0
+            )
+            while await scalar(
+                conn,
+                "SELECT count(*) FROM ops.enrichment_job"
+                " WHERE attempts >= 2 AND last_error LIKE '%%HTTP 500%%'",
+            ) < len(plans):
                 await asyncio.sleep(0.02)
-            assert await scalar(conn, "SELECT count(*) FROM ops.tracking_plan"
-                                      " WHERE name IS NOT NULL") == 0
+            assert (
+                await scalar(conn, "SELECT count(*) FROM ops.tracking_plan WHERE name IS NOT NULL")
+                == 0
+            )
             fake.clear_faults()  # the window ends
             catch_up = await drained(conn)
         print(f"\ncatch-up after the outage: {catch_up:.2f}s")
@@ -177,54 +234,83 @@ async def test_an_api_outage_delays_names_but_every_event_is_applied_at_once(
         assert fake.count("folders", 429) > 0
         assert fake.count("plan", 200) == len(plans)
         assert fake.count("folders", 200) == 1
-        assert await scalar(conn, "SELECT count(*) FROM ops.tracking_plan"
-                                  " WHERE name IS NOT NULL") == len(plans)
-        assert await scalar(conn, "SELECT count(*) FROM ops.tracking_folder"
-                                  " WHERE name IS NULL") == 0
-        definitions = {d.id for p in plans
-                       for d in (*fake.world.plan(p).style_defs, *fake.world.plan(p).material_defs)}
-        cur = await conn.execute("SELECT id::text FROM ops.tracking_timeline_template_item"
-                                 " WHERE name IS NOT NULL")
+        assert await scalar(
+            conn, "SELECT count(*) FROM ops.tracking_plan WHERE name IS NOT NULL"
+        ) == len(plans)
+        assert (
+            await scalar(conn, "SELECT count(*) FROM ops.tracking_folder WHERE name IS NULL") == 0
+        )
+        definitions = {
+            d.id
+            for p in plans
+            for d in (*fake.world.plan(p).style_defs, *fake.world.plan(p).material_defs)
+        }
+        cur = await conn.execute(
+            "SELECT id::text FROM ops.tracking_timeline_template_item WHERE name IS NOT NULL"
+        )
         assert {r[0] for r in await cur.fetchall()} == definitions
-        assert await scalar(conn, "SELECT count(*) FROM ops.beproduct_sync_log"
-                                  " WHERE status NOT IN ('applied', 'stale')") == 0
+        assert (
+            await scalar(
+                conn,
+                "SELECT count(*) FROM ops.beproduct_sync_log"
+                " WHERE status NOT IN ('applied', 'stale')",
+            )
+            == 0
+        )
 
 
 async def test_the_detail_view_shows_milestone_names_for_the_real_oncreate_once_enriched(
-        db_url: str, fake: FakeBeProduct) -> None:
+    db_url: str, fake: FakeBeProduct
+) -> None:
     body = load_sample("tracking_oncreate.json")
-    defs = {m["TimeLineId"]: f"MILESTONE {i:02d}"
-            for i, m in enumerate(body["data"]["after"]["Timelines"])}
-    add_plan(fake, SAMPLE_PLAN, SAMPLE_FOLDER, defs, "2025-11-01T00:00:00Z",
-             name="GREYSON 2026 SPRING DROP 1")
+    defs = {
+        m["TimeLineId"]: f"MILESTONE {i:02d}"
+        for i, m in enumerate(body["data"]["after"]["Timelines"])
+    }
+    add_plan(
+        fake,
+        SAMPLE_PLAN,
+        SAMPLE_FOLDER,
+        defs,
+        "2025-11-01T00:00:00Z",
+        name="GREYSON 2026 SPRING DROP 1",
+    )
     rt = runtime_for(settings_for(db_url, fake))
     async with await db.aconnect(db_url, autocommit=True) as conn:
         assert await apply_bodies(conn, rt, [body]) == ["applied"]
-        before = await scalar(conn, "SELECT count(*) FROM ops.tracking_plan_style_timeline_detail"
-                                    " WHERE milestone_name IS NOT NULL")
+        before = await scalar(
+            conn,
+            "SELECT count(*) FROM ops.tracking_plan_style_timeline_detail"
+            " WHERE milestone_name IS NOT NULL",
+        )
         assert before == 0  # an OnCreate carries ids only
         async with enricher(rt):
             await drained(conn)
         cur = await conn.execute(
             "SELECT template_item_id::text, milestone_name, plan_name, folder_name, brand,"
-            " style_number, start_date::text FROM ops.tracking_plan_style_timeline_detail")
+            " style_number, start_date::text FROM ops.tracking_plan_style_timeline_detail"
+        )
         rows = await cur.fetchall()
     assert len(rows) == 25
     assert {r[0]: r[1] for r in rows} == defs
-    assert {r[2:] for r in rows} == {("GREYSON 2026 SPRING DROP 1", "GREYSON", "GREYSON",
-                                      "MSP26O73", "2025-09-01")}
+    assert {r[2:] for r in rows} == {
+        ("GREYSON 2026 SPRING DROP 1", "GREYSON", "GREYSON", "MSP26O73", "2025-09-01")
+    }
 
 
-@pytest.mark.parametrize(("plan_modified", "expected"), [
-    ("2025-11-01T00:00:00Z", "TECHPACKS PASS OFF"),  # API older than the webhook: webhook stays
-    ("2025-11-07T00:00:00Z", "RENAMED IN BEPRODUCT"),  # API newer: the rename arrives
-])
+@pytest.mark.parametrize(
+    ("plan_modified", "expected"),
+    [
+        ("2025-11-01T00:00:00Z", "TECHPACKS PASS OFF"),  # API older than the webhook: webhook stays
+        ("2025-11-07T00:00:00Z", "RENAMED IN BEPRODUCT"),  # API newer: the rename arrives
+    ],
+)
 async def test_a_webhook_definition_is_overwritten_only_by_a_newer_api_plan(
-        db_url: str, fake: FakeBeProduct, plan_modified: str, expected: str) -> None:
+    db_url: str, fake: FakeBeProduct, plan_modified: str, expected: str
+) -> None:
     change = load_sample("tracking_onchangetimeline.json")  # dated 2025-11-06T05:10
     definition = change["data"]["timeLineSchema"]["Id"]
-    add_plan(fake, SAMPLE_PLAN, SAMPLE_FOLDER, {definition: "RENAMED IN BEPRODUCT"},
-             plan_modified)
+    add_plan(fake, SAMPLE_PLAN, SAMPLE_FOLDER, {definition: "RENAMED IN BEPRODUCT"}, plan_modified)
     rt = runtime_for(settings_for(db_url, fake))
     async with await db.aconnect(db_url, autocommit=True) as conn:
         assert await apply_bodies(conn, rt, [change]) == ["applied"]
@@ -233,14 +319,19 @@ async def test_a_webhook_definition_is_overwritten_only_by_a_newer_api_plan(
         assert fake.count("plan") == 1
         cur = await conn.execute(
             "SELECT name, enriched_at IS NOT NULL FROM ops.tracking_timeline_template_item"
-            " WHERE id = %s", (definition,))
+            " WHERE id = %s",
+            (definition,),
+        )
         assert await cur.fetchone() == (expected, True)
-        assert await scalar(conn, f"SELECT name FROM ops.tracking_plan WHERE id = '{SAMPLE_PLAN}'"
-                            ) == "SAMPLE PLAN"
+        assert (
+            await scalar(conn, f"SELECT name FROM ops.tracking_plan WHERE id = '{SAMPLE_PLAN}'")
+            == "SAMPLE PLAN"
+        )
 
 
 async def test_a_plan_the_api_does_not_know_is_looked_up_once_and_not_again(
-        db_url: str, fake: FakeBeProduct) -> None:
+    db_url: str, fake: FakeBeProduct
+) -> None:
     rt = runtime_for(settings_for(db_url, fake))
     body = load_sample("tracking_oncreate.json")  # its plan is not in the fake: 404
     async with await db.aconnect(db_url, autocommit=True) as conn:
@@ -250,28 +341,38 @@ async def test_a_plan_the_api_does_not_know_is_looked_up_once_and_not_again(
             await apply_bodies(conn, rt, [load_sample("tracking_ondelete.json")])
             await drained(conn)
         assert fake.count("plan", 404) == 1
-        assert await scalar(conn, "SELECT enriched_at IS NOT NULL AND name IS NULL"
-                                  f" FROM ops.tracking_plan WHERE id = '{SAMPLE_PLAN}'")
+        assert await scalar(
+            conn,
+            "SELECT enriched_at IS NOT NULL AND name IS NULL"
+            f" FROM ops.tracking_plan WHERE id = '{SAMPLE_PLAN}'",
+        )
 
 
 async def test_scheduling_queues_a_fetch_once_and_a_stale_plan_again_after_the_ttl(
-        db_url: str, fake: FakeBeProduct) -> None:
+    db_url: str, fake: FakeBeProduct
+) -> None:
     rt = runtime_for(settings_for(db_url, fake, beproduct_sync_enrich_ttl_seconds=60))
     async with await db.aconnect(db_url, autocommit=True) as conn:
-        await apply_bodies(conn, rt, [load_sample("tracking_oncreate.json"),
-                                      load_sample("tracking_onchangetimeline.json")])
-        cur = await conn.execute("SELECT kind, entity_id::text, status FROM ops.enrichment_job"
-                                 " ORDER BY kind DESC")
+        await apply_bodies(
+            conn,
+            rt,
+            [load_sample("tracking_oncreate.json"), load_sample("tracking_onchangetimeline.json")],
+        )
+        cur = await conn.execute(
+            "SELECT kind, entity_id::text, status FROM ops.enrichment_job ORDER BY kind DESC"
+        )
         assert await cur.fetchall() == [
             ("plan", SAMPLE_PLAN, "pending"),
-            ("folders", str(enrich.ALL_FOLDERS), "pending")]
+            ("folders", str(enrich.ALL_FOLDERS), "pending"),
+        ]
         await conn.execute("DELETE FROM ops.enrichment_job")
         await conn.execute("UPDATE ops.tracking_plan SET enriched_at = now(), name = 'P'")
         await conn.execute("UPDATE ops.tracking_folder SET enriched_at = now(), name = 'F'")
         await apply_bodies(conn, rt, [load_sample("tracking_ondelete.json")])
         assert await scalar(conn, "SELECT count(*) FROM ops.enrichment_job") == 0
-        await conn.execute("UPDATE ops.tracking_plan"
-                           " SET enriched_at = now() - interval '61 seconds'")
+        await conn.execute(
+            "UPDATE ops.tracking_plan SET enriched_at = now() - interval '61 seconds'"
+        )
         body = load_sample("tracking_ondelete.json")
         body["date"] = "2025-11-07T00:00:00.0000000Z"  # a different event of the same plan
         await apply_bodies(conn, rt, [body])
@@ -280,21 +381,24 @@ async def test_scheduling_queues_a_fetch_once_and_a_stale_plan_again_after_the_t
 
 
 async def test_status_reports_enrichment_jobs_waiting_and_failing(
-        db_url: str, fake: FakeBeProduct) -> None:
+    db_url: str, fake: FakeBeProduct
+) -> None:
     from beproduct_sync.status import gather
 
     rt = runtime_for(settings_for(db_url, fake))
     async with await db.aconnect(db_url, autocommit=True) as conn:
         await apply_bodies(conn, rt, [load_sample("tracking_oncreate.json")])
-        await conn.execute("UPDATE ops.enrichment_job SET status = 'failed', attempts = 3"
-                           " WHERE kind = 'plan'")
+        await conn.execute(
+            "UPDATE ops.enrichment_job SET status = 'failed', attempts = 3 WHERE kind = 'plan'"
+        )
     report = await gather(db_url)
     assert report["enrichment"] == {"pending": 1, "running": 0, "failed": 1}
     assert report["counts"]["applied"] == 1
 
 
 async def test_enricher_task_runs_only_when_the_api_is_configured_and_stops_with_the_flag(
-        db_url: str, fake: FakeBeProduct) -> None:
+    db_url: str, fake: FakeBeProduct
+) -> None:
     stop = asyncio.Event()
     unconfigured = runtime_for(settings_for(db_url, fake, beproduct_refresh_token=None))
     assert enrich.enricher_task(unconfigured, stop) is None

@@ -47,18 +47,24 @@ def onchange_with_nul() -> bytes:
 def log_row(url: str, log_id: int, columns: str) -> tuple[Any, ...]:
     with psycopg.connect(url) as conn:
         row = conn.execute(
-            f"SELECT {columns} FROM ops.beproduct_sync_log WHERE id = %s", (log_id,)).fetchone()
+            f"SELECT {columns} FROM ops.beproduct_sync_log WHERE id = %s", (log_id,)
+        ).fetchone()
     assert row is not None
     return tuple(row)
 
 
 def replay_cli(db_url: str, *args: str) -> Any:
-    env = {"DATABASE_URL": db_url, "BEPRODUCT_SYNC_AUTO_MIGRATE": "false",
-           "BEPRODUCT_SYNC_LOG_FORMAT": "json", "BEPRODUCT_SYNC_FAULT_STYLE_NUMBERS": ""}
+    env = {
+        "DATABASE_URL": db_url,
+        "BEPRODUCT_SYNC_AUTO_MIGRATE": "false",
+        "BEPRODUCT_SYNC_LOG_FORMAT": "json",
+        "BEPRODUCT_SYNC_FAULT_STYLE_NUMBERS": "",
+    }
     return CliRunner().invoke(app, ["replay", *args], env=env)
 
 
 # 1. NUL in a body ----------------------------------------------------------------------------
+
 
 def test_a_webhook_with_an_escaped_nul_is_acknowledged_stored_and_applied(db_url: str) -> None:
     body = onchange_with_nul()
@@ -71,7 +77,8 @@ def test_a_webhook_with_an_escaped_nul_is_acknowledged_stored_and_applied(db_url
     assert again.json() == {"id": log_id, "duplicate": True}
 
     name, raw, sha, deliveries = log_row(
-        db_url, log_id, "payload->>'headerName', raw_body, body_sha256, deliveries")
+        db_url, log_id, "payload->>'headerName', raw_body, body_sha256, deliveries"
+    )
     assert name == "WOLFPACK CAMO\ufffdKENNEBEC SHORT"
     assert bytes(raw) == body  # the exact original, losslessly
     assert bytes(sha) == body_digest(inbox.canonical(orjson.loads(body)))  # hash of the original
@@ -80,7 +87,8 @@ def test_a_webhook_with_an_escaped_nul_is_acknowledged_stored_and_applied(db_url
     asyncio.run(drain(make_runtime(db_url)))
     assert statuses(db_url) == {"applied": 1}
     assert scalar(db_url, "SELECT style_name FROM ops.tracking_plan_style") == (
-        "WOLFPACK CAMO\ufffdKENNEBEC SHORT")
+        "WOLFPACK CAMO\ufffdKENNEBEC SHORT"
+    )
 
 
 def test_a_webhook_with_a_lone_surrogate_escape_is_acknowledged_stored_and_applied(
@@ -107,8 +115,9 @@ def test_a_surrogate_body_that_cannot_be_stored_anyway_is_refused_with_400(db_ur
     deep = b'["\\ud800", ' + b"[" * 5000 + b"]" * 5000 + b"]"
     inf = b'{"a": "\\ud800", "x": 1e400}'
     with live_server(db_url) as base:
-        replies = [httpx.post(webhook_url(base), content=b, headers=auth())
-                   for b in (huge, deep, inf)]
+        replies = [
+            httpx.post(webhook_url(base), content=b, headers=auth()) for b in (huge, deep, inf)
+        ]
     assert [r.status_code for r in replies] == [400, 400, 400]
     assert all(r.json()["error"] == "invalid_json" for r in replies)
 
@@ -119,13 +128,18 @@ def test_out_of_range_dates_are_stored_and_settled_not_crashing_anything(db_url:
     bad_due = load_sample("tracking_oncreate.json")
     bad_due["data"]["after"]["Timelines"][0]["DueDate"] = "0001-01-01T00:00:00+02:00"
     with live_server(db_url) as base:
-        replies = [httpx.post(webhook_url(base), json=b, headers=auth())
-                   for b in (bad_event, bad_due)]
+        replies = [
+            httpx.post(webhook_url(base), json=b, headers=auth()) for b in (bad_event, bad_due)
+        ]
     assert [r.status_code for r in replies] == [202, 202]
     asyncio.run(drain(make_runtime(db_url)))
     assert statuses(db_url) == {"dead": 1, "applied": 1}
-    assert scalar(db_url, "SELECT count(*) FROM ops.tracking_plan_style_timeline"
-                          " WHERE due_date IS NULL") == 1
+    assert (
+        scalar(
+            db_url, "SELECT count(*) FROM ops.tracking_plan_style_timeline WHERE due_date IS NULL"
+        )
+        == 1
+    )
 
 
 def test_nul_in_object_keys_is_replaced_and_an_ordinary_body_keeps_no_raw_copy(
@@ -135,8 +149,11 @@ def test_nul_in_object_keys_is_replaced_and_an_ordinary_body_keeps_no_raw_copy(
     [odd_id, plain_id] = asyncio.run(store(db_url, [odd, load_sample("tracking_oncreate.json")]))
 
     payload, raw = log_row(db_url, odd_id, "payload, raw_body")
-    assert payload == {"eventType": "OnSomething", "da\ufffdta": [{"k\ufffd": "v\ufffd"}],
-                       "date": None}
+    assert payload == {
+        "eventType": "OnSomething",
+        "da\ufffdta": [{"k\ufffd": "v\ufffd"}],
+        "date": None,
+    }
     assert orjson.loads(bytes(raw)) == odd  # canonical form of the original when no bytes given
     assert log_row(db_url, plain_id, "raw_body") == (None,)
 
@@ -155,16 +172,20 @@ def test_ingesting_a_file_with_an_escaped_nul_stores_and_applies_it(
     assert summary.counts["applied"] == 1, summary.results
     assert scalar(db_url, "SELECT raw_body FROM ops.beproduct_sync_log") == path.read_bytes()
     assert scalar(db_url, "SELECT style_name FROM ops.tracking_plan_style") == (
-        "WOLFPACK CAMO\ufffdKENNEBEC SHORT")
+        "WOLFPACK CAMO\ufffdKENNEBEC SHORT"
+    )
 
 
 # 2. Events that never finish -----------------------------------------------------------------
 
+
 def expire_leases(url: str) -> None:
     """What a killed worker leaves behind once its lease runs out."""
     with psycopg.connect(url) as conn:
-        conn.execute("UPDATE ops.beproduct_sync_log SET locked_until = now() - interval '1 s'"
-                     " WHERE status = 'processing'")
+        conn.execute(
+            "UPDATE ops.beproduct_sync_log SET locked_until = now() - interval '1 s'"
+            " WHERE status = 'processing'"
+        )
 
 
 def test_an_event_whose_worker_dies_every_time_is_dead_lettered_and_replay_revives_it(
@@ -183,12 +204,20 @@ def test_an_event_whose_worker_dies_every_time_is_dead_lettered_and_replay_reviv
 
     asyncio.run(drain(make_runtime(db_url, beproduct_sync_max_attempts=3)))
     status, error, claims, processed = log_row(
-        db_url, log_id, "status, last_error, claims, processed_at IS NOT NULL")
+        db_url, log_id, "status, last_error, claims, processed_at IS NOT NULL"
+    )
     assert (status, claims, processed) == ("dead", 4, True)
-    assert error.startswith("claimed 3 times without finishing: the worker crashed or its"
-                            " lease ran out each time")
-    assert scalar(db_url, "SELECT message FROM ops.import_errors WHERE sync_log_id = %s"
-                  " AND severity = 'error'", (log_id,)) == error
+    assert error.startswith(
+        "claimed 3 times without finishing: the worker crashed or its lease ran out each time"
+    )
+    assert (
+        scalar(
+            db_url,
+            "SELECT message FROM ops.import_errors WHERE sync_log_id = %s AND severity = 'error'",
+            (log_id,),
+        )
+        == error
+    )
     assert scalar(db_url, "SELECT count(*) FROM ops.tracking_plan_style") == 0  # not applied
 
     done = replay_cli(db_url, "--id", str(log_id))
@@ -234,8 +263,7 @@ def test_a_crashing_event_is_retried_alone_so_the_events_claimed_with_it_still_a
         crashes = 0
         async with await db.aconnect(db_url, autocommit=True) as conn:
             for _ in range(20):
-                worker = Worker(db_url, policy, WorkerConfig(), f"w:1:{crashes}",
-                                asyncio.Event())
+                worker = Worker(db_url, policy, WorkerConfig(), f"w:1:{crashes}", asyncio.Event())
                 batch = await claim(conn, worker.name, 10, 60.0)
                 if not batch:
                     return crashes
@@ -249,10 +277,12 @@ def test_a_crashing_event_is_retried_alone_so_the_events_claimed_with_it_still_a
     crashes = asyncio.run(rounds())
     assert crashes == 3  # the first one with its whole batch, then twice alone
     with psycopg.connect(db_url) as conn:
-        rows: dict[int, str] = dict(conn.execute(
-            "SELECT id, status FROM ops.beproduct_sync_log").fetchall())
-        claims: dict[int, int] = dict(conn.execute(
-            "SELECT id, claims FROM ops.beproduct_sync_log").fetchall())
+        rows: dict[int, str] = dict(
+            conn.execute("SELECT id, status FROM ops.beproduct_sync_log").fetchall()
+        )
+        claims: dict[int, int] = dict(
+            conn.execute("SELECT id, claims FROM ops.beproduct_sync_log").fetchall()
+        )
     assert rows == {ids[0]: "applied", crashing: "dead", ids[2]: "applied"}
     assert claims[crashing] == 4
     assert max(claims[ids[0]], claims[ids[2]]) <= 2  # never charged for the crashes
@@ -263,8 +293,9 @@ def test_events_handed_back_unstarted_do_not_count_as_claimed(db_url: str) -> No
 
     async def claim_and_stop() -> None:
         async with await db.aconnect(db_url, autocommit=True) as conn:
-            worker = Worker(db_url, make_runtime(db_url).policy, WorkerConfig(), "w:2:0",
-                            asyncio.Event())
+            worker = Worker(
+                db_url, make_runtime(db_url).policy, WorkerConfig(), "w:2:0", asyncio.Event()
+            )
             batch = await claim(conn, worker.name, 10, 60.0)
             stop = asyncio.Event()
             stop.set()  # graceful shutdown before anything was started
@@ -275,6 +306,7 @@ def test_events_handed_back_unstarted_do_not_count_as_claimed(db_url: str) -> No
 
 
 # 3. Dates the runbook query cannot cast ------------------------------------------------------
+
 
 def unreadable_bodies() -> list[dict[str, Any]]:
     change = load_sample("tracking_onchangetimeline.json")
@@ -293,7 +325,9 @@ def assert_runbook_query_works(url: str, good: dict[str, Any], bad: list[int]) -
         for log_id in bad:
             row = conn.execute(
                 "SELECT status, processed_at, attempts, coalesce(last_error, reason)"
-                " FROM ops.beproduct_sync_log WHERE id = %s", (log_id,)).fetchone()
+                " FROM ops.beproduct_sync_log WHERE id = %s",
+                (log_id,),
+            ).fetchone()
             assert row is not None
             status, processed, attempts, why = row
             assert status in ("dead", "ignored")
@@ -336,14 +370,22 @@ def test_the_migration_clears_processed_at_of_rows_settled_earlier_with_unreadab
 ) -> None:
     bodies = [load_sample("tracking_oncreate.json"), *unreadable_bodies()]
     ids = asyncio.run(store(db_url, bodies))
-    sql = resources.files("beproduct_sync.migrations").joinpath(
-        "20261129000006_inbox_hardening.sql").read_text()
+    sql = (
+        resources.files("beproduct_sync.migrations")
+        .joinpath("20261129000006_inbox_hardening.sql")
+        .read_text()
+    )
     with psycopg.connect(db_url, autocommit=True) as conn:
-        conn.execute("UPDATE ops.beproduct_sync_log SET status = 'ignored', attempts = 1,"
-                     " processed_at = now()")  # as settled before this fix
+        conn.execute(
+            "UPDATE ops.beproduct_sync_log SET status = 'ignored', attempts = 1,"
+            " processed_at = now()"
+        )  # as settled before this fix
         conn.execute(sql.encode())
         conn.execute(sql.encode())  # idempotent
-        stamped: dict[int, bool] = dict(conn.execute(
-            "SELECT id, processed_at IS NOT NULL FROM ops.beproduct_sync_log").fetchall())
+        stamped: dict[int, bool] = dict(
+            conn.execute(
+                "SELECT id, processed_at IS NOT NULL FROM ops.beproduct_sync_log"
+            ).fetchall()
+        )
         conn.execute(RUNBOOK_LATENCY).fetchall()
     assert stamped == {ids[0]: True, **dict.fromkeys(ids[1:], False)}

@@ -16,8 +16,13 @@ SIGNING_SECRET = "whsec_" + base64.b64encode(b"a signing key of thirty-two byte"
 BODY = b'{"eventType": "OnCreate", "headerId": "h-1"}'
 
 
-def signed(body: bytes = BODY, *, age: timedelta = timedelta(0), key: str = SIGNING_SECRET,
-           msg_id: str = "msg_1") -> dict[str, str]:
+def signed(
+    body: bytes = BODY,
+    *,
+    age: timedelta = timedelta(0),
+    key: str = SIGNING_SECRET,
+    msg_id: str = "msg_1",
+) -> dict[str, str]:
     """Standard Webhooks headers for `body`, stamped `age` ago."""
     at = datetime.now(UTC) - age
     return {
@@ -39,11 +44,15 @@ def test_rotating_the_secret_accepts_both_during_the_overlap_and_then_only_the_n
 ) -> None:
     old, new = "old-secret-000000", "new-secret-111111"
     with live_server(db_url, beproduct_webhook_secret=f"{old}, {new}") as base:
-        during = [httpx.post(webhook_url(base), json={"n": i}, headers=auth(s)).status_code
-                  for i, s in enumerate((old, new))]
+        during = [
+            httpx.post(webhook_url(base), json={"n": i}, headers=auth(s)).status_code
+            for i, s in enumerate((old, new))
+        ]
     with live_server(db_url, beproduct_webhook_secret=new) as base:
-        after = [httpx.post(webhook_url(base), json={"n": 9 + i}, headers=auth(s)).status_code
-                 for i, s in enumerate((old, new))]
+        after = [
+            httpx.post(webhook_url(base), json={"n": 9 + i}, headers=auth(s)).status_code
+            for i, s in enumerate((old, new))
+        ]
     assert during == [202, 202]
     assert after == [401, 202]
 
@@ -78,8 +87,17 @@ OTHER_KEY = "whsec_" + base64.b64encode(b"another key entirely, 32 bytes!").deco
         (lambda: signed(age=timedelta(minutes=6)), "signature_expired"),
         (lambda: signed(age=-timedelta(minutes=6)), "signature_expired"),
     ],
-    ids=["missing", "other-key", "other-body", "other-id", "bad-base64", "no-version",
-         "bad-timestamp", "too-old", "too-new"],
+    ids=[
+        "missing",
+        "other-key",
+        "other-body",
+        "other-id",
+        "bad-base64",
+        "no-version",
+        "bad-timestamp",
+        "too-old",
+        "too-new",
+    ],
 )
 def test_a_bad_or_stale_signature_is_refused_with_401(
     db_url: str, make_headers: Callable[[], dict[str, str]], code: str
@@ -101,8 +119,10 @@ def test_a_valid_signature_does_not_replace_the_bearer_secret(db_url: str) -> No
 
 
 def test_with_only_a_signing_secret_the_signature_alone_authenticates(db_url: str) -> None:
-    settings = {"beproduct_webhook_secret": None,
-                "beproduct_webhook_signing_secret": SIGNING_SECRET}
+    settings = {
+        "beproduct_webhook_secret": None,
+        "beproduct_webhook_signing_secret": SIGNING_SECRET,
+    }
     with live_server(db_url, **settings) as base:
         headers = {"Content-Type": "application/json"}
         good = httpx.post(webhook_url(base), content=BODY, headers={**headers, **signed()})
@@ -113,6 +133,7 @@ def test_with_only_a_signing_secret_the_signature_alone_authenticates(db_url: st
 def test_insecure_dev_mode_accepts_requests_without_any_credentials(db_url: str) -> None:
     settings = {"beproduct_webhook_secret": None, "beproduct_sync_insecure_dev": True}
     with live_server(db_url, **settings) as base:
-        reply = httpx.post(webhook_url(base), content=BODY,
-                           headers={"Content-Type": "application/json"})
+        reply = httpx.post(
+            webhook_url(base), content=BODY, headers={"Content-Type": "application/json"}
+        )
     assert reply.status_code == 202

@@ -12,7 +12,7 @@ import pytest
 
 from tests.integration.live_server import SECRETS, auth, live_server, webhook_url
 
-INTERNALS = ("Traceback", "SELECT", "INSERT", "psycopg", "ops.", "File \"", *SECRETS)
+INTERNALS = ("Traceback", "SELECT", "INSERT", "psycopg", "ops.", 'File "', *SECRETS)
 
 
 @contextmanager
@@ -66,9 +66,21 @@ def count_rows(db_url: str) -> int:
         (auth(), b'{"a": 1} trailing', 400, "invalid_json"),
         (auth(), b'{"pad": "' + b"x" * 1000 + b'"}', 413, "body_too_large"),
     ],
-    ids=["no-auth", "wrong-secret", "basic-scheme", "empty-bearer", "secret-prefix",
-         "text-plain", "jsonp", "no-content-type", "broken-json", "empty", "not-utf8",
-         "trailing-garbage", "too-large"],
+    ids=[
+        "no-auth",
+        "wrong-secret",
+        "basic-scheme",
+        "empty-bearer",
+        "secret-prefix",
+        "text-plain",
+        "jsonp",
+        "no-content-type",
+        "broken-json",
+        "empty",
+        "not-utf8",
+        "trailing-garbage",
+        "too-large",
+    ],
 )
 def test_a_bad_request_is_refused_with_its_code_and_nothing_is_stored(
     base: str, db_url: str, headers: dict[str, str], content: bytes, status: int, code: str
@@ -126,18 +138,22 @@ def test_a_database_that_is_down_answers_503_without_details(db_url: str) -> Non
     with refused_port() as port:
         down = f"postgresql://postgres:hunter2@127.0.0.1:{port}/nothing"
         with live_server(down, beproduct_sync_pool_timeout_seconds=0.5) as base:
-            reply = httpx.post(webhook_url(base), json={"eventType": "OnCreate"},
-                               headers=auth(), timeout=10)
+            reply = httpx.post(
+                webhook_url(base), json={"eventType": "OnCreate"}, headers=auth(), timeout=10
+            )
     assert_clean_error(reply, 503, "database_unavailable")
     assert reply.headers["retry-after"] == "5"
     assert "hunter2" not in reply.text
     assert str(port) not in reply.text
 
 
-@pytest.mark.parametrize(("method", "path", "status", "code"), [
-    ("GET", "/webhooks/beproduct/tracking", 405, "method_not_allowed"),
-    ("POST", "/nowhere", 404, "not_found"),
-])
+@pytest.mark.parametrize(
+    ("method", "path", "status", "code"),
+    [
+        ("GET", "/webhooks/beproduct/tracking", 405, "method_not_allowed"),
+        ("POST", "/nowhere", 404, "not_found"),
+    ],
+)
 def test_unknown_routes_and_methods_answer_in_the_same_json_shape(
     base: str, method: str, path: str, status: int, code: str
 ) -> None:

@@ -57,10 +57,12 @@ async def test_concurrent_workers_apply_every_event_exactly_once(db_url: str) ->
     styles = 2 * (families + 1)  # each family (and the samples) touches two styles
     assert scalar(db_url, "SELECT count(*) FROM ops.tracking_plan_style") == styles
     assert scalar(db_url, "SELECT count(*) FROM ops.tracking_plan_style_timeline") == 26 * (
-        families + 1)
+        families + 1
+    )
     assert scalar(db_url, "SELECT count(*) FROM ops.tracking_timeline_assignment") == families + 1
     assert scalar(db_url, "SELECT count(*) FROM ops.tracking_plan_style WHERE active") == (
-        families + 1)
+        families + 1
+    )
     assert scalar(db_url, "SELECT count(*) FROM ops.import_errors WHERE severity = 'error'") == 0
 
 
@@ -105,7 +107,8 @@ async def test_workers_reconnect_after_their_connections_are_killed(db_url: str)
         killed = scalar(
             db_url,
             "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
-            " WHERE datname = current_database() AND application_name LIKE 'beproduct-sync %'")
+            " WHERE datname = current_database() AND application_name LIKE 'beproduct-sync %'",
+        )
         assert killed >= 2
         await until(lambda: waiting(db_url) == 0)
     finally:

@@ -82,8 +82,14 @@ async def test_sigterm_finishes_the_events_in_flight_and_exits_zero(
 ) -> None:
     await store(db_url, list(stream(40)))
     # One event per apply transaction, so "in flight" is exactly one event per worker loop.
-    proc = start_worker(db_url, tmp_path / "worker.log", "--workers", "2",
-                        BEPRODUCT_SYNC_BATCH_SIZE="10", BEPRODUCT_SYNC_APPLY_BATCH_SIZE="1")
+    proc = start_worker(
+        db_url,
+        tmp_path / "worker.log",
+        "--workers",
+        "2",
+        BEPRODUCT_SYNC_BATCH_SIZE="10",
+        BEPRODUCT_SYNC_APPLY_BATCH_SIZE="1",
+    )
     try:
         await until(lambda: statuses(db_url).get("applied", 0) >= 10)
         lock = hold_style_table(db_url)

@@ -49,8 +49,11 @@ def waiting(url: str) -> int:
 def statuses(url: str) -> dict[str, int]:
     """Inbox rows per status."""
     with psycopg.connect(url) as conn:
-        return dict(conn.execute(
-            "SELECT status, count(*) FROM ops.beproduct_sync_log GROUP BY status").fetchall())
+        return dict(
+            conn.execute(
+                "SELECT status, count(*) FROM ops.beproduct_sync_log GROUP BY status"
+            ).fetchall()
+        )
 
 
 async def until(predicate: Any, timeout: float = 20.0, every: float = 0.05) -> None:
@@ -61,9 +64,7 @@ async def until(predicate: Any, timeout: float = 20.0, every: float = 0.05) -> N
         await asyncio.sleep(every)
 
 
-async def drain(
-    rt: Runtime, count: int = 2, timeout: float = 20.0, done: Any = None
-) -> None:
+async def drain(rt: Runtime, count: int = 2, timeout: float = 20.0, done: Any = None) -> None:
     """Run workers until `done()` (default: nothing is waiting), then stop them gracefully."""
     stop = asyncio.Event()
     task = asyncio.create_task(run_workers(rt, stop, count=count))
@@ -96,10 +97,18 @@ def snapshot(url: str) -> dict[str, list[tuple[Any, ...]]]:
 
 def start_worker(url: str, log: Path, *args: str, **env: str) -> subprocess.Popen[bytes]:
     """`beproduct-sync worker` as a separate OS process against `url`."""
-    full = {**os.environ, "DATABASE_URL": url, "BEPRODUCT_SYNC_AUTO_MIGRATE": "false",
-            "BEPRODUCT_SYNC_LOG_FORMAT": "json", "BEPRODUCT_SYNC_POLL_SECONDS": "0.1", **env}
+    full = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "BEPRODUCT_SYNC_AUTO_MIGRATE": "false",
+        "BEPRODUCT_SYNC_LOG_FORMAT": "json",
+        "BEPRODUCT_SYNC_POLL_SECONDS": "0.1",
+        **env,
+    }
     with log.open("ab") as sink:
         return subprocess.Popen(
             [sys.executable, "-c", "from beproduct_sync.cli import main; main()", "worker", *args],
-            env=full, stdout=sink, stderr=sink,
+            env=full,
+            stdout=sink,
+            stderr=sink,
         )

@@ -11,8 +11,20 @@ from beproduct_sync import coerce
 
 @pytest.mark.parametrize(
     ("value", "expected"),
-    [(1, 1), (2.0, 2), (1.5, None), ("7", 7), (" -3 ", -3), ("--1", None), ("²", None),
-     ("", None), (2**31, None), (True, 1), (None, None), ([], None)],
+    [
+        (1, 1),
+        (2.0, 2),
+        (1.5, None),
+        ("7", 7),
+        (" -3 ", -3),
+        ("--1", None),
+        ("²", None),
+        ("", None),
+        (2**31, None),
+        (True, 1),
+        (None, None),
+        ([], None),
+    ],
 )
 def test_int32_reads_what_fits_and_returns_none_otherwise(
     value: object, expected: int | None

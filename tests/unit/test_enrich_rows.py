@@ -21,8 +21,9 @@ def minimal_plan(**extra: Any) -> dict[str, Any]:
 
 
 def test_a_plan_from_the_fake_api_yields_its_name_dates_folder_and_every_definition() -> None:
-    world = World(3, Sizes(folders=1, plans=1, styles=1, milestones=4, materials=1,
-                           material_milestones=2))
+    world = World(
+        3, Sizes(folders=1, plans=1, styles=1, milestones=4, materials=1, material_milestones=2)
+    )
     plan = next(iter(world.plans.values()))
     rows = plan_rows(rest.plan(plan), plan.id, UTC)
     assert rows.plan["name"] == plan.name
@@ -30,22 +31,34 @@ def test_a_plan_from_the_fake_api_yields_its_name_dates_folder_and_every_definit
     assert rows.plan["start_date"] == rest.plan(plan)["startDate"][:10]
     assert rows.plan["active"] is plan.active
     names = {t["id"]: (t["name"], t["master_folder"]) for t in rows.templates}
-    assert names == {**{d.id: (d.action, "Style") for d in plan.style_defs},
-                     **{d.id: (d.action, "Material") for d in plan.material_defs}}
+    assert names == {
+        **{d.id: (d.action, "Style") for d in plan.style_defs},
+        **{d.id: (d.action, "Material") for d in plan.material_defs},
+    }
     assert all(t["source_version"] == api_version(rest.plan(plan)) for t in rows.templates)
 
 
 def test_a_plan_without_optional_fields_still_maps_with_nones() -> None:
     rows = plan_rows(minimal_plan(), PLAN_ID, UTC)
-    assert rows.plan == {"id": PLAN_ID, "folder_id": None, "name": None, "description": None,
-                         "start_date": None, "end_date": None, "active": None,
-                         "raw_payload": minimal_plan()}
+    assert rows.plan == {
+        "id": PLAN_ID,
+        "folder_id": None,
+        "name": None,
+        "description": None,
+        "start_date": None,
+        "end_date": None,
+        "active": None,
+        "raw_payload": minimal_plan(),
+    }
     assert [(t["id"], t["name"], t["source_version"]) for t in rows.templates] == [
-        (DEF_ID, None, None)]
+        (DEF_ID, None, None)
+    ]
 
 
-@pytest.mark.parametrize("payload", [None, [], "oops", {"style": "nope"},
-                                     {"style": {"timelines": [{"id": "not-a-uuid"}, 7]}}])
+@pytest.mark.parametrize(
+    "payload",
+    [None, [], "oops", {"style": "nope"}, {"style": {"timelines": [{"id": "not-a-uuid"}, 7]}}],
+)
 def test_a_plan_response_of_the_wrong_shape_never_raises(payload: Any) -> None:
     rows = plan_rows(payload, PLAN_ID, UTC)
     assert rows.plan["id"] == PLAN_ID
@@ -53,24 +66,46 @@ def test_a_plan_response_of_the_wrong_shape_never_raises(payload: Any) -> None:
 
 
 def test_definition_fields_are_read_from_alternative_names_and_page_objects() -> None:
-    rows = plan_rows(minimal_plan(style={"timelines": [{
-        "id": DEF_ID, "taskDescription": "PROTO FIT", "ShortDescription": "FIT",
-        "Department": "DESIGN", "page": {"name": "Tech Pack"}}]}), PLAN_ID, UTC)
+    rows = plan_rows(
+        minimal_plan(
+            style={
+                "timelines": [
+                    {
+                        "id": DEF_ID,
+                        "taskDescription": "PROTO FIT",
+                        "ShortDescription": "FIT",
+                        "Department": "DESIGN",
+                        "page": {"name": "Tech Pack"},
+                    }
+                ]
+            }
+        ),
+        PLAN_ID,
+        UTC,
+    )
     t = rows.templates[0]
     assert (t["name"], t["short_name"], t["department"], t["page_name"]) == (
-        "PROTO FIT", "FIT", "DESIGN", "Tech Pack")
+        "PROTO FIT",
+        "FIT",
+        "DESIGN",
+        "Tech Pack",
+    )
 
 
-@pytest.mark.parametrize(("value", "zone", "expected"), [
-    ("2025-09-01T00:00:00Z", "UTC", "2025-09-01"),
-    ("2025-09-01T02:00:00.1234567Z", "America/Los_Angeles", "2025-08-31"),
-    ("2025-09-01", "UTC", "2025-09-01"),
-    ("soon", "UTC", None),
-    (None, "UTC", None),
-    (20250901, "UTC", None),
-])
+@pytest.mark.parametrize(
+    ("value", "zone", "expected"),
+    [
+        ("2025-09-01T00:00:00Z", "UTC", "2025-09-01"),
+        ("2025-09-01T02:00:00.1234567Z", "America/Los_Angeles", "2025-08-31"),
+        ("2025-09-01", "UTC", "2025-09-01"),
+        ("soon", "UTC", None),
+        (None, "UTC", None),
+        (20250901, "UTC", None),
+    ],
+)
 def test_plan_dates_become_calendar_days_in_the_configured_zone(
-        value: Any, zone: str, expected: str | None) -> None:
+    value: Any, zone: str, expected: str | None
+) -> None:
     assert calendar_date(value, ZoneInfo(zone)) == expected
 
 
@@ -88,11 +123,16 @@ def test_an_api_version_orders_with_webhook_versions_by_modified_at() -> None:
 
 def test_folders_are_read_from_a_bare_array_or_a_page_and_brand_may_be_missing() -> None:
     fid = "136625d5-d9cc-4139-8747-d98b85314676"
-    bare = [{"id": fid, "name": "GREYSON", "active": True},
-            {"id": "bad"}, "junk", {"Id": fid.upper(), "name": "GREYSON 2", "brandName": "G"}]
+    bare = [
+        {"id": fid, "name": "GREYSON", "active": True},
+        {"id": "bad"},
+        "junk",
+        {"Id": fid.upper(), "name": "GREYSON 2", "brandName": "G"},
+    ]
     rows = folder_rows(bare)
-    assert rows == [{"id": fid, "name": "GREYSON 2", "brand": "G", "active": None,
-                     "raw_payload": bare[3]}]
+    assert rows == [
+        {"id": fid, "name": "GREYSON 2", "brand": "G", "active": None, "raw_payload": bare[3]}
+    ]
     paged = folder_rows({"result": [{"id": fid, "name": "X", "brand": {"name": "B"}}]})
     assert (paged[0]["name"], paged[0]["brand"]) == ("X", "B")
     assert folder_rows({"unexpected": True}) == []

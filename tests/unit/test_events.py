@@ -145,9 +145,14 @@ def test_a_tracking_event_missing_what_we_need_is_malformed(mutate, message: str
 def test_odd_values_in_optional_fields_are_read_tolerantly_not_fatal() -> None:
     body = load_sample("tracking_onchangetimeline.json")
     item = body["data"]["after"]["TimeLineItem"]
-    item.update(Rev="2025-11-06", DueDate="nope", Late="", SubmitsQuantity=1.5,
-                AssignedTo=[{"value": 7, "code": "875fe554-cd04-430d-a9a4-f95c27659293"}, "x"],
-                TimeLineId="not-a-uuid")
+    item.update(
+        Rev="2025-11-06",
+        DueDate="nope",
+        Late="",
+        SubmitsQuantity=1.5,
+        AssignedTo=[{"value": 7, "code": "875fe554-cd04-430d-a9a4-f95c27659293"}, "x"],
+        TimeLineId="not-a-uuid",
+    )
     body["user"]["id"] = 5
     body["headerName"] = 12345
     body["data"]["timeLineSchema"]["Id"] = "broken"
@@ -161,7 +166,8 @@ def test_odd_values_in_optional_fields_are_read_tolerantly_not_fatal() -> None:
     assert got.submits_quantity is None
     assert got.timeline_id is None
     assert [(p.value, p.code) for p in got.assigned_to] == [
-        ("7", "875fe554-cd04-430d-a9a4-f95c27659293")]
+        ("7", "875fe554-cd04-430d-a9a4-f95c27659293")
+    ]
     assert got.raw["DueDate"] == "nope"  # the original text is kept
     assert event.user_id == "5"
     assert event.header_name == "12345"

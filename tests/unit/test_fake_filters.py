@@ -7,31 +7,46 @@ import pytest
 from beproduct_sync.fake.filters import FilterError, matches, page
 from beproduct_sync.fake.model import Clock, fmt_time, to_ticks
 
-ROW = {"Id": lambda: "AB-1", "ModifiedAt": lambda: to_ticks("2025-11-06T01:52:05.0709203Z"),
-       "HeaderName": lambda: "Trailwolf Vest", "IsArchived": lambda: False}
+ROW = {
+    "Id": lambda: "AB-1",
+    "ModifiedAt": lambda: to_ticks("2025-11-06T01:52:05.0709203Z"),
+    "HeaderName": lambda: "Trailwolf Vest",
+    "IsArchived": lambda: False,
+}
 
 
-@pytest.mark.parametrize(("op", "value", "expected"), [
-    ("Gte", "2025-11-06T01:52:05.0709203Z", True),
-    ("Gt", "2025-11-06T01:52:05.0709203Z", False),
-    ("Lt", "2025-11-07T00:00:00Z", True),
-    ("Lte", "2025-11-06T01:52:05Z", False),
-    ("Eq", "ab-1", True),
-    ("NotEq", "AB-1", False),
-    ("Contains", "wolf", True),
-    ("In", ["x", "AB-1"], True),
-    ("NotIn", "x,AB-1", False),
-])
+@pytest.mark.parametrize(
+    ("op", "value", "expected"),
+    [
+        ("Gte", "2025-11-06T01:52:05.0709203Z", True),
+        ("Gt", "2025-11-06T01:52:05.0709203Z", False),
+        ("Lt", "2025-11-07T00:00:00Z", True),
+        ("Lte", "2025-11-06T01:52:05Z", False),
+        ("Eq", "ab-1", True),
+        ("NotEq", "AB-1", False),
+        ("Contains", "wolf", True),
+        ("In", ["x", "AB-1"], True),
+        ("NotIn", "x,AB-1", False),
+    ],
+)
 def test_each_operator_compares_like_the_api(op: str, value: object, expected: bool) -> None:
-    field = "ModifiedAt" if op in ("Gte", "Gt", "Lt", "Lte") else (
-        "HeaderName" if op == "Contains" else "Id")
+    field = (
+        "ModifiedAt"
+        if op in ("Gte", "Gt", "Lt", "Lte")
+        else ("HeaderName" if op == "Contains" else "Id")
+    )
     assert matches([{"field": field, "operator": op, "value": value}], ROW) is expected
 
 
 def test_unknown_fields_are_ignored_and_all_filters_must_hold() -> None:
     assert matches([{"field": "Colour", "operator": "Eq", "value": "red"}], ROW)
-    assert not matches([{"field": "Id", "operator": "Eq", "value": "AB-1"},
-                        {"field": "IsArchived", "operator": "Eq", "value": "true"}], ROW)
+    assert not matches(
+        [
+            {"field": "Id", "operator": "Eq", "value": "AB-1"},
+            {"field": "IsArchived", "operator": "Eq", "value": "true"},
+        ],
+        ROW,
+    )
 
 
 def test_bad_operator_and_bad_timestamp_are_errors() -> None:

@@ -57,18 +57,21 @@ def test_a_configured_secret_turns_insecure_mode_off() -> None:
     assert rejection(guard, None) == "missing_credentials"
 
 
-@pytest.mark.parametrize(("header", "code"), [
-    (None, "missing_credentials"),
-    ("", "missing_credentials"),
-    ("s3cret", "missing_credentials"),
-    ("Token s3cret", "missing_credentials"),
-    ("Bearer other", "invalid_credentials"),
-    ("Bearer s3cre", "invalid_credentials"),
-    ("Bearer s3cret", None),
-    ("bearer s3cret", None),
-    ("BEARER  s3cret ", None),
-    ("Bearer rotated-2", None),
-])
+@pytest.mark.parametrize(
+    ("header", "code"),
+    [
+        (None, "missing_credentials"),
+        ("", "missing_credentials"),
+        ("s3cret", "missing_credentials"),
+        ("Token s3cret", "missing_credentials"),
+        ("Bearer other", "invalid_credentials"),
+        ("Bearer s3cre", "invalid_credentials"),
+        ("Bearer s3cret", None),
+        ("bearer s3cret", None),
+        ("BEARER  s3cret ", None),
+        ("Bearer rotated-2", None),
+    ],
+)
 def test_the_bearer_header_is_parsed_and_compared(header: str | None, code: str | None) -> None:
     guard = guard_from(settings(beproduct_webhook_secret="s3cret,rotated-2"))
     assert rejection(guard, header) == code
@@ -82,8 +85,9 @@ def test_a_secret_with_non_ascii_text_is_compared_as_bytes() -> None:
 
 def test_a_malformed_signing_secret_is_a_readable_configuration_error() -> None:
     with pytest.raises(ConfigError, match="BEPRODUCT_WEBHOOK_SIGNING_SECRET"):
-        guard_from(settings(beproduct_webhook_secret="s",
-                            beproduct_webhook_signing_secret="whsec_"))
+        guard_from(
+            settings(beproduct_webhook_secret="s", beproduct_webhook_signing_secret="whsec_")
+        )
 
 
 def test_headers_from_send_pass_the_guard_of_the_same_settings() -> None:

@@ -14,8 +14,7 @@ def test_nul_is_replaced_in_every_string_of_a_body_keys_included() -> None:
     body = {"a\x00b": ["x\x00", {"k": "\x00\x00"}, 1, None, True], "ok": "fine"}
     stored, changed = sanitise(body)
     assert changed
-    assert stored == {"a\ufffdb": ["x\ufffd", {"k": "\ufffd\ufffd"}, 1, None, True],
-                      "ok": "fine"}
+    assert stored == {"a\ufffdb": ["x\ufffd", {"k": "\ufffd\ufffd"}, 1, None, True], "ok": "fine"}
     assert body["a\x00b"] == ["x\x00", {"k": "\x00\x00"}, 1, None, True]  # original untouched
 
 
@@ -26,18 +25,36 @@ def test_a_body_without_nul_comes_back_unchanged_and_unflagged() -> None:
     assert stored is body
 
 
-@pytest.mark.parametrize("date", [
-    "2026-01-08T14:52:26.0443935Z", "2026-01-08T14:52:26Z", "2026-01-08T14:52:26+15:59",
-    "2026-01-08T14:52:26-0500", None,
-])
+@pytest.mark.parametrize(
+    "date",
+    [
+        "2026-01-08T14:52:26.0443935Z",
+        "2026-01-08T14:52:26Z",
+        "2026-01-08T14:52:26+15:59",
+        "2026-01-08T14:52:26-0500",
+        None,
+    ],
+)
 def test_dates_postgres_can_cast_are_readable(date: object) -> None:
     assert date_readable({"date": date})
 
 
-@pytest.mark.parametrize("date", [
-    "31/12/2025", "", "   ", "2025-02-30T00:00:00Z", "2026-01-08T14:52:26+16:00", 20260108,
-    1.5, True, {"at": "2026-01-08"}, ["2026-01-08T14:52:26Z"], "2026-01-08T14:52:26Z\ufffd",
-])
+@pytest.mark.parametrize(
+    "date",
+    [
+        "31/12/2025",
+        "",
+        "   ",
+        "2025-02-30T00:00:00Z",
+        "2026-01-08T14:52:26+16:00",
+        20260108,
+        1.5,
+        True,
+        {"at": "2026-01-08"},
+        ["2026-01-08T14:52:26Z"],
+        "2026-01-08T14:52:26Z\ufffd",
+    ],
+)
 def test_dates_postgres_cannot_cast_are_unreadable(date: object) -> None:
     assert not date_readable({"date": date})
 
@@ -60,7 +77,8 @@ def test_the_dead_letter_reason_counts_the_claims_that_never_finished() -> None:
     at = datetime(2026, 1, 1, tzinfo=UTC)
     crashed = Claimed(1, {}, b"", 0, at, "OnChange", claims=9)
     assert claims_exhausted(crashed).startswith(
-        "claimed 8 times without finishing: the worker crashed or its lease ran out each time")
+        "claimed 8 times without finishing: the worker crashed or its lease ran out each time"
+    )
     mixed = Claimed(1, {}, b"", 3, at, "OnChange", claims=9)
     assert "claimed 5 times without finishing" in claims_exhausted(mixed)
     assert "besides 3 attempt(s) that failed" in claims_exhausted(mixed)

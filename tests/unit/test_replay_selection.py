@@ -35,7 +35,8 @@ def test_statuses_default_to_every_settled_status() -> None:
 def test_times_without_a_zone_are_read_as_utc_and_zoned_ones_kept() -> None:
     assert parse_when("2026-01-31") == datetime(2026, 1, 31, tzinfo=UTC)
     assert parse_when("2026-01-31T12:00:00+02:00") == datetime(
-        2026, 1, 31, 12, tzinfo=timezone(timedelta(hours=2)))
+        2026, 1, 31, 12, tzinfo=timezone(timedelta(hours=2))
+    )
     assert parse_when("2026-01-31T12:00:00Z") == datetime(2026, 1, 31, 12, tzinfo=UTC)
 
 

@@ -33,8 +33,9 @@ def test_reconnect_delay_starts_small_grows_and_never_exceeds_thirty_seconds() -
 
 def test_a_claimed_row_becomes_an_entry_with_a_bytes_digest() -> None:
     at = datetime(2026, 1, 1, tzinfo=UTC)
-    entry = Claimed.from_row((7, {"eventType": "OnCreate"}, memoryview(b"\x01\x02"), 2, at,
-                              "OnCreate"))
+    entry = Claimed.from_row(
+        (7, {"eventType": "OnCreate"}, memoryview(b"\x01\x02"), 2, at, "OnCreate")
+    )
     assert entry == Claimed(7, {"eventType": "OnCreate"}, b"\x01\x02", 2, at, "OnCreate")
     with pytest.raises(AttributeError):
         entry.attempts = 3  # type: ignore[misc]
@@ -54,9 +55,14 @@ def test_worker_names_differ_per_loop_and_name_the_process() -> None:
 
 
 def test_worker_config_reads_the_worker_settings() -> None:
-    config = WorkerConfig.from_settings(settings(
-        beproduct_sync_batch_size=7, beproduct_sync_lease_seconds=3.5,
-        beproduct_sync_poll_seconds=0.2, beproduct_sync_listen=False))
+    config = WorkerConfig.from_settings(
+        settings(
+            beproduct_sync_batch_size=7,
+            beproduct_sync_lease_seconds=3.5,
+            beproduct_sync_poll_seconds=0.2,
+            beproduct_sync_listen=False,
+        )
+    )
     assert config == WorkerConfig(batch_size=7, lease_seconds=3.5, poll_seconds=0.2, listen=False)
 
 

@@ -11,5 +11,14 @@ from .seed import Sizes
 from .server import FakeBeProduct
 from .world import Change, Removal, World
 
-__all__ = ["ENDPOINTS", "Change", "Clock", "FakeBeProduct", "Fault", "Removal", "Sizes", "World",
-           "fmt_time"]
+__all__ = [
+    "ENDPOINTS",
+    "Change",
+    "Clock",
+    "FakeBeProduct",
+    "Fault",
+    "Removal",
+    "Sizes",
+    "World",
+    "fmt_time",
+]

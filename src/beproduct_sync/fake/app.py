@@ -75,11 +75,15 @@ def build_app(b: Backend) -> Gate:
     def api(handler: Any) -> Any:
         async def guarded(request: Request) -> Response:
             if request.path_params.get("company") != b.company or request.path_params.get(
-                    "kind", "Style") not in ("Style", "Material"):
+                "kind", "Style"
+            ) not in ("Style", "Material"):
                 return error(404, "not_found", "no such company or endpoint")
             if not b.tokens.valid(request.headers.get("authorization")):
-                return JSON({"error": "invalid_token"}, 401,
-                            headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
+                return JSON(
+                    {"error": "invalid_token"},
+                    401,
+                    headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+                )
             try:
                 return await handler(request)  # type: ignore[no-any-return]
             except FilterError as exc:
@@ -88,6 +92,7 @@ def build_app(b: Backend) -> Gate:
                 return error(404, "not_found")
             except (ValueError, TypeError) as exc:
                 return error(400, "bad_request", str(exc))
+
         return guarded
 
     async def token(request: Request) -> Response:
@@ -104,9 +109,12 @@ def build_app(b: Backend) -> Gate:
         size, number = _int(request, "pageSize", 30, 1), _int(request, "pageNumber", 0, 0)
         filters = ((await _body(request)) or {}).get("filters")
         with b.world.lock:
-            found = [rest.plan_summary(p) for p in b.world.plans.values()
-                     if folder_id in (None, "None", p.folder_id)
-                     and matches(filters, rest.plan_fields(p))]
+            found = [
+                rest.plan_summary(p)
+                for p in b.world.plans.values()
+                if folder_id in (None, "None", p.folder_id)
+                and matches(filters, rest.plan_fields(p))
+            ]
         return JSON(page(found, size, number))
 
     async def plan(request: Request) -> Response:
@@ -128,8 +136,9 @@ def build_app(b: Backend) -> Gate:
             return error(400, "bad_request", "body must be a list of {id, timelines}")
         by = b.world.users[0]
         with b.world.lock:
-            rows = b.world.edit(request.path_params["plan_id"], request.path_params["kind"],
-                                edits, by)
+            rows = b.world.edit(
+                request.path_params["plan_id"], request.path_params["kind"], edits, by
+            )
             return JSON([rest.row(r) for r in rows])
 
     routes = [
@@ -137,10 +146,16 @@ def build_app(b: Backend) -> Gate:
         Route("/api/{company}/Tracking/Folders", api(folders), methods=["GET"]),
         Route("/api/{company}/Tracking/Plans", api(plans), methods=["POST"]),
         Route("/api/{company}/Tracking/Plan/{plan_id}", api(plan), methods=["POST"]),
-        Route("/api/{company}/Tracking/Plan/{plan_id}/{kind}/Timeline", api(timeline),
-              methods=["POST"]),
-        Route("/api/{company}/Tracking/Plan/{plan_id}/{kind}/Timelines/Edit", api(edit),
-              methods=["POST"]),
+        Route(
+            "/api/{company}/Tracking/Plan/{plan_id}/{kind}/Timeline",
+            api(timeline),
+            methods=["POST"],
+        ),
+        Route(
+            "/api/{company}/Tracking/Plan/{plan_id}/{kind}/Timelines/Edit",
+            api(edit),
+            methods=["POST"],
+        ),
         *admin_routes(b),
     ]
     return Gate(Starlette(routes=routes), b.faults, b.stats, b.rate)

@@ -13,8 +13,16 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 # Endpoint names used by faults and stats.
-ENDPOINTS = ("token", "folders", "plans", "plan", "style_timeline", "material_timeline",
-             "style_edit", "material_edit")
+ENDPOINTS = (
+    "token",
+    "folders",
+    "plans",
+    "plan",
+    "style_timeline",
+    "material_timeline",
+    "style_edit",
+    "material_edit",
+)
 
 
 @dataclass
@@ -157,8 +165,12 @@ class Stats:
             by_status: dict[str, dict[str, int]] = {}
             for (endpoint, status), n in sorted(self.statuses.items()):
                 by_status.setdefault(endpoint, {})[str(status)] = n
-            return {"requests": dict(self.requests), "statuses": by_status,
-                    "in_flight": self.in_flight, "max_in_flight": self.max_in_flight}
+            return {
+                "requests": dict(self.requests),
+                "statuses": by_status,
+                "in_flight": self.in_flight,
+                "max_in_flight": self.max_in_flight,
+            }
 
 
 class RateWindow:

@@ -89,4 +89,4 @@ def matches(filters: object, fields: Mapping[str, Getter]) -> bool:
 def page(items: list[Any], size: int, number: int) -> dict[str, Any]:
     """One page `{result, total}`; page numbers start at 0."""
     start = size * number
-    return {"result": items[start:start + size], "total": len(items)}
+    return {"result": items[start : start + size], "total": len(items)}

@@ -55,7 +55,8 @@ class QuietDrops(logging.Filter):
         if record.getMessage() != DROP_NOTICE:
             return True
         return self.thread_prefix is not None and not (record.threadName or "").startswith(
-            self.thread_prefix)
+            self.thread_prefix
+        )
 
 
 class Gate:
@@ -72,9 +73,11 @@ class Gate:
             return
         self.stats.begin(endpoint)
         remaining, reset = self.rate.hit()
-        limits = [(b"x-ratelimit-limit", str(self.rate.limit).encode()),
-                  (b"x-ratelimit-remaining", str(max(0, remaining)).encode()),
-                  (b"x-ratelimit-reset", str(int(reset) + 1).encode())]
+        limits = [
+            (b"x-ratelimit-limit", str(self.rate.limit).encode()),
+            (b"x-ratelimit-remaining", str(max(0, remaining)).encode()),
+            (b"x-ratelimit-reset", str(int(reset) + 1).encode()),
+        ]
 
         async def counted(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -108,8 +111,12 @@ def _retry_after(fault: Fault) -> str | None:
 
 
 async def _refuse(send: Any, status: int, retry_after: str | None) -> None:
-    code = {429: "too_many_requests", 502: "bad_gateway", 503: "service_unavailable",
-            504: "gateway_timeout"}.get(status, "server_error" if status >= 500 else "error")
+    code = {
+        429: "too_many_requests",
+        502: "bad_gateway",
+        503: "service_unavailable",
+        504: "gateway_timeout",
+    }.get(status, "server_error" if status >= 500 else "error")
     body = orjson.dumps({"error": code})
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
     if retry_after is not None:
@@ -120,8 +127,12 @@ async def _refuse(send: Any, status: int, retry_after: str | None) -> None:
 
 async def _drop(send: Any) -> None:
     body = b'{"result": [{"id": "'
-    await send({"type": "http.response.start", "status": 200,
-                "headers": [(b"content-type", b"application/json"),
-                            (b"content-length", b"4096")]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 200,
+            "headers": [(b"content-type", b"application/json"), (b"content-length", b"4096")],
+        }
+    )
     await send({"type": "http.response.body", "body": body, "more_body": True})
     # Returning now, with 4 KiB promised and a few bytes sent, makes uvicorn close the socket.

@@ -36,20 +36,35 @@ def add_sample_plan(world: World) -> str:
     defs = []
     for i, m in enumerate(create["data"]["after"]["Timelines"]):
         known = m["TimeLineId"] == schema["Id"]
-        defs.append(MilestoneDef(
-            id=m["TimeLineId"],
-            department=schema["Department"] if known else DEPARTMENTS[i % len(DEPARTMENTS)],
-            action=schema["TaskDescription"] if known else TASKS[i % len(TASKS)],
-            short=schema["ShortDescription"] if known else TASKS[i % len(TASKS)][:16],
-            page_name=None, days=0, plan_date=at,
-        ))
+        defs.append(
+            MilestoneDef(
+                id=m["TimeLineId"],
+                department=schema["Department"] if known else DEPARTMENTS[i % len(DEPARTMENTS)],
+                action=schema["TaskDescription"] if known else TASKS[i % len(TASKS)],
+                short=schema["ShortDescription"] if known else TASKS[i % len(TASKS)][:16],
+                page_name=None,
+                days=0,
+                plan_date=at,
+            )
+        )
     with world.lock:
         world.folders.setdefault(folder_id, Folder(folder_id, FOLDER_NAME, "GREYSON", True, at, at))
-        world.plans.setdefault(plan_id, Plan(
-            id=plan_id, name=PLAN_NAME, description="the plan of the real webhook samples",
-            folder_id=folder_id, start=to_ticks("2025-09-01T00:00:00Z"),
-            end=to_ticks("2026-06-30T00:00:00Z"), active=True, created_at=at, modified_at=at,
-            created_by=world.users[0], modified_by=world.users[0], style_defs=defs,
-            material_defs=[],
-        ))
+        world.plans.setdefault(
+            plan_id,
+            Plan(
+                id=plan_id,
+                name=PLAN_NAME,
+                description="the plan of the real webhook samples",
+                folder_id=folder_id,
+                start=to_ticks("2025-09-01T00:00:00Z"),
+                end=to_ticks("2026-06-30T00:00:00Z"),
+                active=True,
+                created_at=at,
+                modified_at=at,
+                created_by=world.users[0],
+                modified_by=world.users[0],
+                style_defs=defs,
+                material_defs=[],
+            ),
+        )
     return str(plan_id)

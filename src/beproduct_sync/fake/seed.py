@@ -20,50 +20,141 @@ from .model import (
 )
 
 STATUSES = (
-    "Not Started", "In Progress", "Approved", "Approved with corrections",
-    "Rejected", "Complete", "Waiting On", "NA",
+    "Not Started",
+    "In Progress",
+    "Approved",
+    "Approved with corrections",
+    "Rejected",
+    "Complete",
+    "Waiting On",
+    "NA",
 )
 DONE = frozenset({"Approved", "Approved with corrections", "Complete", "NA"})
 # "Today" for seeded data: statuses and lateness are drawn as if the world were seen then.
 TODAY = to_ticks("2025-11-06T00:00:00Z")
 
 USER_NAMES = (
-    "Natalie.James", "chrisk", "Maria.Lopez", "dan.oconnor", "Priya.Shah", "tom.w",
-    "Aiko.Tanaka", "ben.carter", "Sofia.Rossi", "lee.m",
+    "Natalie.James",
+    "chrisk",
+    "Maria.Lopez",
+    "dan.oconnor",
+    "Priya.Shah",
+    "tom.w",
+    "Aiko.Tanaka",
+    "ben.carter",
+    "Sofia.Rossi",
+    "lee.m",
 )
 BRANDS = ("GREYSON", "WOLFPACK", "TRAILWOLF", "NORTH RIDGE")
 SEASONS = ("SPRING", "SUMMER", "FALL", "HOLIDAY")
 ADJECTIVES = (
-    "Trailwolf", "Wolfpack", "Kennebec", "Saguaro", "Sequoia", "Tamarack", "Driftwood",
-    "Ridgeline", "Halcyon", "Granite", "Coastal", "Timber", "Summit", "Aspen", "Canyon",
+    "Trailwolf",
+    "Wolfpack",
+    "Kennebec",
+    "Saguaro",
+    "Sequoia",
+    "Tamarack",
+    "Driftwood",
+    "Ridgeline",
+    "Halcyon",
+    "Granite",
+    "Coastal",
+    "Timber",
+    "Summit",
+    "Aspen",
+    "Canyon",
 )
 GARMENTS = (
-    "Vest", "Short", "Polo", "Quarter-Zip", "Jogger", "Hoodie", "Crew", "Pullover", "Tee",
-    "Trouser", "Jacket", "Henley", "Cardigan", "Windbreaker", "Overshirt",
+    "Vest",
+    "Short",
+    "Polo",
+    "Quarter-Zip",
+    "Jogger",
+    "Hoodie",
+    "Crew",
+    "Pullover",
+    "Tee",
+    "Trouser",
+    "Jacket",
+    "Henley",
+    "Cardigan",
+    "Windbreaker",
+    "Overshirt",
 )
 MATERIALS = (
-    "Recycled Nylon Ripstop", "Merino Jersey", "Cotton Pique", "Stretch Twill", "Poly Mesh",
-    "Brushed Fleece", "Performance Knit", "Waxed Canvas",
+    "Recycled Nylon Ripstop",
+    "Merino Jersey",
+    "Cotton Pique",
+    "Stretch Twill",
+    "Poly Mesh",
+    "Brushed Fleece",
+    "Performance Knit",
+    "Waxed Canvas",
 )
 COLORS = (
-    ("STINGRAY", "030"), ("SHEPHERD", "001"), ("ARCTIC", "100"), ("MALTESE", "410"),
-    ("SEQUOIA", "224"), ("LAPIS", "430"), ("IVORY", "105"), ("MOSS", "310"), ("CLAY", "250"),
+    ("STINGRAY", "030"),
+    ("SHEPHERD", "001"),
+    ("ARCTIC", "100"),
+    ("MALTESE", "410"),
+    ("SEQUOIA", "224"),
+    ("LAPIS", "430"),
+    ("IVORY", "105"),
+    ("MOSS", "310"),
+    ("CLAY", "250"),
 )
 SIZES = ("NA", "NA", "NA", "S", "M", "L", "XL")
 SUPPLIERS = ("Everest Apparel Ltd", "Hanoi Knitworks", "Pacific Textiles", "Sunrise Garments")
-DEPARTMENTS = ("PRE-PRODUCTION | CUSTOMER", "DESIGN", "DEVELOPMENT", "SOURCING", "PRODUCTION",
-               "QUALITY", "LOGISTICS")
-TASKS = (
-    "TECHPACKS PASS OFF", "PROTO REQUEST", "PROTO PRODUCTION", "PROTO RECEIVED", "PROTO FIT",
-    "PROTO COMMENTS", "LAB DIPS SUBMIT", "LAB DIPS APPROVAL", "STRIKE OFF SUBMIT",
-    "STRIKE OFF APPROVAL", "SMS REQUEST", "SMS PRODUCTION", "SMS RECEIVED", "SMS FIT",
-    "PRICE CONFIRMATION", "BULK FABRIC ORDER", "BULK FABRIC IN HOUSE", "TRIMS APPROVAL",
-    "PP SAMPLE SUBMIT", "PP SAMPLE APPROVAL", "TOP SAMPLE", "PRODUCTION START",
-    "FINAL INSPECTION", "EX-FACTORY", "IN WAREHOUSE", "LINE REVIEW", "COSTING",
-    "PHOTO SAMPLES", "SALES SAMPLES", "SHIP TO DC",
+DEPARTMENTS = (
+    "PRE-PRODUCTION | CUSTOMER",
+    "DESIGN",
+    "DEVELOPMENT",
+    "SOURCING",
+    "PRODUCTION",
+    "QUALITY",
+    "LOGISTICS",
 )
-MATERIAL_TASKS = ("MATERIAL REQUEST", "HANDLOOM SUBMIT", "HANDLOOM APPROVAL", "TESTING",
-                  "BULK APPROVAL", "GREIGE ORDER", "DYE LOT APPROVAL", "DELIVERY")
+TASKS = (
+    "TECHPACKS PASS OFF",
+    "PROTO REQUEST",
+    "PROTO PRODUCTION",
+    "PROTO RECEIVED",
+    "PROTO FIT",
+    "PROTO COMMENTS",
+    "LAB DIPS SUBMIT",
+    "LAB DIPS APPROVAL",
+    "STRIKE OFF SUBMIT",
+    "STRIKE OFF APPROVAL",
+    "SMS REQUEST",
+    "SMS PRODUCTION",
+    "SMS RECEIVED",
+    "SMS FIT",
+    "PRICE CONFIRMATION",
+    "BULK FABRIC ORDER",
+    "BULK FABRIC IN HOUSE",
+    "TRIMS APPROVAL",
+    "PP SAMPLE SUBMIT",
+    "PP SAMPLE APPROVAL",
+    "TOP SAMPLE",
+    "PRODUCTION START",
+    "FINAL INSPECTION",
+    "EX-FACTORY",
+    "IN WAREHOUSE",
+    "LINE REVIEW",
+    "COSTING",
+    "PHOTO SAMPLES",
+    "SALES SAMPLES",
+    "SHIP TO DC",
+)
+MATERIAL_TASKS = (
+    "MATERIAL REQUEST",
+    "HANDLOOM SUBMIT",
+    "HANDLOOM APPROVAL",
+    "TESTING",
+    "BULK APPROVAL",
+    "GREIGE ORDER",
+    "DYE LOT APPROVAL",
+    "DELIVERY",
+)
 PAGES = (None, None, None, "Tech Pack", "Sample Request", "Bill of Materials")
 
 
@@ -105,8 +196,10 @@ class Seeder:
             if kind == "Material":
                 number = f"FAB-{rng.randrange(1000, 9999)}"
             else:
-                number = (f"{rng.choice('MW')}{rng.choice(('SP', 'SU', 'FA', 'HO'))}26"
-                          f"{rng.choice('ABCDEFGHJKLMNOPRSTW')}{rng.randrange(10, 99)}")
+                number = (
+                    f"{rng.choice('MW')}{rng.choice(('SP', 'SU', 'FA', 'HO'))}26"
+                    f"{rng.choice('ABCDEFGHJKLMNOPRSTW')}{rng.randrange(10, 99)}"
+                )
             if number not in self._numbers:
                 self._numbers.add(number)
                 break
@@ -126,11 +219,17 @@ class Seeder:
         for i in range(count):
             days += self.rng.randrange(0, 15)
             task = names[i]
-            defs.append(MilestoneDef(
-                id=self.uuid(), department=self.rng.choice(DEPARTMENTS), action=task,
-                short=task[:24], page_name=self.rng.choice(PAGES), days=days,
-                plan_date=start + days * TICKS_PER_DAY,
-            ))
+            defs.append(
+                MilestoneDef(
+                    id=self.uuid(),
+                    department=self.rng.choice(DEPARTMENTS),
+                    action=task,
+                    short=task[:24],
+                    page_name=self.rng.choice(PAGES),
+                    days=days,
+                    plan_date=start + days * TICKS_PER_DAY,
+                )
+            )
         return defs
 
     def milestone(self, d: MilestoneDef) -> Milestone:
@@ -138,20 +237,35 @@ class Seeder:
         rng = self.rng
         due = d.plan_date + rng.choice((0, 0, 0, 1, 2, 7)) * TICKS_PER_DAY
         if due < TODAY:
-            status = rng.choice(("Complete", "Approved", "Approved with corrections", "In Progress",
-                                 "Waiting On", "Rejected", "NA", "Complete"))
+            status = rng.choice(
+                (
+                    "Complete",
+                    "Approved",
+                    "Approved with corrections",
+                    "In Progress",
+                    "Waiting On",
+                    "Rejected",
+                    "NA",
+                    "Complete",
+                )
+            )
         elif due < TODAY + 30 * TICKS_PER_DAY:
             status = rng.choice(("Not Started", "In Progress", "Waiting On", "Not Started"))
         else:
             status = "Not Started"
         done = status in DONE
         return Milestone(
-            id=self.uuid(), timeline_id=d.id, status=status, plan=d.plan_date, due=due,
+            id=self.uuid(),
+            timeline_id=d.id,
+            status=status,
+            plan=d.plan_date,
+            due=due,
             rev=due + rng.randrange(-3, 4) * TICKS_PER_DAY if rng.random() < 0.2 else None,
             final=self.instant(due - 2 * TICKS_PER_DAY, 4) if done else None,
             assigned_to=rng.sample(self.users, rng.choice((0, 0, 1, 1, 2))),
             share_with=rng.sample(self.users, rng.choice((0, 0, 0, 1))),
-            late=due < TODAY and not done, submits_quantity=rng.choice((0, 0, 0, 1, 2)),
+            late=due < TODAY and not done,
+            submits_quantity=rng.choice((0, 0, 0, 1, 2)),
             page=d.page_name,
         )
 
@@ -161,12 +275,19 @@ class Seeder:
         color_name, color_number = rng.choice(COLORS)
         supplier = rng.choice(SUPPLIERS) if rng.random() < 0.6 else None
         return Row(
-            id=self.uuid(), plan_id=plan.id, kind=kind, header=header or self.header(kind),
-            color_id=self.uuid(), color_number=color_number, color_name=color_name,
+            id=self.uuid(),
+            plan_id=plan.id,
+            kind=kind,
+            header=header or self.header(kind),
+            color_id=self.uuid(),
+            color_number=color_number,
+            color_name=color_name,
             size=rng.choice(SIZES),
             supplier=User(self.uuid_for(supplier), supplier) if supplier else None,
-            modified_at=self.instant(plan.created_at, 20), modified_by=rng.choice(self.users),
-            milestones=[self.milestone(d) for d in plan.defs(kind)], order=order,
+            modified_at=self.instant(plan.created_at, 20),
+            modified_by=rng.choice(self.users),
+            milestones=[self.milestone(d) for d in plan.defs(kind)],
+            order=order,
         )
 
     def uuid_for(self, name: str) -> str:
@@ -181,10 +302,16 @@ class Seeder:
         created = start - self.instant(0, 30) - 3600 * TICKS_PER_SECOND
         by = rng.choice(self.users)
         plan = Plan(
-            id=self.uuid(), name=f"{folder.brand} 2026 {season} DROP {index // 4 + 1}",
-            description=f"{season.title()} 2026 line, drop {index // 4 + 1}", folder_id=folder.id,
-            start=start, end=start + 300 * TICKS_PER_DAY, active=rng.random() < 0.9,
-            created_at=created, modified_at=self.instant(created, 10), created_by=by,
+            id=self.uuid(),
+            name=f"{folder.brand} 2026 {season} DROP {index // 4 + 1}",
+            description=f"{season.title()} 2026 line, drop {index // 4 + 1}",
+            folder_id=folder.id,
+            start=start,
+            end=start + 300 * TICKS_PER_DAY,
+            active=rng.random() < 0.9,
+            created_at=created,
+            modified_at=self.instant(created, 10),
+            created_by=by,
             modified_by=rng.choice(self.users),
             style_defs=self.definitions(sizes.milestones, TASKS, start),
             material_defs=self.definitions(sizes.material_milestones, MATERIAL_TASKS, start),

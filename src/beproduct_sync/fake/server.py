@@ -34,21 +34,36 @@ class FakeBeProduct:
     """
 
     def __init__(
-        self, *, seed: int = 1, sizes: Sizes | None = None, company: str = "fakeco",
-        client_id: str = "fake-client", client_secret: str = "fake-secret",  # noqa: S107
-        refresh_token: str = "fake-refresh-token", token_lifetime: float = 8 * 3600,  # noqa: S107
-        rate_limit: int = 100_000, world: World | None = None,
+        self,
+        *,
+        seed: int = 1,
+        sizes: Sizes | None = None,
+        company: str = "fakeco",
+        client_id: str = "fake-client",
+        client_secret: str = "fake-secret",  # noqa: S107
+        refresh_token: str = "fake-refresh-token",
+        token_lifetime: float = 8 * 3600,  # noqa: S107
+        rate_limit: int = 100_000,
+        world: World | None = None,
         retire_initial_refresh_token: bool = False,
     ) -> None:
         self.company = company
         self.world = world or World(seed, sizes)
         # retire_initial_refresh_token: the configured token works once, as at BeProduct.
-        self.tokens = Tokens(client_id, client_secret, refresh_token, token_lifetime,
-                             retire_initial=retire_initial_refresh_token)
+        self.tokens = Tokens(
+            client_id,
+            client_secret,
+            refresh_token,
+            token_lifetime,
+            retire_initial=retire_initial_refresh_token,
+        )
         self.faults = Faults(seed)
         self.stats = Stats()
-        self.app = build_app(Backend(company, self.world, self.tokens, self.faults, self.stats,
-                                     RateWindow(rate_limit)))
+        self.app = build_app(
+            Backend(
+                company, self.world, self.tokens, self.faults, self.stats, RateWindow(rate_limit)
+            )
+        )
         self.base_url = ""
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
@@ -56,8 +71,9 @@ class FakeBeProduct:
     # -- running -----------------------------------------------------------------------------
     @classmethod
     @contextmanager
-    def running(cls, *, host: str = "127.0.0.1", port: int = 0,
-                **options: Any) -> Iterator[FakeBeProduct]:
+    def running(
+        cls, *, host: str = "127.0.0.1", port: int = 0, **options: Any
+    ) -> Iterator[FakeBeProduct]:
         """Serve a new fake in a background thread for the duration of the block."""
         fake = cls(**options)
         fake.start(host, port)
@@ -71,8 +87,12 @@ class FakeBeProduct:
         sock = bind(host, port)
         self.base_url = f"http://{host}:{sock.getsockname()[1]}"
         self._server = server(self.app)
-        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [sock]},
-                                        name=f"{_THREAD}-{sock.getsockname()[1]}", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.run,
+            kwargs={"sockets": [sock]},
+            name=f"{_THREAD}-{sock.getsockname()[1]}",
+            daemon=True,
+        )
         self._thread.start()
         deadline = time.monotonic() + 10
         while not self._server.started:
@@ -116,10 +136,12 @@ class FakeBeProduct:
     def env(self) -> dict[str, str]:
         """Environment settings that point beproduct-sync at this fake."""
         return {
-            "BEPRODUCT_COMPANY": self.company, "BEPRODUCT_CLIENT_ID": self.client_id,
+            "BEPRODUCT_COMPANY": self.company,
+            "BEPRODUCT_CLIENT_ID": self.client_id,
             "BEPRODUCT_CLIENT_SECRET": self.client_secret,
             "BEPRODUCT_REFRESH_TOKEN": self.refresh_token,
-            "BEPRODUCT_API_URL": self.base_url, "BEPRODUCT_TOKEN_URL": self.token_url,
+            "BEPRODUCT_API_URL": self.base_url,
+            "BEPRODUCT_TOKEN_URL": self.token_url,
         }
 
     # -- faults, stats, tokens ---------------------------------------------------------------
@@ -145,8 +167,9 @@ class FakeBeProduct:
         self.tokens.expire_access_tokens()
 
     # -- data and webhooks -------------------------------------------------------------------
-    def change_milestone(self, row_id: str, milestone_id: str | None = None,
-                         **changes: Any) -> Change:
+    def change_milestone(
+        self, row_id: str, milestone_id: str | None = None, **changes: Any
+    ) -> Change:
         """Change a milestone (see World.change_milestone)."""
         return self.world.change_milestone(row_id, milestone_id, **changes)
 
@@ -190,6 +213,12 @@ def bind(host: str, port: int) -> socket.socket:
 
 def server(app: Any, log_level: str = "warning") -> uvicorn.Server:
     """A uvicorn server for the app; quiet, no lifespan, quick to shut down."""
-    config = uvicorn.Config(app, log_level=log_level, access_log=False, lifespan="off",
-                            timeout_graceful_shutdown=2, log_config=None)
+    config = uvicorn.Config(
+        app,
+        log_level=log_level,
+        access_log=False,
+        lifespan="off",
+        timeout_graceful_shutdown=2,
+        log_config=None,
+    )
     return uvicorn.Server(config)

@@ -18,8 +18,15 @@ class Tokens:
     `retire_initial`, where it is one-time too (a service must then keep the rotated token).
     """
 
-    def __init__(self, client_id: str, client_secret: str, refresh_token: str,
-                 lifetime: float = 8 * 3600, *, retire_initial: bool = False) -> None:
+    def __init__(
+        self,
+        client_id: str,
+        client_secret: str,
+        refresh_token: str,
+        lifetime: float = 8 * 3600,
+        *,
+        retire_initial: bool = False,
+    ) -> None:
         self.client_id = client_id
         self.client_secret = client_secret
         self.initial_refresh_token = refresh_token
@@ -36,13 +43,15 @@ class Tokens:
         """Answer a token request: (status, JSON body)."""
         if form.get("grant_type") != "refresh_token":
             return 400, {"error": "unsupported_grant_type"}
-        if (form.get("client_id") != self.client_id
-                or not secrets.compare_digest(form.get("client_secret", ""), self.client_secret)):
+        if form.get("client_id") != self.client_id or not secrets.compare_digest(
+            form.get("client_secret", ""), self.client_secret
+        ):
             return 400, {"error": "invalid_client"}
         used = form.get("refresh_token", "")
         with self._lock:
             initial = used == self.initial_refresh_token and not (
-                self.retire_initial and self._initial_used)
+                self.retire_initial and self._initial_used
+            )
             if not initial and used not in self._refresh:
                 return 400, {"error": "invalid_grant"}
             self._initial_used = self._initial_used or initial
@@ -52,9 +61,13 @@ class Tokens:
             self._refresh.add(rotated)
             self.latest_refresh_token = rotated
             self.grants += 1
-        return 200, {"access_token": access, "expires_in": self.lifetime,
-                     "token_type": "Bearer", "refresh_token": rotated,
-                     "scope": "openid profile email roles BeProductPublicApi offline_access"}
+        return 200, {
+            "access_token": access,
+            "expires_in": self.lifetime,
+            "token_type": "Bearer",
+            "refresh_token": rotated,
+            "scope": "openid profile email roles BeProductPublicApi offline_access",
+        }
 
     def valid(self, authorization: str | None) -> bool:
         """True when the `Authorization` header holds a live access token."""

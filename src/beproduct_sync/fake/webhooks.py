@@ -20,17 +20,27 @@ def _people(users: list[User]) -> list[dict[str, str]]:
 def milestone(m: Milestone) -> dict[str, Any]:
     """A `Timelines[]` entry / `TimeLineItem`."""
     return {
-        "Id": m.id, "TimeLineId": m.timeline_id, "Status": m.status, "Rev": fmt_time(m.rev),
-        "Final": fmt_time(m.final), "DueDate": fmt_time(m.due), "ProjectDate": fmt_time(m.plan),
-        "AssignedTo": _people(m.assigned_to), "ShareWith": _people(m.share_with),
-        "Late": m.late, "SubmitsQuantity": m.submits_quantity,
+        "Id": m.id,
+        "TimeLineId": m.timeline_id,
+        "Status": m.status,
+        "Rev": fmt_time(m.rev),
+        "Final": fmt_time(m.final),
+        "DueDate": fmt_time(m.due),
+        "ProjectDate": fmt_time(m.plan),
+        "AssignedTo": _people(m.assigned_to),
+        "ShareWith": _people(m.share_with),
+        "Late": m.late,
+        "SubmitsQuantity": m.submits_quantity,
     }
 
 
 def _base(world: World, row: Row) -> dict[str, Any]:
     return {
-        "Id": row.id, "PlanId": row.plan_id, "CompanyId": world.company_id,
-        "MasterFolder": row.kind, "HeaderId": row.header.id,
+        "Id": row.id,
+        "PlanId": row.plan_id,
+        "CompanyId": world.company_id,
+        "MasterFolder": row.kind,
+        "HeaderId": row.header.id,
     }
 
 
@@ -38,43 +48,81 @@ def record(world: World, row: Row) -> dict[str, Any]:
     """The full record of OnCreate `after` / OnDelete `before`."""
     return {
         **_base(world, row),
-        "Color": {"_id": row.color_id, "color_source_id": None,
-                  "suggested_name": row.color_name, "suggested_hex": row.color_number},
-        "Size": row.size, "StyleId": None,
-        "StyleColor": {"_id": "", "color_source_id": None, "suggested_name": "NA",
-                       "suggested_hex": "NA"},
+        "Color": {
+            "_id": row.color_id,
+            "color_source_id": None,
+            "suggested_name": row.color_name,
+            "suggested_hex": row.color_number,
+        },
+        "Size": row.size,
+        "StyleId": None,
+        "StyleColor": {
+            "_id": "",
+            "color_source_id": None,
+            "suggested_name": "NA",
+            "suggested_hex": "NA",
+        },
         "Supplier": [{"Id": row.supplier.id, "Name": row.supplier.name}] if row.supplier else [],
         "ModifiedAt": fmt_time(row.modified_at),
         "ModifiedBy": {"user_id": row.modified_by.id, "user_name": row.modified_by.name},
         "Timelines": [milestone(m) for m in row.milestones],
-        "Aggregates": None, "Order": row.order, "MarkedForDelete": False,
+        "Aggregates": None,
+        "Order": row.order,
+        "MarkedForDelete": False,
     }
 
 
 def schema(d: MilestoneDef, link_folder: str = "Style") -> dict[str, Any]:
     """`data.timeLineSchema` for a milestone definition."""
     return {
-        "Plan": fmt_time(d.plan_date), "DueDate": None, "PlanDateOverride": None, "Id": d.id,
-        "Department": d.department, "TaskDescription": d.action,
-        "ShortDescription": d.short, "AssignedTo": [], "Page": d.page_name, "Days": d.days,
-        "GroupTask": "NORMAL", "LinkFolder": link_folder, "Calendar": "DAYS", "CalendarDays": 0,
-        "When": "AFTER", "ActDesc": "00000000-0000-0000-0000-000000000000", "RevisedDays": 0,
-        "ShareWhen": "ANY", "SharedPermission": "READ", "DefaultStatus": d.default_status,
-        "ExternalShareWith": [], "AutoShareLinkedPage": False, "SyncWithGroupTask": False,
+        "Plan": fmt_time(d.plan_date),
+        "DueDate": None,
+        "PlanDateOverride": None,
+        "Id": d.id,
+        "Department": d.department,
+        "TaskDescription": d.action,
+        "ShortDescription": d.short,
+        "AssignedTo": [],
+        "Page": d.page_name,
+        "Days": d.days,
+        "GroupTask": "NORMAL",
+        "LinkFolder": link_folder,
+        "Calendar": "DAYS",
+        "CalendarDays": 0,
+        "When": "AFTER",
+        "ActDesc": "00000000-0000-0000-0000-000000000000",
+        "RevisedDays": 0,
+        "ShareWhen": "ANY",
+        "SharedPermission": "READ",
+        "DefaultStatus": d.default_status,
+        "ExternalShareWith": [],
+        "AutoShareLinkedPage": False,
+        "SyncWithGroupTask": False,
     }
 
 
-def _envelope(world: World, event_type: str, row: Row, data: dict[str, Any], by: User,
-              at: int) -> dict[str, Any]:
+def _envelope(
+    world: World, event_type: str, row: Row, data: dict[str, Any], by: User, at: int
+) -> dict[str, Any]:
     plan = world.plans.get(row.plan_id)
     return {
-        "subscriptionId": None, "eventType": event_type, "objectType": "Header",
-        "headerId": row.header.id, "headerNumber": row.header.number,
-        "headerName": row.header.name, "folderId": row.header.folder_id,
-        "folderName": row.header.folder_name, "applicationId": None, "applicationName": None,
+        "subscriptionId": None,
+        "eventType": event_type,
+        "objectType": "Header",
+        "headerId": row.header.id,
+        "headerNumber": row.header.number,
+        "headerName": row.header.name,
+        "folderId": row.header.folder_id,
+        "folderName": row.header.folder_name,
+        "applicationId": None,
+        "applicationName": None,
         "pageId": None,
-        "data": {**data, "planId": row.plan_id,
-                 "planFolderId": plan.folder_id if plan else None, "timelineId": row.id},
+        "data": {
+            **data,
+            "planId": row.plan_id,
+            "planFolderId": plan.folder_id if plan else None,
+            "timelineId": row.id,
+        },
         "user": {"id": by.id, "userName": by.name},
         "date": fmt_time(at),
     }
@@ -104,8 +152,9 @@ def on_change(world: World, change: Change) -> dict[str, Any]:
         return _envelope(world, "OnChange", row, data, change.by, world.clock.now())
 
 
-def on_delete(world: World, row: Row, by: User | None = None,
-              at: int | None = None) -> dict[str, Any]:
+def on_delete(
+    world: World, row: Row, by: User | None = None, at: int | None = None
+) -> dict[str, Any]:
     """OnDelete: `data.before` is the row's full last state."""
     with world.lock:
         when = at if at is not None else world.clock.now()

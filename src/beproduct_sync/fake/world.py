@@ -20,8 +20,12 @@ from .seed import DONE, Seeder, Sizes
 # Arguments left at ... keep the milestone's current value (None clears it).
 Keep = Any
 _NEXT_STATUS = {
-    "Not Started": "In Progress", "In Progress": "Waiting On", "Waiting On": "Approved",
-    "Rejected": "In Progress", "Approved with corrections": "Complete", "Approved": "Complete",
+    "Not Started": "In Progress",
+    "In Progress": "Waiting On",
+    "Waiting On": "Approved",
+    "Rejected": "In Progress",
+    "Approved with corrections": "Complete",
+    "Approved": "Complete",
 }
 
 
@@ -103,10 +107,18 @@ class World:
 
     # -- mutating ----------------------------------------------------------------------------
     def change_milestone(
-        self, row_id: str, milestone_id: str | None = None, *, status: str | None = None,
-        rev: Keep = ..., final: Keep = ..., due: Keep = ..., late: bool | None = None,
+        self,
+        row_id: str,
+        milestone_id: str | None = None,
+        *,
+        status: str | None = None,
+        rev: Keep = ...,
+        final: Keep = ...,
+        due: Keep = ...,
+        late: bool | None = None,
         assigned_to: Sequence[User | str] | None = None,
-        share_with: Sequence[User | str] | None = None, submits_quantity: int | None = None,
+        share_with: Sequence[User | str] | None = None,
+        submits_quantity: int | None = None,
         by: User | str | None = None,
     ) -> Change:
         """Change one milestone (the first when no id is given); times as ticks or ISO text."""
@@ -138,10 +150,14 @@ class World:
             nxt = _NEXT_STATUS.get(m.status, "In Progress")
             at = self.clock.now()
             return self.change_milestone(
-                row.id, m.id, status=nxt, final=at if nxt in DONE else None,
+                row.id,
+                m.id,
+                status=nxt,
+                final=at if nxt in DONE else None,
                 rev=m.rev if rng.random() < 0.8 else (m.due or at) + 7 * TICKS_PER_DAY,
                 assigned_to=rng.sample(self.users, rng.choice((0, 1, 1, 2))),
-                late=False if nxt in DONE else m.late, by=rng.choice(self.users),
+                late=False if nxt in DONE else m.late,
+                by=rng.choice(self.users),
             )
 
     def remove_row(self, row_id: str, by: User | str | None = None) -> Removal:
@@ -155,8 +171,14 @@ class World:
             plan.modified_at = at
             return Removal(row, at, who)
 
-    def add_row(self, plan_id: str, kind: str = "Style", by: User | str | None = None,
-                *, same_style_as: str | None = None) -> Row:
+    def add_row(
+        self,
+        plan_id: str,
+        kind: str = "Style",
+        by: User | str | None = None,
+        *,
+        same_style_as: str | None = None,
+    ) -> Row:
         """Put a new style (or a new colourway of an existing one) or material into a plan."""
         with self.lock:
             plan = self.plan(plan_id)
