@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 
 import orjson
 
-from beproduct_sync.loadgen import Stream
+from beproduct_sync.testing.loadgen import Stream
 
 REPLY_TIMEOUT_SECONDS = 10.0
 

@@ -26,8 +26,9 @@ import httpx
 import psycopg
 from psycopg.conninfo import make_conninfo
 
-from beproduct_sync import backfill, db
-from beproduct_sync.beproduct import BeProductClient
+from beproduct_sync import db
+from beproduct_sync.api import backfill
+from beproduct_sync.api.client import BeProductClient
 from beproduct_sync.config import Settings
 
 

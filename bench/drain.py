@@ -28,10 +28,10 @@ import psycopg
 from psycopg.conninfo import make_conninfo
 
 from beproduct_sync import db
-from beproduct_sync.events import parse_time
-from beproduct_sync.inbox import canonical
-from beproduct_sync.loadgen import Stream
-from beproduct_sync.mapping import body_digest
+from beproduct_sync.inbox.log import canonical
+from beproduct_sync.model.from_webhook import body_digest
+from beproduct_sync.model.webhook import parse_time
+from beproduct_sync.testing.loadgen import Stream
 
 TODO = "status IN ('pending', 'processing', 'failed')"
 
@@ -139,9 +139,9 @@ def drain(
 
 
 def _in_process(url: str, workers: int, env: dict[str, str], profile: str | None) -> None:
+    from beproduct_sync.apply.worker import run_workers
     from beproduct_sync.bootstrap import build
     from beproduct_sync.config import Settings
-    from beproduct_sync.worker import run_workers
 
     os.environ.update(env, DATABASE_URL=url)
     rt = build(Settings(_env_file=None), migrate=False)  # type: ignore[call-arg]

@@ -24,8 +24,8 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from beproduct_sync import db
-from beproduct_sync.engine import Policy
-from beproduct_sync.ingest import ingest
+from beproduct_sync.apply.ingest import ingest
+from beproduct_sync.apply.policy import Policy
 
 
 def bodies(n: int, plans: int = 10) -> list[dict]:

@@ -38,7 +38,7 @@ from drain import command, drain, remaining, store, worker_env
 from psycopg.conninfo import make_conninfo
 
 from beproduct_sync import db
-from beproduct_sync.loadgen import Stream
+from beproduct_sync.testing.loadgen import Stream
 
 KINDS = ("create", "mixed")
 SECRET = "bench-secret"

@@ -5,10 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import partial
 
-from . import db, enrich
-from .config import Settings
-from .engine import Policy
-from .faults import failing_styles, style_numbers
+from beproduct_sync import db
+from beproduct_sync.api import enricher as enrich
+from beproduct_sync.apply.policy import Policy
+from beproduct_sync.config import Settings
+from beproduct_sync.testing.fault_injection import failing_styles, style_numbers
 
 
 @dataclass(frozen=True)

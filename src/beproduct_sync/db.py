@@ -15,7 +15,7 @@ import orjson
 import psycopg
 from psycopg.types.json import set_json_dumps, set_json_loads
 
-from .errors import DatabaseUnavailable
+from beproduct_sync.errors import DatabaseUnavailable
 
 log = logging.getLogger(__name__)
 

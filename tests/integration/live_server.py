@@ -13,7 +13,7 @@ import uvicorn
 
 from beproduct_sync.bootstrap import build
 from beproduct_sync.config import Settings
-from beproduct_sync.web import WEBHOOK_PATH, create_app
+from beproduct_sync.web.app import WEBHOOK_PATH, create_app
 
 SECRETS = ("first-secret-0123456789", "second-secret-abcdefghij", "third-secret-klmnopqrst")
 

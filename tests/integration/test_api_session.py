@@ -11,11 +11,11 @@ import psycopg
 import pytest
 
 from beproduct_sync import db
-from beproduct_sync.api_session import TokenStore, open_client
-from beproduct_sync.beproduct import BeProductAuthError, BeProductClient
+from beproduct_sync.api.client import BeProductAuthError, BeProductClient
+from beproduct_sync.api.tokens import TokenStore, open_client
 from beproduct_sync.bootstrap import Runtime, policy_from
 from beproduct_sync.config import Settings
-from beproduct_sync.fake import FakeBeProduct, Sizes
+from beproduct_sync.testing.fake import FakeBeProduct, Sizes
 
 SIZES = Sizes(folders=1, plans=1, styles=2, milestones=2, materials=0, material_milestones=0)
 
@@ -143,7 +143,7 @@ async def test_a_client_without_a_stored_rotation_fails_with_the_auth_error(
     # killed mid-refresh): nothing newer appears, so the client gives up with a readable error.
     with psycopg.connect(db_url, autocommit=True) as conn:
         conn.execute("UPDATE ops.beproduct_api_token SET refresh_token = 'used-elsewhere'")
-    monkeypatch.setattr("beproduct_sync.api_session.NEWER_WAIT_SECONDS", 0.2)
+    monkeypatch.setattr("beproduct_sync.api.tokens.NEWER_WAIT_SECONDS", 0.2)
     with pytest.raises(BeProductAuthError):
         async with await open_client(rt) as client:
             await client.folders()

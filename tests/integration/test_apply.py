@@ -10,8 +10,8 @@ import psycopg
 import pytest
 
 from beproduct_sync import db
-from beproduct_sync.engine import Policy
-from beproduct_sync.ingest import ingest
+from beproduct_sync.apply.ingest import ingest
+from beproduct_sync.apply.policy import Policy
 from tests.conftest import CASES, load_sample, sample_path
 
 POLICY = Policy(zone=ZoneInfo("UTC"), max_attempts=3, retry_base_seconds=0.01)

@@ -14,13 +14,14 @@ from zoneinfo import ZoneInfo
 import psycopg
 import pytest
 
-from beproduct_sync import backfill, db
-from beproduct_sync.beproduct import BeProductClient
+from beproduct_sync import db
+from beproduct_sync.api import backfill
+from beproduct_sync.api.client import BeProductClient
+from beproduct_sync.api.reconcile import reconcile_all
+from beproduct_sync.apply.ingest import ingest
+from beproduct_sync.apply.policy import Policy
 from beproduct_sync.config import Settings
-from beproduct_sync.engine import Policy
-from beproduct_sync.fake import FakeBeProduct, Sizes
-from beproduct_sync.ingest import ingest
-from beproduct_sync.reconcile import reconcile_all
+from beproduct_sync.testing.fake import FakeBeProduct, Sizes
 from tests.conftest import run_cli
 
 UTC_ZONE = ZoneInfo("UTC")

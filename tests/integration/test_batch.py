@@ -11,9 +11,9 @@ import psycopg
 import pytest
 
 from beproduct_sync import db
-from beproduct_sync.batch import Entry, apply_batch
-from beproduct_sync.engine import Policy, apply_entry
-from beproduct_sync.faults import failing_styles
+from beproduct_sync.apply.policy import Policy, apply_entry
+from beproduct_sync.apply.service import Entry, apply_batch
+from beproduct_sync.testing.fault_injection import failing_styles
 from tests.conftest import load_case
 from tests.factories import stream
 from tests.integration.worker_support import snapshot, store
@@ -147,10 +147,10 @@ async def test_a_stale_change_is_stale_in_a_batch_even_when_a_neighbour_shares_i
 
 
 async def test_per_plan_scheduling_takes_the_folder_from_any_event_of_the_plan() -> None:
-    from beproduct_sync.batch import per_plan
-    from beproduct_sync.events import parse_event
-    from beproduct_sync.inbox import canonical
-    from beproduct_sync.mapping import body_digest, map_event
+    from beproduct_sync.apply.service import per_plan
+    from beproduct_sync.inbox.log import canonical
+    from beproduct_sync.model.from_webhook import body_digest, map_event
+    from beproduct_sync.model.webhook import parse_event
 
     without: dict[str, Any] = load_case("onchange_reassigned.json")
     del without["data"]["planFolderId"]

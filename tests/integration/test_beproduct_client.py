@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from prometheus_client import REGISTRY
 
-from beproduct_sync.beproduct import (
+from beproduct_sync.api.client import (
     BeProductAuthError,
     BeProductClient,
     BeProductNotConfigured,
@@ -18,8 +18,8 @@ from beproduct_sync.beproduct import (
     BeProductUnavailable,
 )
 from beproduct_sync.config import Settings
-from beproduct_sync.fake import FakeBeProduct, Sizes
-from beproduct_sync.fake.model import fmt_time, now_ticks
+from beproduct_sync.testing.fake import FakeBeProduct, Sizes
+from beproduct_sync.testing.fake.model import fmt_time, now_ticks
 
 SIZES = Sizes(folders=2, plans=4, styles=7, milestones=3, materials=2, material_milestones=2)
 

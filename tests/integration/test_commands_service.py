@@ -17,8 +17,10 @@ import psycopg
 import pytest
 from typer.testing import CliRunner
 
-from beproduct_sync import commands_service  # noqa: F401 - registers serve and send
-from beproduct_sync.cli import app
+from beproduct_sync.cli import (
+    app,
+    serve,  # noqa: F401 - registers serve and send
+)
 from tests.conftest import SAMPLE_NAMES, sample_path
 
 SECRET = "cli-test-secret-42"
@@ -190,10 +192,10 @@ def test_serve_reconciles_on_schedule_and_stops_its_api_tasks_on_sigterm(
     import asyncio
     from zoneinfo import ZoneInfo
 
-    from beproduct_sync import backfill
-    from beproduct_sync.beproduct import BeProductClient
+    from beproduct_sync.api import backfill
+    from beproduct_sync.api.client import BeProductClient
     from beproduct_sync.config import Settings
-    from beproduct_sync.fake import FakeBeProduct, Sizes
+    from beproduct_sync.testing.fake import FakeBeProduct, Sizes
 
     sizes = Sizes(folders=1, plans=1, styles=2, milestones=2, materials=0, material_milestones=0)
     with FakeBeProduct.running(seed=4, sizes=sizes) as fake:

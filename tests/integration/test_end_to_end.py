@@ -12,9 +12,9 @@ import httpx
 import psycopg
 
 from beproduct_sync import db
-from beproduct_sync.engine import apply_entry
-from beproduct_sync.inbox import canonical
-from beproduct_sync.mapping import body_digest
+from beproduct_sync.apply.policy import apply_entry
+from beproduct_sync.inbox.log import canonical
+from beproduct_sync.model.from_webhook import body_digest
 from tests.factories import stream
 from tests.integration.test_commands_service import SECRET, env_with, serving, stop
 from tests.integration.worker_support import make_runtime, snapshot, store

@@ -13,14 +13,16 @@ import pytest
 from prometheus_client import REGISTRY
 from psycopg import AsyncConnection
 
-from beproduct_sync import db, enrich, inbox
-from beproduct_sync.beproduct import BeProductClient
+from beproduct_sync import db
+from beproduct_sync.api import enricher as enrich
+from beproduct_sync.api.client import BeProductClient
+from beproduct_sync.apply.policy import apply_entry
 from beproduct_sync.bootstrap import Runtime, policy_from
 from beproduct_sync.config import Settings
-from beproduct_sync.engine import apply_entry
-from beproduct_sync.fake import FakeBeProduct, Sizes
-from beproduct_sync.fake.model import Folder, MilestoneDef, Plan, to_ticks
-from beproduct_sync.mapping import body_digest
+from beproduct_sync.inbox import log as inbox
+from beproduct_sync.model.from_webhook import body_digest
+from beproduct_sync.testing.fake import FakeBeProduct, Sizes
+from beproduct_sync.testing.fake.model import Folder, MilestoneDef, Plan, to_ticks
 from tests.conftest import load_sample
 
 SIZES = Sizes(folders=3, plans=4, styles=6, milestones=6, materials=0, material_milestones=1)
@@ -383,7 +385,7 @@ async def test_scheduling_queues_a_fetch_once_and_a_stale_plan_again_after_the_t
 async def test_status_reports_enrichment_jobs_waiting_and_failing(
     db_url: str, fake: FakeBeProduct
 ) -> None:
-    from beproduct_sync.status import gather
+    from beproduct_sync.inbox.report import gather
 
     rt = runtime_for(settings_for(db_url, fake))
     async with await db.aconnect(db_url, autocommit=True) as conn:

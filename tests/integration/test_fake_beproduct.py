@@ -14,10 +14,10 @@ import psycopg
 import pytest
 
 from beproduct_sync import db
-from beproduct_sync.engine import Policy
-from beproduct_sync.events import parse_event
-from beproduct_sync.fake import FakeBeProduct, Sizes
-from beproduct_sync.ingest import ingest
+from beproduct_sync.apply.ingest import ingest
+from beproduct_sync.apply.policy import Policy
+from beproduct_sync.model.webhook import parse_event
+from beproduct_sync.testing.fake import FakeBeProduct, Sizes
 
 SIZES = Sizes(folders=2, plans=3, styles=7, milestones=5, materials=3, material_milestones=2)
 
@@ -289,7 +289,7 @@ def test_latency_overlaps_requests_and_max_in_flight_counts_them(
 
 
 def test_same_seed_gives_the_same_data_and_another_seed_does_not() -> None:
-    from beproduct_sync.fake import World
+    from beproduct_sync.testing.fake import World
 
     a, b, c = World(3, SIZES), World(3, SIZES), World(4, SIZES)
     assert [r.id for r in a.rows()] == [r.id for r in b.rows()]
@@ -353,7 +353,7 @@ async def test_a_generated_webhook_stream_ingests_without_failures(
 
 
 def _now_text() -> str:
-    from beproduct_sync.fake.model import fmt_time, now_ticks
+    from beproduct_sync.testing.fake.model import fmt_time, now_ticks
 
     return fmt_time(now_ticks()) or ""
 
@@ -361,7 +361,7 @@ def _now_text() -> str:
 def test_cli_writes_the_same_webhook_files_for_the_same_seed(tmp_path: Path) -> None:
     from typer.testing import CliRunner
 
-    import beproduct_sync.commands_fake  # noqa: F401 - registers the command
+    import beproduct_sync.cli.fake  # noqa: F401 - registers the command
     from beproduct_sync.cli import app
 
     args = [

@@ -14,13 +14,14 @@ import orjson
 import psycopg
 from typer.testing import CliRunner
 
-import beproduct_sync.commands_worker  # noqa: F401 - registers worker and replay on the app
-from beproduct_sync import db, inbox
+import beproduct_sync.cli.worker  # noqa: F401 - registers worker and replay on the app
+from beproduct_sync import db
+from beproduct_sync.apply.ingest import ingest
+from beproduct_sync.apply.worker import Worker, WorkerConfig
 from beproduct_sync.cli import app
-from beproduct_sync.ingest import ingest
-from beproduct_sync.leases import claim
-from beproduct_sync.mapping import body_digest
-from beproduct_sync.worker import Worker, WorkerConfig
+from beproduct_sync.inbox import log as inbox
+from beproduct_sync.inbox.leases import claim
+from beproduct_sync.model.from_webhook import body_digest
 from tests.conftest import load_sample, sample_path
 from tests.factories import stream
 from tests.integration.live_server import auth, live_server, webhook_url

@@ -13,11 +13,12 @@ import psycopg
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from beproduct_sync import db, store
-from beproduct_sync.batch import Entry, Parsed, chunks
-from beproduct_sync.events import parse_event
-from beproduct_sync.inbox import canonical
-from beproduct_sync.mapping import body_digest, map_event
+from beproduct_sync import db
+from beproduct_sync.apply import writer as store
+from beproduct_sync.apply.service import Entry, Parsed, chunks
+from beproduct_sync.inbox.log import canonical
+from beproduct_sync.model.from_webhook import body_digest, map_event
+from beproduct_sync.model.webhook import parse_event
 
 STATUSES = [
     "Not Started",

@@ -10,7 +10,7 @@ from typing import Any
 import psycopg
 from typer.testing import CliRunner
 
-import beproduct_sync.commands_worker  # noqa: F401 - registers worker and replay on the app
+import beproduct_sync.cli.worker  # noqa: F401 - registers worker and replay on the app
 from beproduct_sync.cli import app
 from tests.conftest import load_sample
 from tests.factories import stream

@@ -9,8 +9,8 @@ import psycopg
 import pytest
 
 from beproduct_sync import db
-from beproduct_sync.engine import Policy
-from beproduct_sync.ingest import ingest
+from beproduct_sync.apply.ingest import ingest
+from beproduct_sync.apply.policy import Policy
 from tests.conftest import SAMPLE_NAMES, sample_path
 
 POLICY = Policy(zone=ZoneInfo("UTC"))

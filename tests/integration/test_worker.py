@@ -8,8 +8,8 @@ from pathlib import Path
 import orjson
 
 from beproduct_sync import db
-from beproduct_sync.ingest import ingest
-from beproduct_sync.worker import run_workers
+from beproduct_sync.apply.ingest import ingest
+from beproduct_sync.apply.worker import run_workers
 from tests.factories import stream
 from tests.integration.worker_support import (
     drain,

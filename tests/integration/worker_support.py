@@ -12,10 +12,11 @@ from typing import Any
 
 import psycopg
 
-from beproduct_sync import db, inbox
+from beproduct_sync import db
+from beproduct_sync.apply.worker import run_workers
 from beproduct_sync.bootstrap import Runtime, policy_from
 from beproduct_sync.config import Settings
-from beproduct_sync.worker import run_workers
+from beproduct_sync.inbox import log as inbox
 
 WAITING = "status IN ('pending', 'processing') OR (status = 'failed' AND next_attempt_at <= now())"
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from zoneinfo import ZoneInfo
 
-from beproduct_sync.batch import Entry, Parsed, chunks
-from beproduct_sync.events import parse_event
-from beproduct_sync.inbox import canonical
-from beproduct_sync.mapping import body_digest, map_event
+from beproduct_sync.apply.service import Entry, Parsed, chunks
+from beproduct_sync.inbox.log import canonical
+from beproduct_sync.model.from_webhook import body_digest, map_event
+from beproduct_sync.model.webhook import parse_event
 from tests.conftest import load_case, load_sample
 
 

@@ -6,7 +6,7 @@ from uuid import UUID
 
 import pytest
 
-from beproduct_sync import coerce
+from beproduct_sync.model import coerce
 
 
 @pytest.mark.parametrize(

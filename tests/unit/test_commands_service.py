@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from beproduct_sync.commands_service import settle
+from beproduct_sync.cli.serve import settle
 
 
 async def test_settle_waits_for_tasks_that_end_and_cancels_those_that_do_not() -> None:

@@ -7,9 +7,14 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from beproduct_sync.enrich_rows import api_version, calendar_date, folder_rows, plan_rows
-from beproduct_sync.events import parse_time
-from beproduct_sync.fake import Sizes, World, rest
+from beproduct_sync.model.from_rest_catalog import (
+    api_version,
+    calendar_date,
+    folder_rows,
+    plan_rows,
+)
+from beproduct_sync.model.webhook import parse_time
+from beproduct_sync.testing.fake import Sizes, World, rest
 
 UTC = ZoneInfo("UTC")
 PLAN_ID = "4b7d6906-1413-44bb-bcdd-47b7f9cc5643"

@@ -8,7 +8,7 @@ from uuid import UUID
 import pytest
 
 from beproduct_sync.errors import MalformedEvent, NotATrackingEvent
-from beproduct_sync.events import parse_event, parse_time
+from beproduct_sync.model.webhook import parse_event, parse_time
 from tests.conftest import load_sample
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from beproduct_sync.fake.filters import FilterError, matches, page
-from beproduct_sync.fake.model import Clock, fmt_time, to_ticks
+from beproduct_sync.testing.fake.filters import FilterError, matches, page
+from beproduct_sync.testing.fake.model import Clock, fmt_time, to_ticks
 
 ROW = {
     "Id": lambda: "AB-1",

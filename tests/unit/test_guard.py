@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
+from beproduct_sync.cli.send import headers_for
 from beproduct_sync.config import Settings
 from beproduct_sync.errors import ConfigError
-from beproduct_sync.guard import Guard, Rejected, guard_from
-from beproduct_sync.sender import headers_for
+from beproduct_sync.web.auth import Guard, Rejected, guard_from
 
 SIGNING = "whsec_" + base64.b64encode(b"0123456789abcdef0123456789abcdef").decode()
 

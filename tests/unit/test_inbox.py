@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from beproduct_sync.inbox import date_readable, sanitise
-from beproduct_sync.leases import Claimed, claims_exhausted
+from beproduct_sync.inbox.leases import Claimed, claims_exhausted
+from beproduct_sync.inbox.log import date_readable, sanitise
 
 
 def test_nul_is_replaced_in_every_string_of_a_body_keys_included() -> None:

@@ -6,9 +6,15 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from beproduct_sync.events import parse_event, parse_time
-from beproduct_sync.inbox import canonical
-from beproduct_sync.mapping import RowSet, body_digest, map_event, map_status, source_version
+from beproduct_sync.inbox.log import canonical
+from beproduct_sync.model.from_webhook import (
+    RowSet,
+    body_digest,
+    map_event,
+    map_status,
+    source_version,
+)
+from beproduct_sync.model.webhook import parse_event, parse_time
 from tests.conftest import load_case, load_sample
 
 UTC = ZoneInfo("UTC")

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from beproduct_sync.replay import REPLAYABLE, Selection, SelectionError, parse_when
+from beproduct_sync.inbox.replay import REPLAYABLE, Selection, SelectionError, parse_when
 
 
 def test_a_selection_without_any_criterion_is_refused() -> None:

@@ -6,17 +6,17 @@ from datetime import UTC, datetime
 
 import pytest
 
-from beproduct_sync.bootstrap import policy_from
-from beproduct_sync.config import Settings
-from beproduct_sync.events import parse_event
-from beproduct_sync.faults import InjectedFault, failing_styles, style_numbers
-from beproduct_sync.leases import Claimed
-from beproduct_sync.worker import (
+from beproduct_sync.apply.worker import (
     WorkerConfig,
     event_type_label,
     reconnect_delay,
     worker_name,
 )
+from beproduct_sync.bootstrap import policy_from
+from beproduct_sync.config import Settings
+from beproduct_sync.inbox.leases import Claimed
+from beproduct_sync.model.webhook import parse_event
+from beproduct_sync.testing.fault_injection import InjectedFault, failing_styles, style_numbers
 from tests.conftest import load_sample
 
 

@@ -1,0 +1,449 @@
+"""The one BeProduct API adapter: async httpx, OAuth2 refresh tokens, retries, a concurrency cap.
+
+The official SDK's endpoints, page sizes and paging are kept; its transport is not (it blocks the
+event loop to refresh tokens, opens a session per request and does not retry dropped connections).
+Tokens and secrets never reach logs or exception messages; response bodies never reach messages.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import re
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import httpx
+import orjson
+import structlog
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt
+from tenacity.wait import wait_exponential_jitter
+
+from beproduct_sync.config import Settings
+from beproduct_sync.errors import SyncError
+from beproduct_sync.metrics import API_CALLS
+
+log = structlog.get_logger(__name__)
+
+RefreshHook = Callable[[str], Awaitable[None] | None]
+# Given the refresh token BeProduct just refused, a newer one (another process rotated it) or None.
+InvalidGrantHook = Callable[[str], Awaitable[str | None]]
+RETRY_STATUSES = frozenset({429, 502, 503, 504})
+MAX_TOKEN_SWAPS = 8  # refresh tokens taken from `on_invalid_grant` in one refresh, at most
+_ERROR_CODE = re.compile(r"^[A-Za-z_][\w.-]{0,39}$")
+
+
+class BeProductError(SyncError):
+    """The BeProduct API call failed."""
+
+
+class BeProductNotConfigured(BeProductError):
+    """BeProduct API credentials are missing: set BEPRODUCT_COMPANY, BEPRODUCT_CLIENT_ID,
+    BEPRODUCT_CLIENT_SECRET and BEPRODUCT_REFRESH_TOKEN."""
+
+
+class BeProductAuthError(BeProductError):
+    """BeProduct refused the credentials: check BEPRODUCT_CLIENT_ID, BEPRODUCT_CLIENT_SECRET and
+    BEPRODUCT_REFRESH_TOKEN (once rotated, an old refresh token is no longer accepted)."""
+
+
+class BeProductUnavailable(BeProductError):
+    """BeProduct did not answer successfully, even after retries; try again later."""
+
+
+class BeProductNotFound(BeProductError):
+    """BeProduct has no such object."""
+
+
+class BeProductRejected(BeProductError):
+    """BeProduct rejected the request."""
+
+
+class _Transient(Exception):
+    """A failure worth retrying: 429, 502/503/504, a timeout or a broken connection."""
+
+    def __init__(self, reason: str, retry_after: float | None = None) -> None:
+        super().__init__(reason)
+        self.reason, self.retry_after = reason, retry_after
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of a paged endpoint; page numbers start at 0."""
+
+    number: int
+    items: list[dict[str, Any]]
+    total: int
+
+
+def retry_after_seconds(value: str | None) -> float | None:
+    """`Retry-After` as seconds: a number (fractions accepted) or an HTTP date; None if unusable."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
+    except (TypeError, ValueError):
+        return None
+
+
+class BeProductClient:
+    """Async BeProduct Tracking API client; use as `async with BeProductClient(settings) as c:`."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        on_refresh_token: RefreshHook | None = None,
+        on_invalid_grant: InvalidGrantHook | None = None,
+        retry_after_cap: float = 120.0,
+        page_size: int = 20,
+        plan_page_size: int = 30,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        if not settings.api_configured:
+            raise BeProductNotConfigured()
+        secret, refresh = settings.beproduct_client_secret, settings.beproduct_refresh_token
+        assert secret is not None  # api_configured checked both
+        assert refresh is not None
+        self._api = f"{settings.beproduct_api_url.rstrip('/')}/api/{settings.beproduct_company}/"
+        self._token_url = settings.beproduct_token_url
+        self._client_id = settings.beproduct_client_id or ""
+        self._client_secret = secret.get_secret_value()
+        self._refresh_token = refresh.get_secret_value()
+        self._on_refresh_token = on_refresh_token
+        self._on_invalid_grant = on_invalid_grant
+        self._access: str | None = None
+        self._refresh_at = 0.0
+        self._lock = asyncio.Lock()
+        self._sem = asyncio.Semaphore(settings.beproduct_api_max_concurrency)
+        self._attempts = settings.beproduct_api_max_retries + 1
+        base = settings.beproduct_api_backoff_base_seconds
+        self._backoff = wait_exponential_jitter(
+            multiplier=base, max=settings.beproduct_api_backoff_max_seconds, jitter=base
+        )
+        self._retry_after_cap = retry_after_cap
+        self.page_size, self.plan_page_size = page_size, plan_page_size
+        limit = settings.beproduct_api_max_concurrency
+        self._http = httpx.AsyncClient(
+            timeout=settings.beproduct_api_timeout_seconds,
+            transport=transport,
+            limits=httpx.Limits(max_connections=limit + 1, max_keepalive_connections=limit + 1),
+            headers={"Accept": "application/json", "User-Agent": "beproduct-sync"},
+        )
+
+    async def __aenter__(self) -> BeProductClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the shared HTTP connections."""
+        await self._http.aclose()
+
+    @property
+    def refresh_token(self) -> str:
+        """The latest refresh token (BeProduct rotates it; persist it to survive restarts)."""
+        return self._refresh_token
+
+    # -- Tracking endpoints ------------------------------------------------------------------
+    async def folders(self) -> list[dict[str, Any]]:
+        """All tracking folders."""
+        result = await self.request("GET", "Tracking/Folders", "Tracking/Folders")
+        return list(result or [])
+
+    def plans(
+        self, folder_id: str | None = None, filters: list[dict[str, Any]] | None = None
+    ) -> AsyncIterator[dict[str, Any]]:
+        """Plans (of one folder, when given), page by page."""
+        params = {"folderId": folder_id} if folder_id else {}
+        return self.items(
+            "Tracking/Plans",
+            "Tracking/Plans",
+            page_size=self.plan_page_size,
+            body={"filters": filters or [], "colorwayFilters": []},
+            params=params,
+        )
+
+    async def plan(self, plan_id: str) -> dict[str, Any]:
+        """One plan with its style/material views and milestone definitions."""
+        result: dict[str, Any] = await self.request(
+            "POST", f"Tracking/Plan/{plan_id}", "Tracking/Plan/{id}", json={}
+        )
+        return result
+
+    def style_timelines(
+        self, plan_id: str, filters: list[dict[str, Any]] | None = None
+    ) -> AsyncIterator[dict[str, Any]]:
+        """The plan's style rows with their milestones, page by page."""
+        return self._timelines(plan_id, "Style", filters)
+
+    def material_timelines(
+        self, plan_id: str, filters: list[dict[str, Any]] | None = None
+    ) -> AsyncIterator[dict[str, Any]]:
+        """The plan's material rows with their milestones, page by page."""
+        return self._timelines(plan_id, "Material", filters)
+
+    async def edit_style_timelines(self, plan_id: str, edits: list[dict[str, Any]]) -> Any:
+        """Update style milestones: `[{id, timelines: [{id, status: {value}, …}]}]`."""
+        return await self.request(
+            "POST",
+            f"Tracking/Plan/{plan_id}/Style/Timelines/Edit",
+            "Tracking/Plan/{id}/Style/Timelines/Edit",
+            json=edits,
+        )
+
+    async def edit_material_timelines(self, plan_id: str, edits: list[dict[str, Any]]) -> Any:
+        """Update material milestones (same body as for styles)."""
+        return await self.request(
+            "POST",
+            f"Tracking/Plan/{plan_id}/Material/Timelines/Edit",
+            "Tracking/Plan/{id}/Material/Timelines/Edit",
+            json=edits,
+        )
+
+    def _timelines(
+        self, plan_id: str, kind: str, filters: list[dict[str, Any]] | None
+    ) -> AsyncIterator[dict[str, Any]]:
+        return self.items(
+            f"Tracking/Plan/{plan_id}/{kind}/Timeline",
+            f"Tracking/Plan/{{id}}/{kind}/Timeline",
+            page_size=self.page_size,
+            body={"filters": filters or []},
+        )
+
+    # -- paging ------------------------------------------------------------------------------
+    async def pages(
+        self,
+        path: str,
+        endpoint: str,
+        *,
+        page_size: int,
+        body: Any,
+        params: dict[str, Any] | None = None,
+    ) -> AsyncIterator[Page]:
+        """Every page of a paged POST endpoint, from page 0 until `total` items were seen."""
+        number, seen = 0, 0
+        while True:
+            query = {**(params or {}), "pageSize": page_size, "pageNumber": number}
+            raw = await self.request("POST", path, endpoint, params=query, json=body) or {}
+            items = list(raw.get("result") or [])
+            total = int(raw.get("total") or 0)
+            yield Page(number, items, total)
+            seen += len(items)
+            # An empty page ends the walk too: rows removed while paging shrink the total.
+            if not items or seen >= total:
+                return
+            number += 1
+
+    async def items(
+        self,
+        path: str,
+        endpoint: str,
+        *,
+        page_size: int,
+        body: Any,
+        params: dict[str, Any] | None = None,
+    ) -> AsyncIterator[dict[str, Any]]:
+        """Every item of a paged POST endpoint."""
+        async for page in self.pages(path, endpoint, page_size=page_size, body=body, params=params):
+            for item in page.items:
+                yield item
+
+    # -- requests ----------------------------------------------------------------------------
+    async def request(
+        self,
+        method: str,
+        path: str,
+        endpoint: str,
+        *,
+        params: dict[str, Any] | None = None,
+        json: Any = None,
+    ) -> Any:
+        """Call `{api}/{path}` with retries; `endpoint` is its id-free name for metrics and errors.
+
+        A 401 refreshes the access token once (shared with concurrent callers) and retries.
+        """
+        for first in (True, False):
+            resp, used = await self._send(
+                method, self._api + path, endpoint, auth=True, params=params, json=json
+            )
+            if resp.status_code == 401 and first:
+                await self._refresh_after_401(used)
+                continue
+            return _decode(resp, method, endpoint)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _send(
+        self, method: str, url: str, endpoint: str, *, auth: bool, **kwargs: Any
+    ) -> tuple[httpx.Response, str | None]:
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(self._attempts),
+            wait=self._wait,
+            retry=retry_if_exception_type(_Transient),
+            reraise=True,
+            before_sleep=_log_retry(endpoint),
+        )
+        try:
+            async for attempt in retrying:
+                with attempt:
+                    return await self._once(method, url, endpoint, auth, **kwargs)
+        except _Transient as exc:
+            raise BeProductUnavailable(
+                f"BeProduct {method} {endpoint} failed after {self._attempts} attempt(s);"
+                f" last: {exc.reason}. Try again later."
+            ) from None
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _once(
+        self, method: str, url: str, endpoint: str, auth: bool, **kwargs: Any
+    ) -> tuple[httpx.Response, str | None]:
+        # The token is fetched before taking a slot: a refresh is itself a request.
+        token = await self._access_token() if auth else None
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        async with self._sem:
+            try:
+                resp = await self._http.request(method, url, headers=headers, **kwargs)
+            except httpx.TimeoutException as exc:
+                API_CALLS.labels(endpoint=endpoint, status="timeout").inc()
+                raise _Transient(f"timed out ({type(exc).__name__})") from None
+            except httpx.TransportError as exc:
+                API_CALLS.labels(endpoint=endpoint, status="network").inc()
+                raise _Transient(f"connection failed ({type(exc).__name__})") from None
+        API_CALLS.labels(endpoint=endpoint, status=str(resp.status_code)).inc()
+        if resp.status_code in RETRY_STATUSES:
+            raise _Transient(
+                f"HTTP {resp.status_code}", retry_after_seconds(resp.headers.get("Retry-After"))
+            )
+        return resp, token
+
+    def _wait(self, state: RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome else None
+        if isinstance(exc, _Transient) and exc.retry_after is not None:
+            return min(exc.retry_after, self._retry_after_cap)
+        return float(self._backoff(state))
+
+    # -- tokens ------------------------------------------------------------------------------
+    async def _access_token(self) -> str:
+        if self._access and time.monotonic() < self._refresh_at:
+            return self._access
+        async with self._lock:
+            # Whoever held the lock before us may already have refreshed.
+            if not self._access or time.monotonic() >= self._refresh_at:
+                await self._refresh_locked()
+            assert self._access is not None
+            return self._access
+
+    async def _refresh_after_401(self, used: str | None) -> None:
+        async with self._lock:
+            if self._access == used:  # nobody refreshed since this token was sent
+                await self._refresh_locked()
+
+    async def _refresh_locked(self) -> None:
+        tried: set[str] = set()
+        while True:
+            form = {
+                "grant_type": "refresh_token",
+                "client_id": self._client_id,
+                "client_secret": self._client_secret,
+                "refresh_token": self._refresh_token,
+            }
+            resp, _ = await self._send("POST", self._token_url, "token", auth=False, data=form)
+            if resp.status_code not in (400, 401, 403):
+                break
+            # Another process (or client) has just used, and so retired, this one-time token;
+            # the hook knows where it keeps the rotated one. Each swap follows someone else's
+            # successful refresh, so a herd of processes refreshing at once still converges.
+            tried.add(self._refresh_token)
+            if (
+                self._on_invalid_grant is None
+                or _error_name(resp) != "invalid_grant"
+                or len(tried) > MAX_TOKEN_SWAPS
+            ):
+                raise BeProductAuthError()
+            newer = await self._on_invalid_grant(self._refresh_token)
+            if not newer or newer in tried:
+                raise BeProductAuthError()
+            self._refresh_token = newer
+            log.info("beproduct.refresh_token_replaced", reason="invalid_grant")
+        body = _decode(resp, "POST", "token")
+        if not isinstance(body, dict) or not body.get("access_token"):
+            raise BeProductError("BeProduct's token endpoint answered without an access token")
+        lifetime = float(body.get("expires_in") or 3600)
+        self._access = str(body["access_token"])
+        # Refresh a little early so a token never expires between check and use.
+        self._refresh_at = time.monotonic() + lifetime - min(60.0, lifetime / 10)
+        rotated = body.get("refresh_token")
+        log.info("beproduct.token_refreshed", expires_in=lifetime, rotated=bool(rotated))
+        if rotated and rotated != self._refresh_token:
+            self._refresh_token = str(rotated)
+            await self._tell_refresh_hook()
+
+    async def _tell_refresh_hook(self) -> None:
+        if self._on_refresh_token is None:
+            return
+        try:
+            outcome = self._on_refresh_token(self._refresh_token)
+            if inspect.isawaitable(outcome):
+                await outcome
+        except Exception as exc:  # noqa: BLE001 - persisting is the caller's job; keep serving
+            log.warning("beproduct.refresh_hook_failed", error=type(exc).__name__)
+
+
+def _decode(resp: httpx.Response, method: str, endpoint: str) -> Any:
+    code = resp.status_code
+    if code == 404:
+        raise BeProductNotFound(f"BeProduct {method} {endpoint}: not found (HTTP 404)")
+    if code == 401:
+        raise BeProductAuthError()
+    if 400 <= code < 500:
+        raise BeProductRejected(
+            f"BeProduct rejected {method} {endpoint}: HTTP {code}" + _error_code(resp)
+        )
+    if code >= 300:
+        raise BeProductUnavailable(f"BeProduct {method} {endpoint} failed: HTTP {code}")
+    if not resp.content.strip():
+        return None
+    try:
+        return orjson.loads(resp.content)
+    except orjson.JSONDecodeError:
+        raise BeProductError(
+            f"BeProduct {method} {endpoint} answered with a body that is not JSON"
+        ) from None
+
+
+def _error_code(resp: httpx.Response) -> str:
+    """` (invalid_filter)` when the body carries a short error code; never the body itself."""
+    code = _error_name(resp)
+    return f" ({code})" if code else ""
+
+
+def _error_name(resp: httpx.Response) -> str | None:
+    """The body's short `error` code (OAuth2 and API errors), if it has one."""
+    try:
+        code = orjson.loads(resp.content).get("error")
+    except (orjson.JSONDecodeError, AttributeError):
+        return None
+    return code if isinstance(code, str) and _ERROR_CODE.match(code) else None
+
+
+def _log_retry(endpoint: str) -> Callable[[RetryCallState], None]:
+    def before_sleep(state: RetryCallState) -> None:
+        exc = state.outcome.exception() if state.outcome else None
+        wait = state.next_action.sleep if state.next_action else 0.0
+        log.warning(
+            "beproduct.retry",
+            endpoint=endpoint,
+            attempt=state.attempt_number,
+            reason=getattr(exc, "reason", type(exc).__name__),
+            wait_seconds=round(wait, 3),
+        )
+
+    return before_sleep

@@ -1,0 +1,203 @@
+"""Commands that read the BeProduct API: `backfill` and `reconcile`."""
+
+from __future__ import annotations
+
+import json
+import sys
+from functools import partial
+from typing import Annotated, Any
+
+import typer
+
+from beproduct_sync.cli.admin import app, fail, run, runtime
+from beproduct_sync.errors import SyncError
+
+
+def _client() -> Any:
+    """The runtime and an opener of a client sharing the stored refresh token (api_session)."""
+    from beproduct_sync.api.tokens import open_client
+
+    rt = runtime()
+    if not rt.settings.api_configured:
+        raise fail(
+            "the BeProduct API is not configured: set BEPRODUCT_COMPANY, BEPRODUCT_CLIENT_ID,"
+            " BEPRODUCT_CLIENT_SECRET and BEPRODUCT_REFRESH_TOKEN"
+        )
+    return rt, partial(open_client, rt)
+
+
+@app.command()
+def backfill(
+    folder: Annotated[
+        list[str] | None, typer.Option(help="Tracking folder id (repeatable).")
+    ] = None,
+    plan: Annotated[list[str] | None, typer.Option(help="Tracking plan id (repeatable).")] = None,
+    since: Annotated[
+        str | None,
+        typer.Option(
+            help="Only rows modified at or after this ISO timestamp (incremental catch-up)."
+        ),
+    ] = None,
+    page_size: Annotated[int, typer.Option(min=1, max=500)] = 20,
+    restart: Annotated[bool, typer.Option(help="Ignore an unfinished run's checkpoints.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+) -> None:
+    """Copy folders, plans, style and material timelines from the BeProduct API."""
+    from beproduct_sync.api.backfill import Options
+    from beproduct_sync.api.backfill import run as do_backfill
+    from beproduct_sync.model.webhook import parse_time
+
+    if since is not None:
+        try:
+            parse_time(since)
+        except ValueError as exc:
+            raise fail(f"--since: {exc}") from None
+    rt, open_client = _client()
+    opts = Options(tuple(folder or ()), tuple(plan or ()), since, page_size, restart)
+
+    async def go() -> dict[str, Any]:
+        async with await open_client() as client:
+            with _display() as progress:
+                return await do_backfill(
+                    rt.url,
+                    client,
+                    opts,
+                    rt.policy.zone,
+                    concurrency=rt.settings.beproduct_api_max_concurrency,
+                    progress=progress,
+                )
+
+    try:
+        summary = run(go())
+    except SyncError as exc:
+        raise fail(f"{exc} (rerun the same command to resume)", 1) from None
+    if as_json:
+        typer.echo(json.dumps(summary, indent=2))
+    else:
+        typer.echo(
+            f"backfilled {summary['plans']} plan(s): {summary['rows']} rows,"
+            f" {summary['milestones']} milestones ({summary['rows_changed']} rows and"
+            f" {summary['milestones_changed']} milestones changed) in {summary['seconds']} s"
+        )
+
+
+class _display:
+    """A rich progress bar on a terminal; plain log lines (from backfill) otherwise."""
+
+    def __enter__(self) -> Any:
+        from beproduct_sync.api.backfill import Progress
+
+        self.bar: Any = None
+        if not sys.stderr.isatty():
+            return Progress()
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+        from rich.progress import Progress as Bar
+
+        self.bar = Bar(
+            TextColumn("plans"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[rows]} rows · {task.fields[rate]} rows/s"),
+            TimeElapsedColumn(),
+            TextColumn("ETA"),
+            TimeRemainingColumn(),
+            transient=False,
+        )
+        self.bar.start()
+        task = self.bar.add_task("backfill", total=None, rows=0, rate="-")
+
+        def update(p: Progress) -> None:
+            summary = p.summary()
+            self.bar.update(
+                task,
+                total=p.plans_total or None,
+                completed=p.plans_done,
+                rows=p.rows,
+                rate=summary["rows_per_s"] or "-",
+            )
+
+        return Progress(on_change=update)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+
+@app.command()
+def reconcile(
+    plan: Annotated[
+        list[str] | None, typer.Option(help="Plan id (repeatable); default all.")
+    ] = None,
+    fix: Annotated[bool, typer.Option(help="Write the API's truth for every drifted row.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    details: Annotated[int, typer.Option(help="Drift lines to show per plan.")] = 20,
+) -> None:
+    """Compare the database with the BeProduct API and report drift per plan."""
+    from beproduct_sync.api.reconcile import reconcile_all
+
+    rt, open_client = _client()
+
+    async def go() -> list[Any]:
+        async with await open_client() as client:
+            return await reconcile_all(rt.url, client, rt.policy.zone, plans=plan or None, fix=fix)
+
+    try:
+        reports = run(go())
+    except SyncError as exc:
+        raise fail(str(exc), 1) from None
+    if as_json:
+        typer.echo(json.dumps([r.to_json() for r in reports], indent=2, default=str))
+    else:
+        _print_reports(reports, details, fix)
+    if any(r.drift for r in reports) and not fix:
+        raise typer.Exit(3)
+
+
+def _print_reports(reports: list[Any], details: int, fix: bool) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    table = Table(title="drift per plan")
+    for col in (
+        "plan",
+        "api rows",
+        "db rows",
+        "missing",
+        "extra",
+        "inactive",
+        "milestone_missing",
+        "milestone",
+        *(["fixed"] if fix else []),
+    ):
+        table.add_column(col, justify="left" if col == "plan" else "right")
+    for r in reports:
+        c = r.counts()
+        table.add_row(
+            r.plan_id,
+            str(r.api_rows),
+            str(r.db_rows),
+            *(
+                str(c.get(k, 0))
+                for k in ("missing", "extra", "inactive", "milestone_missing", "milestone")
+            ),
+            *([str(r.fixed)] if fix else []),
+        )
+    console.print(table)
+    for r in reports:
+        for d in r.drift[:details]:
+            what = ", ".join(
+                f"{k}: {ours!r} → {theirs!r}" for k, (ours, theirs) in d.fields.items()
+            )
+            where = f"{d.entity} {d.label or d.row_id}" + (
+                f" milestone {d.milestone_id}" if d.milestone_id else ""
+            )
+            console.print(f"  {r.plan_id} {d.kind:<17} {where} {what}")
+    total = sum(len(r.drift) for r in reports)
+    console.print(f"{total} drift item(s) in {sum(1 for r in reports if r.drift)} plan(s)")

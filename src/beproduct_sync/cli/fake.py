@@ -1,0 +1,138 @@
+"""`beproduct-sync fake-beproduct`: serve the fake BeProduct API or write webhook bodies from it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import orjson
+import typer
+
+from beproduct_sync.cli.admin import app, fail
+
+if TYPE_CHECKING:
+    from beproduct_sync.testing.fake import FakeBeProduct
+
+fake_app = typer.Typer(
+    help="A fake BeProduct API (seeded data, faults) for demos, tests and benchmarks.",
+    invoke_without_command=True,
+)
+app.add_typer(fake_app, name="fake-beproduct")
+
+
+@dataclass(frozen=True)
+class _Options:
+    host: str
+    port: int
+    seed: int
+    folders: int
+    plans: int
+    styles: int
+    milestones: int
+    materials: int
+    token_lifetime: float
+    samples: bool = True
+
+
+@fake_app.callback()
+def fake_beproduct(
+    ctx: typer.Context,
+    port: Annotated[int, typer.Option(help="Port to listen on (0 = any free port).")] = 8765,
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+    seed: Annotated[int, typer.Option(help="Same seed, same data.")] = 1,
+    folders: Annotated[int, typer.Option(min=1)] = 3,
+    plans: Annotated[int, typer.Option(min=1, help="Plans per folder.")] = 10,
+    styles: Annotated[int, typer.Option(min=0, help="Style rows per plan.")] = 50,
+    milestones: Annotated[int, typer.Option(min=1, help="Milestones per style.")] = 25,
+    materials: Annotated[int, typer.Option(min=0, help="Material rows per plan.")] = 10,
+    token_lifetime: Annotated[float, typer.Option(help="Access token lifetime, seconds.")] = 28800,
+    samples: Annotated[
+        bool,
+        typer.Option(help="Also know the plan of the bundled real webhook samples (for demos)."),
+    ] = True,
+) -> None:
+    """Serve the fake API and print the settings that point beproduct-sync at it."""
+    ctx.obj = _Options(
+        host, port, seed, folders, plans, styles, milestones, materials, token_lifetime, samples
+    )
+    if ctx.invoked_subcommand is None:
+        _serve(ctx.obj)
+
+
+def _fake(o: _Options) -> FakeBeProduct:
+    from beproduct_sync.testing.fake import FakeBeProduct, Sizes
+
+    sizes = Sizes(
+        folders=o.folders,
+        plans=o.plans,
+        styles=o.styles,
+        milestones=o.milestones,
+        materials=o.materials,
+    )
+    fake = FakeBeProduct(seed=o.seed, sizes=sizes, token_lifetime=o.token_lifetime)
+    if o.samples:
+        from beproduct_sync.testing.fake.samples import add_sample_plan
+
+        add_sample_plan(fake.world)
+    return fake
+
+
+def _serve(o: _Options) -> None:
+    import logging
+
+    from beproduct_sync.testing.fake.gate import QuietDrops
+    from beproduct_sync.testing.fake.server import bind, server
+
+    fake = _fake(o)
+    try:
+        sock = bind(o.host, o.port)
+    except OSError as exc:
+        raise fail(
+            f"cannot listen on {o.host}:{o.port}: {exc.strerror}; try another --port"
+        ) from None
+    fake.base_url = f"http://{o.host}:{sock.getsockname()[1]}"
+    for name, value in fake.env().items():
+        typer.echo(f"{name}={value}")
+    typer.echo(
+        f"# fake BeProduct on {fake.base_url} (admin: {fake.base_url}/_admin/stats); Ctrl-C stops",
+        err=True,
+    )
+    logging.getLogger("uvicorn.error").addFilter(QuietDrops(None))
+    server(fake.app, log_level="info").run(sockets=[sock])
+
+
+@fake_app.command()
+def webhooks(
+    ctx: typer.Context,
+    out: Annotated[Path, typer.Option(help="Directory to write the bodies into.")],
+    count: Annotated[int, typer.Option(min=1, help="How many bodies.")] = 100,
+    kind: Annotated[str, typer.Option(help="Style or Material.")] = "Style",
+) -> None:
+    """Write webhook bodies consistent with the seeded data (same seed, same files)."""
+    from beproduct_sync.testing.fake import Clock, FakeBeProduct, Sizes, World
+    from beproduct_sync.testing.fake.model import to_ticks
+
+    if kind not in ("Style", "Material"):
+        raise fail("--kind must be Style or Material")
+    o: _Options = ctx.obj
+    sizes = Sizes(
+        folders=o.folders,
+        plans=o.plans,
+        styles=o.styles,
+        milestones=o.milestones,
+        materials=o.materials,
+    )
+    # Virtual time makes the files reproducible; it starts after all seeded modifications.
+    world = World(o.seed, sizes, Clock(start=to_ticks("2025-11-06T08:00:00Z")))
+    fake = FakeBeProduct(seed=o.seed, world=world)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise fail(f"cannot create {out}: {exc.strerror}") from None
+    bodies = fake.webhook_stream(count, kind)
+    width = len(str(len(bodies)))
+    for i, body in enumerate(bodies, 1):
+        name = f"{i:0{width}d}_{body['eventType'].lower()}.json"
+        (out / name).write_bytes(orjson.dumps(body, option=orjson.OPT_INDENT_2))
+    typer.echo(f"wrote {len(bodies)} webhook bodies to {out}")

@@ -1,0 +1,215 @@
+"""`beproduct-sync serve` (receiver + workers, in child processes or in-process) and `send`."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from collections.abc import Generator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
+
+import structlog
+import typer
+import uvicorn
+
+from beproduct_sync.bootstrap import Runtime, build
+from beproduct_sync.cli.admin import app, fail, load_settings, run
+from beproduct_sync.errors import SyncError
+from beproduct_sync.web.app import WEBHOOK_PATH, create_app
+from beproduct_sync.web.auth import guard_from
+
+log = structlog.get_logger("beproduct_sync.serve")
+
+# On shutdown the enricher and the reconciler finish their current batch or pass for this long,
+# then are cancelled (a reconcile pass over many plans may take minutes; each plan's fix is its
+# own transaction, so cancelling is safe).
+BACKGROUND_GRACE_SECONDS = 10.0
+
+
+class _Server(uvicorn.Server):
+    """uvicorn without its own signal handling: `serve` owns the signals for web and workers."""
+
+    @contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        # uvicorn re-raises a captured signal after shutdown, which would turn a clean SIGTERM
+        # into a non-zero exit; serve() handles the signals itself instead.
+        yield
+
+
+def _on_signals(server: uvicorn.Server, stop: asyncio.Event) -> None:
+    """First SIGINT/SIGTERM: stop accepting and let work finish; a second SIGINT: hurry."""
+    loop = asyncio.get_running_loop()
+
+    def handle() -> None:
+        if server.should_exit:
+            server.force_exit = True
+        server.should_exit = True
+        stop.set()
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, handle)
+        except (NotImplementedError, RuntimeError):  # pragma: no cover - Windows
+            signal.signal(sig, lambda *_: loop.call_soon_threadsafe(handle))
+
+
+async def serve_forever(
+    rt: Runtime, server: uvicorn.Server, workers: int | None, processes: int = 0
+) -> None:
+    """Run the HTTP server and the workers until a signal, then drain both.
+
+    Workers run in this loop, or with `processes` > 0 in that many child processes (each with
+    `workers` loops, default BEPRODUCT_SYNC_WORKERS), which run the enricher themselves.
+    """
+    stop = asyncio.Event()
+    _on_signals(server, stop)
+    task: asyncio.Task[None] | None = None
+    background: list[asyncio.Future[None]] = []
+    if processes > 0:
+        from beproduct_sync.api.reconcile import scheduled_task
+        from beproduct_sync.apply.supervise import run_worker_processes
+
+        task = asyncio.create_task(run_worker_processes(rt.url, processes, workers, stop))
+        # Supervision that ends while serving (a bug) must not leave an undrained inbox.
+        task.add_done_callback(lambda _: setattr(server, "should_exit", True))
+        reconciler = scheduled_task(rt, stop)
+        if reconciler is not None:
+            background.append(asyncio.create_task(reconciler, name="beproduct-sync reconcile"))
+    elif workers != 0:
+        # Imported here so the receiver runs (with --workers 0) on its own.
+        from beproduct_sync.api.enricher import enricher_task
+        from beproduct_sync.api.reconcile import scheduled_task
+        from beproduct_sync.apply.worker import run_workers
+
+        task = asyncio.create_task(run_workers(rt, stop, count=workers))
+        # BeProduct API enrichment and scheduled reconciliation, when configured; both end
+        # by themselves once `stop` is set.
+        enricher = enricher_task(rt, stop)
+        if enricher is not None:
+            background.append(asyncio.ensure_future(enricher))
+        reconciler = scheduled_task(rt, stop)
+        if reconciler is not None:
+            background.append(asyncio.create_task(reconciler, name="beproduct-sync reconcile"))
+        # Workers that die must not leave a receiver filling an inbox nobody drains.
+        task.add_done_callback(lambda _: setattr(server, "should_exit", True))
+    try:
+        await server.serve()
+    finally:
+        stop.set()
+        try:
+            if task is not None:
+                await task
+        finally:
+            await settle(background, BACKGROUND_GRACE_SECONDS)
+
+
+async def settle(tasks: Sequence[asyncio.Future[None]], timeout: float) -> None:
+    """Wait for tasks that end by themselves; cancel those still running after `timeout`.
+
+    Waiting matters for the enricher: it releases the jobs it claimed when its batch ends,
+    whereas a task cancelled mid-batch leaves them claimed until their lease runs out.
+    """
+    if not tasks:
+        return
+    _, pending = await asyncio.wait(tasks, timeout=timeout)
+    for t in pending:
+        log.warning(
+            "background_task_cancelled",
+            task=t.get_name() if isinstance(t, asyncio.Task) else None,
+            after_s=timeout,
+        )
+        t.cancel()
+    for outcome in await asyncio.gather(*tasks, return_exceptions=True):
+        if isinstance(outcome, Exception):
+            log.error("background_task_failed", error=type(outcome).__name__)
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Address to bind [BEPRODUCT_SYNC_HOST].")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to bind [BEPRODUCT_SYNC_PORT].")] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            min=0,
+            help="Worker loops per worker process (0 = receive only) [BEPRODUCT_SYNC_WORKERS].",
+        ),
+    ] = None,
+    worker_processes: Annotated[
+        int | None,
+        typer.Option(
+            min=0,
+            help="Run the workers in this many supervised child processes; 0 runs them in"
+            " the receiver's own event loop [BEPRODUCT_SYNC_WORKER_PROCESSES].",
+        ),
+    ] = None,
+    insecure_dev: Annotated[
+        bool,
+        typer.Option(
+            "--insecure-dev", help="Accept webhooks without a secret (local development only)."
+        ),
+    ] = False,
+) -> None:
+    """Receive BeProduct webhooks over HTTP and apply them with workers (child processes)."""
+    settings = load_settings()
+    if insecure_dev:
+        settings = settings.model_copy(update={"beproduct_sync_insecure_dev": True})
+    host = host or settings.beproduct_sync_host
+    port = settings.beproduct_sync_port if port is None else port
+    try:
+        guard_from(settings)  # refuse before touching the database when nothing authenticates
+        rt = build(settings)
+        web = create_app(rt)
+    except SyncError as exc:
+        raise fail(str(exc)) from None
+    if rt.embedded:
+        typer.echo(
+            f"no DATABASE_URL: using the embedded PostgreSQL in {settings.beproduct_sync_data_dir}"
+        )
+    typer.echo(f"receiving BeProduct webhooks at http://{_local(host)}:{port}{WEBHOOK_PATH}")
+    config = uvicorn.Config(
+        web,
+        host=host,
+        port=port,
+        log_config=None,
+        lifespan="on",
+        access_log=settings.beproduct_sync_access_log,
+        timeout_graceful_shutdown=30,
+        server_header=False,
+    )
+    processes = (
+        settings.beproduct_sync_worker_processes if worker_processes is None else worker_processes
+    )
+    if workers == 0:  # receive only
+        processes = 0
+    run(serve_forever(rt, _Server(config), workers, processes))
+
+
+def _local(host: str) -> str:
+    """A host to reach a server bound to `host` from this machine."""
+    return "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104 - not a bind
+
+
+@app.command()
+def send(
+    paths: Annotated[list[Path], typer.Argument(help="JSON body files or directories of them.")],
+    url: Annotated[str | None, typer.Option(help="Webhook URL of a running service.")] = None,
+) -> None:
+    """POST payload files to a running service with the configured secret; print each answer."""
+    from beproduct_sync.cli.send import post_all
+
+    missing = [str(p) for p in paths if not p.exists()]
+    if missing:
+        raise fail(f"no such file or directory: {', '.join(missing)}")
+    settings = load_settings()
+    target = url or (
+        f"http://{_local(settings.beproduct_sync_host)}:"
+        f"{settings.beproduct_sync_port}{WEBHOOK_PATH}"
+    )
+    ok = True
+    for line, good in post_all(settings, target, paths):
+        typer.echo(line, err=not good)
+        ok = ok and good
+    if not ok:
+        raise typer.Exit(1)

@@ -1,0 +1,203 @@
+"""`beproduct-sync worker` and `beproduct-sync replay`."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import signal
+from enum import StrEnum
+from typing import Annotated, Any
+
+import typer
+
+from beproduct_sync import db
+from beproduct_sync.bootstrap import Runtime
+from beproduct_sync.cli.admin import app, fail, run, runtime
+from beproduct_sync.errors import SyncError
+
+
+class ReplayStatus(StrEnum):
+    """Statuses an operator may replay."""
+
+    dead = "dead"
+    failed = "failed"
+    ignored = "ignored"
+    stale = "stale"
+    applied = "applied"
+
+
+async def _work_until_signalled(rt: Runtime, count: int | None) -> None:
+    from beproduct_sync.api.enricher import enricher_task
+    from beproduct_sync.apply.worker import run_workers
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    main = asyncio.current_task()
+
+    def on_signal() -> None:
+        if stop.is_set() and main is not None:  # a second signal: stop waiting for in-flight work
+            main.cancel()
+        stop.set()
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        # Windows has no loop signal handlers; Ctrl-C still interrupts there.
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, on_signal)
+    enricher = enricher_task(rt, stop)  # BeProduct API enrichment when configured
+    try:
+        await run_workers(rt, stop, count=count)
+    finally:
+        stop.set()
+        if enricher is not None:  # let it release the jobs it claimed
+            from beproduct_sync.cli.serve import BACKGROUND_GRACE_SECONDS, settle
+
+            await settle([asyncio.ensure_future(enricher)], BACKGROUND_GRACE_SECONDS)
+
+
+@app.command()
+def worker(
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            "--workers",
+            "-w",
+            min=1,
+            help="Worker loops in this process (default: BEPRODUCT_SYNC_WORKERS).",
+        ),
+    ] = None,
+    metrics_port: Annotated[
+        int | None,
+        typer.Option(help="Serve Prometheus metrics on this port (the receiver serves its own)."),
+    ] = None,
+) -> None:
+    """Apply stored events until SIGTERM or Ctrl-C; run as many as you like, anywhere."""
+    from beproduct_sync.apply.supervise import follow_parent
+
+    follow_parent()
+    rt = runtime()
+    if metrics_port:
+        from prometheus_client import start_http_server
+
+        start_http_server(metrics_port)
+    try:
+        run(_work_until_signalled(rt, workers))
+    except asyncio.CancelledError:
+        raise fail(
+            "stopped without finishing the events in flight (their leases will run out"
+            " and another worker applies them)",
+            code=130,
+        ) from None
+
+
+def _print_report(report: Any, *, dry_run: bool, now: bool) -> None:
+    for c in report.chosen:
+        received = c.received_at.strftime("%Y-%m-%d %H:%M:%S")
+        line = (
+            f"{c.id:>10}  {c.status:<8} {c.action or '-':<9} {c.style_number or '-':<14} {received}"
+        )
+        typer.echo(line + (f"  {c.last_error}" if c.last_error and dry_run else ""))
+    if dry_run:
+        typer.echo(f"would replay {len(report.chosen)} event(s)")
+    elif now:
+        counts: dict[str, int] = {}
+        for o in report.outcomes:
+            counts[o.status] = counts.get(o.status, 0) + 1
+        summary = " ".join(f"{k}={v}" for k, v in sorted(counts.items()))
+        typer.echo(f"replayed {len(report.outcomes)} event(s): {summary or 'nothing to do'}")
+    else:
+        typer.echo(f"replayed {len(report.reset)} event(s): queued for the workers")
+
+
+@app.command()
+def replay(
+    ids: Annotated[list[int] | None, typer.Option("--id", help="Event id (repeatable).")] = None,
+    statuses: Annotated[
+        list[ReplayStatus] | None,
+        typer.Option(
+            "--status", help="Only events in this status (repeatable; default: any of them)."
+        ),
+    ] = None,
+    since: Annotated[
+        str | None,
+        typer.Option(help="Received at or after (ISO date/time; UTC unless it carries a zone)."),
+    ] = None,
+    until: Annotated[str | None, typer.Option(help="Received before (same form).")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="List, change nothing.")] = False,
+    now: Annotated[
+        bool,
+        typer.Option(
+            "--now", help="Apply them in this process instead of leaving them to the workers."
+        ),
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+) -> None:
+    """Send dead (or any settled) events back to the queue; attempts start again."""
+    from beproduct_sync.inbox.replay import Selection, parse_when
+    from beproduct_sync.inbox.replay import replay as do_replay
+
+    try:
+        selection = Selection(
+            ids=tuple(ids or ()),
+            statuses=tuple(s.value for s in statuses or ()),
+            since=parse_when(since) if since else None,
+            until=parse_when(until) if until else None,
+        )
+    except SyncError as exc:
+        raise fail(str(exc)) from None
+    rt = runtime()
+
+    async def go() -> Any:
+        async with await db.aconnect(
+            rt.url, autocommit=True, application_name="beproduct-sync replay"
+        ) as conn:
+            return await do_replay(
+                conn,
+                selection,
+                rt.policy,
+                dry_run=dry_run,
+                now=now,
+                lease_seconds=rt.settings.beproduct_sync_lease_seconds,
+            )
+
+    try:
+        report = run(go())
+    except SyncError as exc:
+        raise fail(str(exc)) from None
+    if as_json:
+        typer.echo(
+            json.dumps(
+                {
+                    "dry_run": dry_run,
+                    "chosen": [
+                        {
+                            "id": c.id,
+                            "status": c.status,
+                            "action": c.action,
+                            "style_number": c.style_number,
+                            "received_at": c.received_at.isoformat(),
+                            "attempts": c.attempts,
+                            "last_error": c.last_error,
+                        }
+                        for c in report.chosen
+                    ],
+                    "reset": report.reset,
+                    "outcomes": [
+                        {"id": o.log_id, "status": o.status, "error": o.error}
+                        for o in report.outcomes
+                    ],
+                    "missing_ids": report.missing_ids,
+                },
+                indent=2,
+            )
+        )
+    else:
+        _print_report(report, dry_run=dry_run, now=now)
+    if report.missing_ids:
+        typer.echo(
+            "not replayable (no such event, or still queued): "
+            + ", ".join(map(str, report.missing_ids)),
+            err=True,
+        )
+    if report.missing_ids or any(o.status in ("failed", "dead") for o in report.outcomes):
+        raise typer.Exit(1)

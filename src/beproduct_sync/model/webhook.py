@@ -1,0 +1,329 @@
+"""Webhook body → typed tracking event. Pure: no I/O.
+
+BeProduct's webhook JSON is PascalCase inside `data` and camelCase on the envelope, is not fully
+documented, and grows fields over time. Models here therefore ignore unknown fields, default every
+optional one, and keep the raw dicts so nothing the sender said is lost.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+from functools import lru_cache
+from typing import Any, Literal, NamedTuple
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from beproduct_sync.errors import MalformedEvent, NotATrackingEvent
+from beproduct_sync.model import coerce
+
+EventType = Literal["OnCreate", "OnChange", "OnDelete"]
+EVENT_TYPES: tuple[str, ...] = ("OnCreate", "OnChange", "OnDelete")
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_TS = re.compile(
+    r"^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?)?"
+    r"(Z|[+-]\d{2}:?\d{2})?$"
+)
+
+
+class SourceTime(NamedTuple):
+    """A BeProduct timestamp, exact to its 100-ns ticks (7 fractional digits)."""
+
+    ticks: int  # 100-ns units since the Unix epoch, UTC
+    text: str  # as sent
+
+    @property
+    def datetime(self) -> datetime:
+        """The instant as an aware datetime (microseconds: Python's and Postgres's limit).
+
+        ValueError for instants outside years 1 to 9999, which a datetime cannot hold.
+        """
+        try:
+            return _EPOCH + timedelta(microseconds=self.ticks // 10)
+        except OverflowError:
+            raise ValueError(f"timestamp out of range: {self.text!r}") from None
+
+
+def parse_time(value: object) -> SourceTime | None:
+    """Parse a BeProduct ISO-8601 timestamp exactly; None for null/empty; ValueError if bad."""
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise ValueError(f"expected an ISO-8601 timestamp, got {type(value).__name__}")
+    return _parse_text(value)
+
+
+@lru_cache(maxsize=16384)
+def _parse_text(value: str) -> SourceTime:
+    # Cached: a plan's milestones share few distinct timestamps, and backfills parse 10^5 of them.
+    m = _TS.match(value.strip())
+    if m is None:
+        raise ValueError(f"not an ISO-8601 timestamp: {value!r}")
+    year, month, day, hour, minute, second, frac, zone = m.groups()
+    base = datetime(
+        int(year),
+        int(month),
+        int(day),
+        int(hour or 0),
+        int(minute or 0),
+        int(second or 0),
+        tzinfo=UTC,
+    )
+    # Naive timestamps are taken as UTC: BeProduct sends UTC everywhere we have seen. The offset
+    # is applied in whole seconds, not to the datetime: .NET's DateTime.MinValue with a positive
+    # offset lies before year 1, which a datetime cannot hold but ticks can.
+    whole = (base - _EPOCH) // timedelta(seconds=1)
+    if zone and zone != "Z":
+        sign = 1 if zone[0] == "+" else -1
+        digits = zone[1:].replace(":", "")
+        whole -= sign * (int(digits[:2]) * 3600 + int(digits[2:]) * 60)
+    ticks = whole * 10_000_000 + int(((frac or "") + "0000000")[:7])
+    return SourceTime(ticks, value)
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
+
+
+def _lenient_time(value: object) -> SourceTime | None:
+    # Optional dates: one BeProduct cannot be read becomes NULL (the raw text stays in
+    # raw_payload) rather than costing the whole event.
+    try:
+        return parse_time(value)
+    except ValueError:
+        return None
+
+
+class Person(_Model):
+    """An `AssignedTo` / `ShareWith` entry: `value` is the user name, `code` the user id."""
+
+    value: str | None = None
+    code: str | None = None
+
+    _texts = field_validator("value", "code", mode="before")(coerce.text)
+
+
+class Milestone(_Model):
+    """One milestone instance of a style in a plan (`Timelines[]` / `TimeLineItem`)."""
+
+    id: UUID = Field(alias="Id")
+    timeline_id: UUID | None = Field(default=None, alias="TimeLineId")
+    status: str | None = Field(default=None, alias="Status")
+    rev: SourceTime | None = Field(default=None, alias="Rev")
+    final: SourceTime | None = Field(default=None, alias="Final")
+    due: SourceTime | None = Field(default=None, alias="DueDate")
+    project: SourceTime | None = Field(default=None, alias="ProjectDate")
+    assigned_to: list[Person] = Field(default_factory=list, alias="AssignedTo")
+    share_with: list[Any] = Field(default_factory=list, alias="ShareWith")
+    late: bool | None = Field(default=None, alias="Late")
+    submits_quantity: int | None = Field(default=None, alias="SubmitsQuantity")
+    raw: dict[str, Any] = Field(default_factory=dict, exclude=True)
+
+    _times = field_validator("rev", "final", "due", "project", mode="before")(_lenient_time)
+    _ids = field_validator("timeline_id", mode="before")(coerce.as_uuid)
+    _flags = field_validator("late", mode="before")(coerce.flag)
+    _counts = field_validator("submits_quantity", mode="before")(coerce.int32)
+    _texts = field_validator("status", mode="before")(coerce.text)
+
+    @field_validator("assigned_to", "share_with", mode="before")
+    @classmethod
+    def _null_list(cls, value: object) -> object:
+        if value is None:
+            return []
+        return value if isinstance(value, list) else [value]
+
+    @field_validator("assigned_to", mode="before")
+    @classmethod
+    def _drop_unreadable_people(cls, value: object) -> object:
+        # Entries that are not objects cannot name a user; they stay in raw_payload.
+        return [p for p in value if isinstance(p, dict)] if isinstance(value, list) else value
+
+
+class Record(_Model):
+    """A style-in-plan (or material-in-plan) record: `data.after` / `data.before`."""
+
+    id: UUID = Field(alias="Id")
+    plan_id: UUID | None = Field(default=None, alias="PlanId")
+    company_id: UUID | None = Field(default=None, alias="CompanyId")
+    master_folder: str | None = Field(default=None, alias="MasterFolder")
+    header_id: UUID | None = Field(default=None, alias="HeaderId")
+    color: dict[str, Any] | None = Field(default=None, alias="Color")
+    size: str | None = Field(default=None, alias="Size")
+    supplier: list[Any] = Field(default_factory=list, alias="Supplier")
+    modified_at: SourceTime | None = Field(default=None, alias="ModifiedAt")
+    modified_by: dict[str, Any] | None = Field(default=None, alias="ModifiedBy")
+    timelines: list[Milestone] | None = Field(default=None, alias="Timelines")
+    timeline_item: Milestone | None = Field(default=None, alias="TimeLineItem")
+    raw: dict[str, Any] = Field(default_factory=dict, exclude=True)
+
+    _times = field_validator("modified_at", mode="before")(_lenient_time)
+    _ids = field_validator("plan_id", "company_id", "header_id", mode="before")(coerce.as_uuid)
+    _texts = field_validator("size", "master_folder", mode="before")(coerce.text)
+
+    @field_validator("color", "modified_by", mode="before")
+    @classmethod
+    def _object_or_none(cls, value: object) -> object:
+        return value if isinstance(value, dict) else None
+
+    @field_validator("timelines", mode="before")
+    @classmethod
+    def _readable_milestones(cls, value: object) -> object:
+        # An entry that is not an object or has no usable Id cannot be stored; it stays in
+        # raw_payload and the rest of the record is kept.
+        if not isinstance(value, list):
+            return value
+        return [m for m in value if isinstance(m, dict) and coerce.as_uuid(m.get("Id"))]
+
+    @field_validator("supplier", mode="before")
+    @classmethod
+    def _null_list(cls, value: object) -> object:
+        if value is None:
+            return []
+        return value if isinstance(value, list) else [value]
+
+
+class TimelineSchema(_Model):
+    """`data.timeLineSchema`: the plan's milestone definition (OnChange only)."""
+
+    id: UUID = Field(alias="Id")
+    department: str | None = Field(default=None, alias="Department")
+    task_description: str | None = Field(default=None, alias="TaskDescription")
+    short_description: str | None = Field(default=None, alias="ShortDescription")
+    page: str | None = Field(default=None, alias="Page")
+    link_folder: str | None = Field(default=None, alias="LinkFolder")
+    raw: dict[str, Any] = Field(default_factory=dict, exclude=True)
+
+    @field_validator("page", mode="before")
+    @classmethod
+    def _page_text(cls, value: object) -> object:
+        # Seen as null; the REST API has a richer page object. Keep a readable name either way.
+        if isinstance(value, dict):
+            return value.get("name") or value.get("Name") or value.get("title")
+        return value
+
+
+class TrackingEvent(_Model):
+    """A parsed BeProduct tracking webhook."""
+
+    event_type: EventType
+    date: SourceTime
+    plan_id: UUID
+    plan_folder_id: UUID | None
+    record_id: UUID
+    header_id: UUID | None
+    header_number: str | None
+    header_name: str | None
+    folder_id: UUID | None
+    folder_name: str | None
+    user_id: str | None
+    user_name: str | None
+    before: Record | None
+    after: Record | None
+    schema_: TimelineSchema | None = Field(default=None, alias="schema")
+
+    @property
+    def record(self) -> Record | None:
+        """The state the event leaves behind: `after`, or `before` for a delete."""
+        return self.before if self.event_type == "OnDelete" else self.after
+
+    @property
+    def master_folder(self) -> str:
+        """'Style' or 'Material' (the record's MasterFolder; styles when unsaid)."""
+        rec = self.record or self.after or self.before
+        return (rec.master_folder if rec and rec.master_folder else "Style").strip()
+
+
+def _with_raw(model: type[_Model], raw: Any, where: str) -> Any:
+    if raw is None:
+        return None
+    if not isinstance(raw, dict):
+        raise MalformedEvent(f"{where} must be an object")
+    return model.model_validate({**raw, "raw": raw})
+
+
+def _record(raw: Any, where: str) -> Record | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, dict):
+        raise MalformedEvent(f"{where} must be an object")
+    fields: dict[str, Any] = {**raw, "raw": raw}
+    if isinstance(raw.get("Timelines"), list):
+        fields["Timelines"] = [
+            {**m, "raw": m} if isinstance(m, dict) else m for m in raw["Timelines"]
+        ]
+    if isinstance(raw.get("TimeLineItem"), dict):
+        fields["TimeLineItem"] = {**raw["TimeLineItem"], "raw": raw["TimeLineItem"]}
+    return Record.model_validate(fields)
+
+
+def _describe(exc: ValidationError, prefix: str) -> str:
+    first = exc.errors()[0]
+    loc = ".".join(str(p) for p in (prefix, *first["loc"]) if p != "raw")
+    return f"{loc}: {first['msg']}"
+
+
+def parse_event(body: Any) -> TrackingEvent:
+    """Parse a decoded webhook body.
+
+    Raises NotATrackingEvent for well-formed bodies of other kinds (to be recorded as ignored)
+    and MalformedEvent for tracking events missing what we need (recorded as failed).
+    """
+    if not isinstance(body, dict):
+        raise NotATrackingEvent("body is not a JSON object")
+    event_type = body.get("eventType")
+    if event_type not in EVENT_TYPES:
+        raise NotATrackingEvent(f"eventType {event_type!r} is not OnCreate, OnChange or OnDelete")
+    data = body.get("data")
+    if not isinstance(data, dict) or not data.get("planId"):
+        raise NotATrackingEvent(
+            "no data.planId: not a tracking event (e.g. a style or material attribute change)"
+        )
+    where = "data"
+    try:
+        date = parse_time(body.get("date"))
+        if date is None:
+            raise MalformedEvent("date is missing: the event's source time is required")
+        date.datetime  # noqa: B018 - raises for a date outside years 1 to 9999
+        before = _record(data.get("before"), "data.before")
+        after = _record(data.get("after"), "data.after")
+        where = "data.timeLineSchema"
+        try:
+            schema = _with_raw(TimelineSchema, data.get("timeLineSchema"), where)
+        except (ValidationError, MalformedEvent):
+            schema = None  # an unreadable definition is optional: enrichment fetches it
+    except ValidationError as exc:
+        raise MalformedEvent(_describe(exc, where)) from None
+    except ValueError as exc:
+        raise MalformedEvent(str(exc)) from None
+
+    record = before if event_type == "OnDelete" else after
+    if record is None:
+        side = "before" if event_type == "OnDelete" else "after"
+        raise MalformedEvent(f"{event_type} without data.{side}")
+    if event_type == "OnChange" and record.timeline_item is None:
+        raise MalformedEvent("OnChange without data.after.TimeLineItem")
+    user: dict[str, Any] = body["user"] if isinstance(body.get("user"), dict) else {}
+    try:
+        return TrackingEvent.model_validate(
+            {
+                "event_type": event_type,
+                "date": date,
+                "plan_id": data.get("planId"),
+                "plan_folder_id": coerce.as_uuid(data.get("planFolderId")),
+                "record_id": record.id,
+                "header_id": coerce.as_uuid(body.get("headerId")) or record.header_id,
+                "header_number": coerce.text(body.get("headerNumber")),
+                "header_name": coerce.text(body.get("headerName")),
+                "folder_id": coerce.as_uuid(body.get("folderId")),
+                "folder_name": coerce.text(body.get("folderName")),
+                "user_id": coerce.text(user.get("id")),
+                "user_name": coerce.text(user.get("userName")),
+                "before": before,
+                "after": after,
+                "schema": schema,
+            }
+        )
+    except ValidationError as exc:
+        raise MalformedEvent(_describe(exc, "")) from None

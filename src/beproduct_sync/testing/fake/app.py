@@ -1,0 +1,204 @@
+"""The fake BeProduct as a Starlette app: token endpoint, Tracking API and `/_admin` controls."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qsl
+
+import orjson
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from beproduct_sync.testing.fake import rest
+from beproduct_sync.testing.fake.chaos import Fault, Faults, RateWindow, Stats
+from beproduct_sync.testing.fake.filters import FilterError, matches, page
+from beproduct_sync.testing.fake.gate import Gate
+from beproduct_sync.testing.fake.tokens import Tokens
+from beproduct_sync.testing.fake.world import World
+
+TOKEN_PATH = "/ids/connect/token"  # noqa: S105 - a URL path, not a secret
+
+
+@dataclass
+class Backend:
+    """Everything the app serves from and counts into."""
+
+    company: str
+    world: World
+    tokens: Tokens
+    faults: Faults
+    stats: Stats
+    rate: RateWindow
+
+
+class JSON(Response):
+    """orjson-rendered JSON (the fake serves large pages to benchmarks)."""
+
+    media_type = "application/json"
+
+    def render(self, content: Any) -> bytes:
+        """Encode the content."""
+        return orjson.dumps(content)
+
+
+def error(status: int, code: str, message: str | None = None) -> JSON:
+    """A small JSON error body with a stable `error` code."""
+    return JSON({"error": code, **({"message": message} if message else {})}, status)
+
+
+async def _body(request: Request) -> Any:
+    raw = await request.body()
+    if not raw.strip():
+        return {}
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return None
+
+
+def _int(request: Request, name: str, default: int, low: int) -> int:
+    value = request.query_params.get(name)
+    if value is None or value == "":
+        return default
+    number = int(value)  # ValueError → 400 in _guard
+    if number < low:
+        raise ValueError(f"{name} must be at least {low}")
+    return number
+
+
+def build_app(b: Backend) -> Gate:
+    """The ASGI app: routes wrapped in the gate that counts, limits and injects faults."""
+
+    def api(handler: Any) -> Any:
+        async def guarded(request: Request) -> Response:
+            if request.path_params.get("company") != b.company or request.path_params.get(
+                "kind", "Style"
+            ) not in ("Style", "Material"):
+                return error(404, "not_found", "no such company or endpoint")
+            if not b.tokens.valid(request.headers.get("authorization")):
+                return JSON(
+                    {"error": "invalid_token"},
+                    401,
+                    headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+                )
+            try:
+                return await handler(request)  # type: ignore[no-any-return]
+            except FilterError as exc:
+                return error(400, "invalid_filter", str(exc))
+            except KeyError:
+                return error(404, "not_found")
+            except (ValueError, TypeError) as exc:
+                return error(400, "bad_request", str(exc))
+
+        return guarded
+
+    async def token(request: Request) -> Response:
+        form = dict(parse_qsl((await request.body()).decode("utf-8", "replace")))
+        status, body = b.tokens.grant(form)
+        return JSON(body, status, headers={"Cache-Control": "no-store"})
+
+    async def folders(request: Request) -> Response:
+        with b.world.lock:
+            return JSON([rest.folder(f) for f in b.world.folders.values()])
+
+    async def plans(request: Request) -> Response:
+        folder_id = request.query_params.get("folderId") or None
+        size, number = _int(request, "pageSize", 30, 1), _int(request, "pageNumber", 0, 0)
+        filters = ((await _body(request)) or {}).get("filters")
+        with b.world.lock:
+            found = [
+                rest.plan_summary(p)
+                for p in b.world.plans.values()
+                if folder_id in (None, "None", p.folder_id)
+                and matches(filters, rest.plan_fields(p))
+            ]
+        return JSON(page(found, size, number))
+
+    async def plan(request: Request) -> Response:
+        with b.world.lock:
+            return JSON(rest.plan(b.world.plan(request.path_params["plan_id"])))
+
+    async def timeline(request: Request) -> Response:
+        kind = request.path_params["kind"]
+        size, number = _int(request, "pageSize", 20, 1), _int(request, "pageNumber", 0, 0)
+        filters = ((await _body(request)) or {}).get("filters")
+        with b.world.lock:
+            rows = b.world.plan(request.path_params["plan_id"]).rows(kind).values()
+            found = [r for r in rows if matches(filters, rest.row_fields(r))]
+            return JSON(_rows_page(found, size, number))
+
+    async def edit(request: Request) -> Response:
+        edits = await _body(request)
+        if not isinstance(edits, list):
+            return error(400, "bad_request", "body must be a list of {id, timelines}")
+        by = b.world.users[0]
+        with b.world.lock:
+            rows = b.world.edit(
+                request.path_params["plan_id"], request.path_params["kind"], edits, by
+            )
+            return JSON([rest.row(r) for r in rows])
+
+    routes = [
+        Route(TOKEN_PATH, token, methods=["POST"]),
+        Route("/api/{company}/Tracking/Folders", api(folders), methods=["GET"]),
+        Route("/api/{company}/Tracking/Plans", api(plans), methods=["POST"]),
+        Route("/api/{company}/Tracking/Plan/{plan_id}", api(plan), methods=["POST"]),
+        Route(
+            "/api/{company}/Tracking/Plan/{plan_id}/{kind}/Timeline",
+            api(timeline),
+            methods=["POST"],
+        ),
+        Route(
+            "/api/{company}/Tracking/Plan/{plan_id}/{kind}/Timelines/Edit",
+            api(edit),
+            methods=["POST"],
+        ),
+        *admin_routes(b),
+    ]
+    return Gate(Starlette(routes=routes), b.faults, b.stats, b.rate)
+
+
+def _rows_page(rows: list[Any], size: int, number: int) -> dict[str, Any]:
+    chunk = page(rows, size, number)
+    return {"result": [rest.row(r) for r in chunk["result"]], "total": chunk["total"]}
+
+
+def admin_routes(b: Backend) -> list[Route]:
+    """`/_admin/*`: faults, stats and token expiry for tests, demos and benchmarks."""
+
+    async def stats(request: Request) -> Response:
+        return JSON({**b.stats.to_json(), "token_grants": b.tokens.grants})
+
+    async def reset_stats(request: Request) -> Response:
+        b.stats.reset()
+        return JSON({"ok": True})
+
+    async def faults(request: Request) -> Response:
+        if request.method == "DELETE":
+            b.faults.clear()
+        elif request.method == "POST":
+            body = await _body(request)
+            if not isinstance(body, dict):
+                return error(400, "bad_request", "body must be a fault or {faults: [...]}")
+            if body.pop("replace", False):
+                b.faults.clear()
+            try:
+                for raw in body.get("faults", [body] if body else []):
+                    b.faults.add(Fault.from_json(raw))
+            except (TypeError, ValueError) as exc:
+                return error(400, "bad_fault", str(exc))
+        return JSON({"faults": [f.to_json() for f in b.faults.active()]})
+
+    async def expire(request: Request) -> Response:
+        b.tokens.expire_access_tokens()
+        return JSON({"ok": True})
+
+    return [
+        Route("/_admin/stats", stats, methods=["GET"]),
+        Route("/_admin/stats/reset", reset_stats, methods=["POST"]),
+        Route("/_admin/faults", faults, methods=["GET", "POST", "DELETE"]),
+        Route("/_admin/tokens/expire", expire, methods=["POST"]),
+    ]

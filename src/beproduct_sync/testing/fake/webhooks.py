@@ -1,0 +1,188 @@
+"""Webhook bodies consistent with the fake's data, shaped exactly like BeProduct's real ones.
+
+PascalCase inside `data`, camelCase on the envelope, `date` with 7 fractional digits and Z, and
+`data.timelineId` = the style-in-plan record id (see the samples bundled with the package).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from beproduct_sync.testing.fake.model import Milestone, MilestoneDef, Row, User, fmt_time
+from beproduct_sync.testing.fake.world import Change, World
+
+
+def _people(users: list[User]) -> list[dict[str, str]]:
+    return [{"value": u.name, "code": u.id} for u in users]
+
+
+def milestone(m: Milestone) -> dict[str, Any]:
+    """A `Timelines[]` entry / `TimeLineItem`."""
+    return {
+        "Id": m.id,
+        "TimeLineId": m.timeline_id,
+        "Status": m.status,
+        "Rev": fmt_time(m.rev),
+        "Final": fmt_time(m.final),
+        "DueDate": fmt_time(m.due),
+        "ProjectDate": fmt_time(m.plan),
+        "AssignedTo": _people(m.assigned_to),
+        "ShareWith": _people(m.share_with),
+        "Late": m.late,
+        "SubmitsQuantity": m.submits_quantity,
+    }
+
+
+def _base(world: World, row: Row) -> dict[str, Any]:
+    return {
+        "Id": row.id,
+        "PlanId": row.plan_id,
+        "CompanyId": world.company_id,
+        "MasterFolder": row.kind,
+        "HeaderId": row.header.id,
+    }
+
+
+def record(world: World, row: Row) -> dict[str, Any]:
+    """The full record of OnCreate `after` / OnDelete `before`."""
+    return {
+        **_base(world, row),
+        "Color": {
+            "_id": row.color_id,
+            "color_source_id": None,
+            "suggested_name": row.color_name,
+            "suggested_hex": row.color_number,
+        },
+        "Size": row.size,
+        "StyleId": None,
+        "StyleColor": {
+            "_id": "",
+            "color_source_id": None,
+            "suggested_name": "NA",
+            "suggested_hex": "NA",
+        },
+        "Supplier": [{"Id": row.supplier.id, "Name": row.supplier.name}] if row.supplier else [],
+        "ModifiedAt": fmt_time(row.modified_at),
+        "ModifiedBy": {"user_id": row.modified_by.id, "user_name": row.modified_by.name},
+        "Timelines": [milestone(m) for m in row.milestones],
+        "Aggregates": None,
+        "Order": row.order,
+        "MarkedForDelete": False,
+    }
+
+
+def schema(d: MilestoneDef, link_folder: str = "Style") -> dict[str, Any]:
+    """`data.timeLineSchema` for a milestone definition."""
+    return {
+        "Plan": fmt_time(d.plan_date),
+        "DueDate": None,
+        "PlanDateOverride": None,
+        "Id": d.id,
+        "Department": d.department,
+        "TaskDescription": d.action,
+        "ShortDescription": d.short,
+        "AssignedTo": [],
+        "Page": d.page_name,
+        "Days": d.days,
+        "GroupTask": "NORMAL",
+        "LinkFolder": link_folder,
+        "Calendar": "DAYS",
+        "CalendarDays": 0,
+        "When": "AFTER",
+        "ActDesc": "00000000-0000-0000-0000-000000000000",
+        "RevisedDays": 0,
+        "ShareWhen": "ANY",
+        "SharedPermission": "READ",
+        "DefaultStatus": d.default_status,
+        "ExternalShareWith": [],
+        "AutoShareLinkedPage": False,
+        "SyncWithGroupTask": False,
+    }
+
+
+def _envelope(
+    world: World, event_type: str, row: Row, data: dict[str, Any], by: User, at: int
+) -> dict[str, Any]:
+    plan = world.plans.get(row.plan_id)
+    return {
+        "subscriptionId": None,
+        "eventType": event_type,
+        "objectType": "Header",
+        "headerId": row.header.id,
+        "headerNumber": row.header.number,
+        "headerName": row.header.name,
+        "folderId": row.header.folder_id,
+        "folderName": row.header.folder_name,
+        "applicationId": None,
+        "applicationName": None,
+        "pageId": None,
+        "data": {
+            **data,
+            "planId": row.plan_id,
+            "planFolderId": plan.folder_id if plan else None,
+            "timelineId": row.id,
+        },
+        "user": {"id": by.id, "userName": by.name},
+        "date": fmt_time(at),
+    }
+
+
+def on_create(world: World, row: Row, at: int | None = None) -> dict[str, Any]:
+    """OnCreate for a row as it is now (dated just after its last modification)."""
+    with world.lock:
+        when = at if at is not None else world.clock.now()
+        data = {"before": None, "after": record(world, row)}
+        return _envelope(world, "OnCreate", row, data, row.modified_by, when)
+
+
+def on_change(world: World, change: Change) -> dict[str, Any]:
+    """OnChange for one milestone change (`data.after` carries no ModifiedAt, like BeProduct)."""
+    with world.lock:
+        row = change.row
+        plan = world.plans.get(row.plan_id)
+        defs = {d.id: d for d in plan.defs(row.kind)} if plan else {}
+        definition = defs.get(change.after.timeline_id)
+        data = {
+            "before": {**_base(world, row), "TimeLineItem": milestone(change.before)},
+            "after": {**_base(world, row), "TimeLineItem": milestone(change.after)},
+            "timeLineSchema": schema(definition, row.kind) if definition else None,
+        }
+        # BeProduct stamps the event after the change it reports, never at the same instant.
+        return _envelope(world, "OnChange", row, data, change.by, world.clock.now())
+
+
+def on_delete(
+    world: World, row: Row, by: User | None = None, at: int | None = None
+) -> dict[str, Any]:
+    """OnDelete: `data.before` is the row's full last state."""
+    with world.lock:
+        when = at if at is not None else world.clock.now()
+        data = {"before": record(world, row), "after": None}
+        return _envelope(world, "OnDelete", row, data, by or row.modified_by, when)
+
+
+def stream(world: World, count: int, *, kind: str = "Style") -> Iterator[dict[str, Any]]:
+    """`count` bodies of a plausible day: OnCreate for every row first touched, then mostly
+    milestone changes, some new rows and a few removals — each mutation applied to `world`."""
+    rng = world.rng  # the world's own generator keeps streams reproducible
+    announced: set[str] = set()
+    plans = list(world.plans)
+    for _ in range(count):
+        roll = rng.random()
+        live = world.rows(kind)
+        if roll < 0.08 or not live:
+            row = world.add_row(rng.choice(plans), kind)
+            announced.add(row.id)
+            yield on_create(world, row)
+        elif roll < 0.12 and len(live) > 1:
+            removal = world.remove_row(rng.choice(live).id)
+            yield on_delete(world, removal.row, removal.by, removal.at)
+        else:
+            row = rng.choice(live)
+            if row.id not in announced:
+                announced.add(row.id)
+                yield on_create(world, row)
+                continue
+            change = world.advance(row.id)
+            yield on_change(world, change)

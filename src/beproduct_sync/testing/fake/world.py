@@ -1,0 +1,248 @@
+"""The fake's mutable state: seeded data plus the mutations tests and the Edit endpoint make.
+
+The server thread reads and the test thread mutates, so every public method holds one lock.
+Every mutation stamps the row with a fresh, strictly increasing `modifiedAt`.
+"""
+
+from __future__ import annotations
+
+import copy
+import random
+import threading
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from beproduct_sync.testing.fake.model import (
+    TICKS_PER_DAY,
+    Clock,
+    Folder,
+    Milestone,
+    Plan,
+    Row,
+    User,
+    to_ticks,
+)
+from beproduct_sync.testing.fake.seed import DONE, Seeder, Sizes
+
+# Arguments left at ... keep the milestone's current value (None clears it).
+Keep = Any
+_NEXT_STATUS = {
+    "Not Started": "In Progress",
+    "In Progress": "Waiting On",
+    "Waiting On": "Approved",
+    "Rejected": "In Progress",
+    "Approved with corrections": "Complete",
+    "Approved": "Complete",
+}
+
+
+@dataclass(frozen=True)
+class Change:
+    """One milestone changed: copies of it before and after, and the row it belongs to."""
+
+    row: Row
+    before: Milestone
+    after: Milestone
+    at: int
+    by: User
+
+
+@dataclass(frozen=True)
+class Removal:
+    """A row removed from its plan, with its last state."""
+
+    row: Row
+    at: int
+    by: User
+
+
+class World:
+    """Folders, plans and rows generated from a seed, and changed in place afterwards."""
+
+    def __init__(self, seed: int = 1, sizes: Sizes | None = None, clock: Clock | None = None):
+        self.seed = seed
+        self.sizes = sizes or Sizes()
+        self.lock = threading.RLock()
+        self.clock = clock or Clock()
+        self._seeder = Seeder(seed)
+        self.users: list[User] = list(self._seeder.users)
+        self.company_id = self._seeder.company_id
+        self.folders: dict[str, Folder] = {f.id: f for f in self._seeder.folders(self.sizes)}
+        self.plans: dict[str, Plan] = {}
+        for f in self.folders.values():
+            for i in range(self.sizes.plans):
+                p = self._seeder.plan(f, i, self.sizes)
+                self.plans[p.id] = p
+        self.removed: dict[str, Row] = {}
+
+    @property
+    def rng(self) -> random.Random:
+        """The seeded generator every later random choice draws from (reproducible streams)."""
+        return self._seeder.rng
+
+    # -- reading -----------------------------------------------------------------------------
+    def plan(self, plan_id: str) -> Plan:
+        """The plan with this id (KeyError if none)."""
+        return self.plans[plan_id.lower()]
+
+    def row(self, row_id: str) -> Row:
+        """A live style or material row by id (KeyError if none or removed)."""
+        with self.lock:
+            for p in self.plans.values():
+                found = p.styles.get(row_id) or p.materials.get(row_id)
+                if found is not None:
+                    return found
+        raise KeyError(row_id)
+
+    def rows(self, kind: str = "Style") -> list[Row]:
+        """Every live row of a kind, plan by plan, in order."""
+        with self.lock:
+            return [r for p in self.plans.values() for r in p.rows(kind).values()]
+
+    def user(self, who: User | str | None) -> User:
+        """A user by object, id or name; an unknown name becomes a new user."""
+        if isinstance(who, User):
+            return who
+        if who is None:
+            return self.users[0]
+        for u in self.users:
+            if who in (u.id, u.name):
+                return u
+        made = User(str(uuid.uuid5(uuid.NAMESPACE_URL, f"beproduct-fake-user:{who}")), who)
+        self.users.append(made)
+        return made
+
+    # -- mutating ----------------------------------------------------------------------------
+    def change_milestone(
+        self,
+        row_id: str,
+        milestone_id: str | None = None,
+        *,
+        status: str | None = None,
+        rev: Keep = ...,
+        final: Keep = ...,
+        due: Keep = ...,
+        late: bool | None = None,
+        assigned_to: Sequence[User | str] | None = None,
+        share_with: Sequence[User | str] | None = None,
+        submits_quantity: int | None = None,
+        by: User | str | None = None,
+    ) -> Change:
+        """Change one milestone (the first when no id is given); times as ticks or ISO text."""
+        with self.lock:
+            row = self.row(row_id)
+            m = row.milestone(milestone_id) if milestone_id else row.milestones[0]
+            before = copy.deepcopy(m)
+            if status is not None:
+                m.status = status
+            for name, value in (("rev", rev), ("final", final), ("due", due)):
+                if value is not ...:
+                    setattr(m, name, to_ticks(value) if isinstance(value, str) else value)
+            if late is not None:
+                m.late = late
+            if submits_quantity is not None:
+                m.submits_quantity = submits_quantity
+            if assigned_to is not None:
+                m.assigned_to = [self.user(u) for u in assigned_to]
+            if share_with is not None:
+                m.share_with = [self.user(u) for u in share_with]
+            return Change(row, before, copy.deepcopy(m), *self._touch(row, by))
+
+    def advance(self, row_id: str | None = None) -> Change:
+        """Move a (seeded-randomly chosen) milestone one step along its usual lifecycle."""
+        with self.lock:
+            rng = self._seeder.rng
+            row = self.row(row_id) if row_id else rng.choice(self.rows())
+            m = rng.choice(row.milestones)
+            nxt = _NEXT_STATUS.get(m.status, "In Progress")
+            at = self.clock.now()
+            return self.change_milestone(
+                row.id,
+                m.id,
+                status=nxt,
+                final=at if nxt in DONE else None,
+                rev=m.rev if rng.random() < 0.8 else (m.due or at) + 7 * TICKS_PER_DAY,
+                assigned_to=rng.sample(self.users, rng.choice((0, 1, 1, 2))),
+                late=False if nxt in DONE else m.late,
+                by=rng.choice(self.users),
+            )
+
+    def remove_row(self, row_id: str, by: User | str | None = None) -> Removal:
+        """Take a style/material out of its plan (the webhook's OnDelete)."""
+        with self.lock:
+            row = self.row(row_id)
+            plan = self.plan(row.plan_id)
+            del plan.rows(row.kind)[row.id]
+            self.removed[row.id] = row
+            at, who = self._touch(row, by)
+            plan.modified_at = at
+            return Removal(row, at, who)
+
+    def add_row(
+        self,
+        plan_id: str,
+        kind: str = "Style",
+        by: User | str | None = None,
+        *,
+        same_style_as: str | None = None,
+    ) -> Row:
+        """Put a new style (or a new colourway of an existing one) or material into a plan."""
+        with self.lock:
+            plan = self.plan(plan_id)
+            rows = plan.rows(kind)
+            header = self.row(same_style_as).header if same_style_as else None
+            row = self._seeder.row(plan, kind, len(rows), header)
+            rows[row.id] = row
+            plan.modified_at = self._touch(row, by)[0]
+            return row
+
+    def edit(self, plan_id: str, kind: str, edits: list[dict[str, Any]], by: User) -> list[Row]:
+        """Apply a `Timelines/Edit` body; all or nothing (KeyError/ValueError if invalid)."""
+        with self.lock:
+            rows = self.plan(plan_id).rows(kind)
+            checked: list[tuple[Row, Milestone, dict[str, Any]]] = []
+            for e in edits:
+                row = rows[str(e["id"])]
+                checked.extend((row, row.milestone(str(t["id"])), t) for t in e["timelines"])
+            touched: dict[str, Row] = {}
+            for row, m, t in checked:
+                self._edit_one(m, t)
+                touched[row.id] = row
+            for row in touched.values():
+                self._touch(row, by)
+            return list(touched.values())
+
+    def _edit_one(self, m: Milestone, t: dict[str, Any]) -> None:
+        def value(key: str) -> Any:
+            v = t[key]
+            return v.get("value") if isinstance(v, dict) else v
+
+        if "status" in t:
+            m.status = str(value("status"))
+        for key in ("rev", "final", "due"):
+            if key in t:
+                v = value(key)
+                setattr(m, key, to_ticks(v) if v else None)
+        change = t.get("assignedTo") or {}
+        removed = set(_ids(change.get("remove")))
+        kept = [u for u in m.assigned_to if u.id not in removed and u.name not in removed]
+        for who in _ids(change.get("add")):
+            u = self.user(str(who))
+            if u not in kept:
+                kept.append(u)
+        m.assigned_to = kept
+
+    def _touch(self, row: Row, by: User | str | None) -> tuple[int, User]:
+        who = self.user(by)
+        row.modified_at = self.clock.now()
+        row.modified_by = who
+        return row.modified_at, who
+
+
+def _ids(people: object) -> list[str]:
+    """User ids from an `assignedTo.add/remove` list of ids or `{id, name}` objects."""
+    if not isinstance(people, list):
+        return []
+    return [str(p.get("id") if isinstance(p, dict) else p) for p in people]

@@ -1,0 +1,194 @@
+"""The HTTP receiver: verify, store durably, answer. Workers apply the stored events later."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from time import perf_counter
+from typing import Any
+
+import psycopg
+import structlog
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from psycopg_pool import AsyncConnectionPool, PoolClosed, PoolTimeout, TooManyRequests
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from beproduct_sync import db, metrics
+from beproduct_sync.apply.writer import query
+from beproduct_sync.bootstrap import Runtime
+from beproduct_sync.inbox import log as inbox
+from beproduct_sync.model.from_webhook import body_digest
+from beproduct_sync.web.auth import Guard, Rejected, guard_from
+from beproduct_sync.web.replies import HANDLERS, error, json_reply
+
+log = structlog.get_logger("beproduct_sync.web")
+
+WEBHOOK_PATH = "/webhooks/beproduct/tracking"
+KNOWN_EVENTS = frozenset({"OnCreate", "OnChange", "OnDelete"})
+
+Pool = AsyncConnectionPool[Any]
+
+
+@dataclass(frozen=True)
+class Receiver:
+    """What the handlers share, built once by the lifespan."""
+
+    guard: Guard
+    pool: Pool
+    max_body: int
+    db_timeout: float
+
+
+async def tracking(request: Request) -> Response:
+    """Authenticate, bound and decode a webhook, store it durably, then acknowledge it."""
+    started = perf_counter()
+    rx: Receiver = request.app.state.receiver
+    rx.guard.authenticate(request.headers.get("authorization"))
+    media = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+    if media != "application/json":
+        raise Rejected(415, "unsupported_media_type", "send Content-Type: application/json")
+    body = await read_capped(request, rx.max_body)
+    rx.guard.verify_signature(body, request.headers)
+    try:
+        event, altered = inbox.decode(body)
+    except ValueError:
+        raise Rejected(400, "invalid_json", "the body is not valid JSON") from None
+    received = await store(rx.pool, event, body, altered=altered)
+    kind = event.get("eventType") if isinstance(event, dict) else None
+    label = kind if kind in KNOWN_EVENTS else "other"
+    (metrics.DUPLICATES if received.duplicate else metrics.RECEIVED).labels(label).inc()
+    metrics.ACK_SECONDS.observe(perf_counter() - started)
+    return json_reply(
+        {"id": received.id, "duplicate": received.duplicate}, 200 if received.duplicate else 202
+    )
+
+
+async def read_capped(request: Request, cap: int) -> bytes:
+    """The body, refused with 413 as soon as it is known to exceed `cap` bytes."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > cap:
+        raise Rejected(413, "body_too_large", f"the body exceeds {cap} bytes")
+    # Chunked bodies have no length up front, so count while reading and stop at the cap.
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > cap:
+            raise Rejected(413, "body_too_large", f"the body exceeds {cap} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def store(
+    pool: Pool, event: Any, raw: bytes | None = None, *, altered: bool = False
+) -> inbox.Received:
+    """Record the event and wake the workers, committed before this returns. `raw` is the
+    body as received, kept if the event had to be altered to be stored (see inbox.record)."""
+    digest = body_digest(inbox.canonical(event))
+    try:
+        return await _record(pool, event, digest, raw, altered)
+    except (PoolTimeout, PoolClosed, TooManyRequests):
+        raise  # no connection to be had: waiting again would only double the caller's wait
+    except psycopg.OperationalError:
+        # Most often a pooled connection the server or a transaction pooler closed while idle.
+        # The pool drops it on return, and recording is idempotent (deduplicated by digest).
+        return await _record(pool, event, digest, raw, altered)
+
+
+async def _record(
+    pool: Pool, event: Any, digest: bytes, raw: bytes | None, altered: bool
+) -> inbox.Received:
+    async with pool.connection() as conn, conn.transaction():
+        received = await inbox.record(conn, event, digest, raw, altered=altered)
+        if not received.duplicate:
+            await conn.execute(query("inbox_notify"), {"id": received.id})
+    return received
+
+
+async def healthz(request: Request) -> Response:
+    """Liveness: the process answers."""
+    return json_reply({"status": "ok"})
+
+
+async def readyz(request: Request) -> Response:
+    """Readiness: the database answers and every migration is applied."""
+    rx: Receiver = request.app.state.receiver
+    try:
+        async with rx.pool.connection(timeout=rx.db_timeout) as conn:
+            pending = await db.apending_migrations(conn)
+    except psycopg.OperationalError:
+        return error(503, "database_unavailable", "the database does not answer")
+    if pending:
+        return error(
+            503,
+            "migrations_pending",
+            f"{len(pending)} migration(s) not applied; run `beproduct-sync migrate`",
+        )
+    return json_reply({"status": "ready"})
+
+
+async def metrics_text(request: Request) -> Response:
+    """Prometheus exposition; the queue depth is refreshed on each scrape."""
+    rx: Receiver = request.app.state.receiver
+    try:
+        async with rx.pool.connection(timeout=rx.db_timeout) as conn:
+            cur = await conn.execute(query("queue_depth"))
+            row = await cur.fetchone()
+        metrics.QUEUE_DEPTH.set(row[0] if row else 0)
+    except psycopg.OperationalError:
+        pass  # a scrape must not fail with the database; the gauge keeps its last value
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+
+def new_pool(runtime: Runtime) -> Pool:
+    """A closed pool for the receiver; no server-side prepares, so transaction poolers work."""
+    size = runtime.settings.beproduct_sync_pool_max_size
+    return AsyncConnectionPool(
+        runtime.url,
+        min_size=max(1, size // 2),
+        max_size=size,
+        timeout=runtime.settings.beproduct_sync_pool_timeout_seconds,
+        kwargs={"prepare_threshold": None, "autocommit": True},
+        open=False,
+        name="beproduct-sync-web",
+    )
+
+
+def create_app(runtime: Runtime, *, pool: Pool | None = None) -> Starlette:
+    """The ASGI app; a given `pool` is used as is (and left open), else the lifespan owns one."""
+    settings = runtime.settings
+    guard = guard_from(settings)  # ConfigError here: never listen without authentication
+    if guard.insecure:
+        log.warning(
+            "INSECURE DEV MODE: webhooks are accepted WITHOUT authentication;"
+            " set BEPRODUCT_WEBHOOK_SECRET before exposing this service"
+        )
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        active = pool or new_pool(runtime)
+        if pool is None:
+            await active.open(wait=False)  # start even while the database is down; readyz says so
+        app.state.receiver = Receiver(
+            guard,
+            active,
+            settings.beproduct_sync_max_body_bytes,
+            settings.beproduct_sync_pool_timeout_seconds,
+        )
+        try:
+            yield
+        finally:
+            if pool is None:
+                await active.close()
+
+    routes = [
+        Route(WEBHOOK_PATH, tracking, methods=["POST"]),
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/readyz", readyz, methods=["GET"]),
+        Route("/metrics", metrics_text, methods=["GET"]),
+    ]
+    return Starlette(routes=routes, exception_handlers=HANDLERS, lifespan=lifespan)
