@@ -2,7 +2,7 @@
 
     python bench/ack_latency.py [--url URL] [--kind mixed|create] [--rate 300] [--seconds 30]
 
-Bodies come from beproduct_sync.loadgen (the real payload shapes with fresh ids) and are all
+Bodies come from beproduct_sync.testing.loadgen (the real payload shapes with fresh ids) and are all
 built and serialised before the clock starts. The client speaks HTTP/1.1 over raw keep-alive
 sockets so that, on a small machine, it does not steal the CPU the service is measured on.
 Latency counts from the moment a request was due, so queueing inside the client is included

@@ -26,7 +26,7 @@ import httpx
 import psycopg
 from psycopg.conninfo import make_conninfo
 
-from beproduct_sync import db
+from beproduct_sync import db, migrations
 from beproduct_sync.api import backfill
 from beproduct_sync.api.client import BeProductClient
 from beproduct_sync.config import Settings
@@ -53,7 +53,7 @@ def main() -> None:
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     url = make_conninfo(admin, dbname=name)
-    db.migrate(url)
+    migrations.migrate(url)
 
     port = free_port()
     fake = subprocess.Popen(

@@ -27,10 +27,10 @@ import orjson
 import psycopg
 from psycopg.conninfo import make_conninfo
 
-from beproduct_sync import db
-from beproduct_sync.inbox.log import canonical
-from beproduct_sync.model.from_webhook import body_digest
-from beproduct_sync.model.webhook import parse_time
+from beproduct_sync import migrations
+from beproduct_sync.model.body import canonical
+from beproduct_sync.model.body import digest as body_digest
+from beproduct_sync.model.times import parse_time
 from beproduct_sync.testing.loadgen import Stream
 
 TODO = "status IN ('pending', 'processing', 'failed')"
@@ -139,7 +139,7 @@ def drain(
 
 
 def _in_process(url: str, workers: int, env: dict[str, str], profile: str | None) -> None:
-    from beproduct_sync.apply.worker import run_workers
+    from beproduct_sync import bootstrap
     from beproduct_sync.bootstrap import build
     from beproduct_sync.config import Settings
 
@@ -148,7 +148,7 @@ def _in_process(url: str, workers: int, env: dict[str, str], profile: str | None
 
     async def go() -> None:
         stop = asyncio.Event()
-        task = asyncio.create_task(run_workers(rt, stop, count=workers))
+        task = asyncio.create_task(bootstrap.workers(rt, stop, workers))
         while await asyncio.to_thread(remaining, url):
             await asyncio.sleep(0.05)
         stop.set()
@@ -192,7 +192,7 @@ def main() -> None:
         conn.execute(f'CREATE DATABASE "{name}"')
     url = make_conninfo(args.url, dbname=name)
     try:
-        db.migrate(url)
+        migrations.migrate(url)
         store(url, Stream().bodies(args.kind, args.events))
         env = worker_env(args.batch_size, args.log_level)
         if args.in_process or args.profile:

@@ -23,7 +23,7 @@ from importlib import resources
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from beproduct_sync import db
+from beproduct_sync import db, migrations
 from beproduct_sync.apply.ingest import ingest
 from beproduct_sync.apply.policy import Policy
 
@@ -51,7 +51,7 @@ def main() -> None:
     ap.add_argument("--events", type=int, default=2000)
     args = ap.parse_args()
     url = db.resolve_url(db.env_database_url(), Path(tempfile.mkdtemp()) / "data")
-    db.migrate(url)
+    migrations.migrate(url)
     with tempfile.TemporaryDirectory() as tmp:
         half = args.events // 2
         all_bodies = bodies(args.events)

@@ -37,7 +37,7 @@ import psycopg
 from drain import command, drain, remaining, store, worker_env
 from psycopg.conninfo import make_conninfo
 
-from beproduct_sync import db
+from beproduct_sync import migrations
 from beproduct_sync.testing.loadgen import Stream
 
 KINDS = ("create", "mixed")
@@ -204,7 +204,7 @@ def receive(dbs: Databases, args: argparse.Namespace, workdir: Path) -> dict[str
     """Part 1: ack latency, errors and lag per stream kind against one running service."""
     name = dbs.create("serve")
     url = dbs.url(name)
-    db.migrate(url)
+    migrations.migrate(url)
     out: dict[str, Any] = {"ack": {}, "lag": {}}
     side = args.side_workers[0] if args.side_workers else None
     with service(
@@ -253,7 +253,7 @@ def drains(dbs: Databases, args: argparse.Namespace) -> dict[str, Any]:
     for kind in KINDS:
         template = dbs.create(f"{kind}_backlog")
         url = dbs.url(template)
-        db.migrate(url)
+        migrations.migrate(url)
         t0 = time.perf_counter()
         store(url, Stream().bodies(kind, args.backlog))
         stored_s = time.perf_counter() - t0

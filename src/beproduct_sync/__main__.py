@@ -1,5 +1,5 @@
 """`python -m beproduct_sync` is the `beproduct-sync` command."""
 
-from beproduct_sync.cli.admin import main
+from beproduct_sync.cli import main
 
 main()

@@ -1,15 +1,28 @@
-"""The composition root: settings → database URL → migrated schema → policy. Tests swap here."""
+"""The composition root: settings → database URL → migrated schema → policy and background work.
+
+Only the entrypoints (`cli/`) import this module; every subsystem takes plain arguments
+(settings, a URL, a config object), so tests wire real or fake parts in the same way.
+"""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from functools import partial
+from typing import Any
 
-from beproduct_sync import db
-from beproduct_sync.api import enricher as enrich
+import structlog
+
+from beproduct_sync import db, migrations
+from beproduct_sync.api import enricher, reconcile
+from beproduct_sync.api.jobs import schedule
 from beproduct_sync.apply.policy import Policy
+from beproduct_sync.apply.worker import WorkerConfig, run_workers
 from beproduct_sync.config import Settings
 from beproduct_sync.testing.fault_injection import failing_styles, style_numbers
+
+log = structlog.get_logger("beproduct_sync.bootstrap")
 
 
 @dataclass(frozen=True)
@@ -27,7 +40,7 @@ def build(settings: Settings, *, migrate: bool | None = None) -> Runtime:
     given = settings.database_url.get_secret_value() if settings.database_url else None
     url = db.resolve_url(given, settings.beproduct_sync_data_dir)
     if migrate if migrate is not None else settings.beproduct_sync_auto_migrate:
-        db.migrate(url)
+        migrations.migrate(url)
     return Runtime(settings=settings, url=url, policy=policy_from(settings), embedded=not given)
 
 
@@ -41,7 +54,35 @@ def policy_from(settings: Settings) -> Policy:
         fault=failing_styles(style_numbers(settings.beproduct_sync_fault_style_numbers)),
         # Always scheduled, API configured or not: the queue is the record of what is missing,
         # and a process with API credentials (now or later) works it off.
-        after_apply=partial(
-            enrich.schedule, ttl_seconds=settings.beproduct_sync_enrich_ttl_seconds
-        ),
+        after_apply=partial(schedule, ttl_seconds=settings.beproduct_sync_enrich_ttl_seconds),
     )
+
+
+def workers(
+    rt: Runtime, stop: asyncio.Event, count: int | None = None
+) -> Coroutine[Any, Any, None]:
+    """The worker loops (default count: BEPRODUCT_SYNC_WORKERS) until `stop` is set."""
+    settings = rt.settings
+    if rt.policy.fault is not None:
+        log.warning(
+            "fault_injection_enabled", style_numbers=settings.beproduct_sync_fault_style_numbers
+        )
+    n = settings.beproduct_sync_workers if count is None else count
+    return run_workers(rt.url, rt.policy, WorkerConfig.from_settings(settings), stop, n)
+
+
+def enricher_work(rt: Runtime, stop: asyncio.Event) -> Coroutine[Any, Any, None] | None:
+    """The enricher, when the BeProduct API is configured; None otherwise (jobs then wait in the
+    table for a process that has it). It ends by itself once `stop` is set."""
+    if not rt.settings.api_configured:
+        log.info("enricher_off", reason="BeProduct API not configured (BEPRODUCT_* settings)")
+        return None
+    return enricher.run_with_api(rt.settings, rt.url, stop)
+
+
+def reconcile_work(rt: Runtime, stop: asyncio.Event) -> Coroutine[Any, Any, None] | None:
+    """Scheduled reconciliation, when its interval is set and the API configured; else None."""
+    settings = rt.settings
+    if not settings.api_configured or settings.beproduct_sync_reconcile_interval_seconds <= 0:
+        return None
+    return reconcile.run_scheduled(settings, rt.url, stop)

@@ -37,7 +37,7 @@ class Settings(BaseSettings):
     beproduct_sync_log_level: str = Field(default="INFO")
     beproduct_sync_log_format: str = Field(default="auto", description="json, console or auto.")
 
-    # Webhook receiver (see web.py).
+    # Webhook receiver (see web/app.py).
     beproduct_webhook_secret: SecretStr | None = Field(
         default=None, description="Bearer secret(s), comma-separated for rotation."
     )
@@ -46,7 +46,7 @@ class Settings(BaseSettings):
     )
     beproduct_sync_max_body_bytes: int = Field(default=1024 * 1024)
 
-    # Workers (see worker.py).
+    # Workers (see apply/worker.py).
     beproduct_sync_workers: int = Field(default=2, ge=0)
     beproduct_sync_worker_processes: int = Field(
         default=1,
@@ -63,7 +63,7 @@ class Settings(BaseSettings):
     beproduct_sync_lease_seconds: float = Field(default=60.0, gt=0)
     beproduct_sync_poll_seconds: float = Field(default=1.0, gt=0)
 
-    # BeProduct API (see beproduct.py).
+    # BeProduct API (see api/client.py).
     beproduct_company: str | None = None
     beproduct_client_id: str | None = None
     beproduct_client_secret: SecretStr | None = None
@@ -81,12 +81,12 @@ class Settings(BaseSettings):
         default=30.0, gt=0, description="Longest wait between API retries (Retry-After wins)."
     )
 
-    # Enrichment (see enrich.py): refetch plan/folder details older than this; 0 = never.
+    # Enrichment (see api/jobs.py): refetch plan/folder details older than this; 0 = never.
     beproduct_sync_enrich_ttl_seconds: float = Field(default=86400.0, ge=0)
     # Reconciliation inside `serve`; 0 = off.
     beproduct_sync_reconcile_interval_seconds: float = Field(default=0.0, ge=0)
 
-    # HTTP service (see web.py and commands_service.py).
+    # HTTP service (see web/app.py and cli/serve.py).
     beproduct_sync_insecure_dev: bool = Field(
         default=False, description="Accept unauthenticated webhooks (local development only)."
     )
@@ -100,7 +100,7 @@ class Settings(BaseSettings):
     )
     beproduct_sync_access_log: bool = Field(default=False, description="Log every HTTP request.")
 
-    # Workers, continued (see worker.py).
+    # Workers, continued (see apply/worker.py).
     beproduct_sync_listen: bool = Field(
         default=True,
         description="Wake workers with LISTEN/NOTIFY; set false behind a transaction-mode"
@@ -112,7 +112,7 @@ class Settings(BaseSettings):
         " fail when applied.",
     )
 
-    # Enrichment, continued (see enrich.py).
+    # Enrichment, continued (see api/jobs.py).
     beproduct_sync_enrich_batch_size: int = Field(
         default=20, ge=1, description="Enrichment jobs (API fetches) claimed and run at once."
     )

@@ -1,13 +1,11 @@
-"""Database plumbing: where the database is (URL or embedded server), connections, migrations."""
+"""Database plumbing: where the database is (URL or embedded server), connections, and driver
+errors translated once, at this boundary, into readable one-line reasons."""
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
-from collections.abc import Iterator
-from dataclasses import dataclass
-from importlib import resources
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +13,7 @@ import orjson
 import psycopg
 from psycopg.types.json import set_json_dumps, set_json_loads
 
-from beproduct_sync.errors import DatabaseUnavailable
+from beproduct_sync.errors import DatabaseUnavailable, SyncError
 
 log = logging.getLogger(__name__)
 
@@ -23,15 +21,15 @@ log = logging.getLogger(__name__)
 set_json_dumps(orjson.dumps)
 set_json_loads(orjson.loads)
 
-MIGRATION_LOCK = 0x6265_7072_6F64  # "beprod": one migrator at a time, across processes
-
 _embedded: dict[Path, Any] = {}
 
 
 def embedded_url(data_dir: Path) -> str:
-    """Start (or join) the embedded PostgreSQL kept in `data_dir` and return its URL."""
-    import warnings
+    """Start (or join) the embedded PostgreSQL kept in `data_dir` and return its URL.
 
+    `pgserver` is imported here, not at the top: it is only needed without a DATABASE_URL, and
+    its import costs the other commands' start-up time.
+    """
     with warnings.catch_warnings():
         # platformdirs warns when XDG_RUNTIME_DIR is unset (containers, CI); harmless here.
         warnings.simplefilter("ignore")
@@ -79,84 +77,24 @@ async def aconnect(url: str, **kwargs: Any) -> psycopg.AsyncConnection[Any]:
         raise DatabaseUnavailable() from exc
 
 
-@dataclass(frozen=True)
-class Migration:
-    """One numbered SQL file."""
-
-    version: str
-    name: str
-    sql: str
-
-    @property
-    def checksum(self) -> str:
-        """SHA-256 of the file, to notice a released migration that was edited."""
-        return hashlib.sha256(self.sql.encode()).hexdigest()
-
-
-def migrations() -> list[Migration]:
-    """All bundled migrations in version order."""
-    found = []
-    for entry in resources.files("beproduct_sync.migrations").iterdir():
-        if entry.name.endswith(".sql"):
-            version, _, rest = entry.name.partition("_")
-            found.append(Migration(version, rest.removesuffix(".sql"), entry.read_text()))
-    return sorted(found, key=lambda m: m.version)
-
-
-def _migrations_iter(conn: psycopg.Connection[Any]) -> Iterator[Migration]:
-    conn.execute("CREATE SCHEMA IF NOT EXISTS ops")
-    conn.execute(
-        "CREATE TABLE IF NOT EXISTS ops.schema_migrations ("
-        " version text PRIMARY KEY, name text NOT NULL, checksum text NOT NULL,"
-        " applied_at timestamptz NOT NULL DEFAULT now())"
-    )
-    done = {r[0] for r in conn.execute("SELECT version FROM ops.schema_migrations")}
-    for m in migrations():
-        if m.version not in done:
-            yield m
-
-
-def migrate(url: str) -> list[str]:
-    """Apply pending migrations (each in its own transaction); returns the versions applied."""
-    applied = []
-    with connect(url, autocommit=True) as conn:
-        conn.execute("SELECT pg_advisory_lock(%s)", (MIGRATION_LOCK,))
-        try:
-            for m in list(_migrations_iter(conn)):
-                with conn.transaction():
-                    conn.execute(m.sql.encode())
-                    conn.execute(
-                        "INSERT INTO ops.schema_migrations (version, name, checksum)"
-                        " VALUES (%s, %s, %s)",
-                        (m.version, m.name, m.checksum),
-                    )
-                log.info("applied migration %s_%s", m.version, m.name)
-                applied.append(m.version)
-        finally:
-            conn.execute("SELECT pg_advisory_unlock(%s)", (MIGRATION_LOCK,))
-    return applied
-
-
-def pending_migrations(conn: psycopg.Connection[Any]) -> list[str]:
-    """Versions not yet applied (used by readiness checks)."""
-    row = conn.execute("SELECT to_regclass('ops.schema_migrations')").fetchone()
-    if row is None or row[0] is None:
-        return [m.version for m in migrations()]
-    done = {r[0] for r in conn.execute("SELECT version FROM ops.schema_migrations")}
-    return [m.version for m in migrations() if m.version not in done]
-
-
 def env_database_url() -> str | None:
     """DATABASE_URL from the environment, treating an empty value as unset."""
     return os.environ.get("DATABASE_URL") or None
 
 
-async def apending_migrations(conn: psycopg.AsyncConnection[Any]) -> list[str]:
-    """Async twin of pending_migrations() (the web readiness check)."""
-    cur = await conn.execute("SELECT to_regclass('ops.schema_migrations')")
-    row = await cur.fetchone()
-    if row is None or row[0] is None:
-        return [m.version for m in migrations()]
-    cur = await conn.execute("SELECT version FROM ops.schema_migrations")
-    done = {r[0] for r in await cur.fetchall()}
-    return [m.version for m in migrations() if m.version not in done]
+def describe_error(exc: BaseException) -> str:
+    """A readable one-line reason for logs and ops.import_errors: no SQL, no stack trace."""
+    if isinstance(exc, psycopg.Error):
+        diag = exc.diag
+        state = diag.sqlstate or "unknown"
+        primary = diag.message_primary or type(exc).__name__
+        detail = f" ({diag.message_detail})" if diag.message_detail else ""
+        return f"database error {state}: {primary}{detail}"
+    text = str(exc) or type(exc).__name__
+    return f"{type(exc).__name__}: {text}"
+
+
+def is_outage(exc: BaseException) -> bool:
+    """True for failures of something outside the process (database, network, BeProduct), which
+    a retry may cure; False for bugs."""
+    return isinstance(exc, psycopg.Error | SyncError | OSError)

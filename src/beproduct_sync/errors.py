@@ -1,4 +1,22 @@
-"""The small exception family the rest of the package raises; each docstring is its message."""
+"""The one exception family the package raises; each docstring is the default message.
+
+    SyncError
+    ├── ConfigError               the configuration is invalid
+    ├── DatabaseUnavailable       the database cannot be reached
+    ├── NotATrackingEvent         valid JSON, but not a tracking event (stored as ignored)
+    ├── MalformedEvent            a tracking event missing what it needs (dead-lettered)
+    ├── SelectionError            a replay selection that selects nothing sensible
+    ├── TokenStoreUnavailable     the stored BeProduct refresh token cannot be read
+    └── BeProductError            a BeProduct API call failed
+        ├── BeProductNotConfigured
+        ├── BeProductAuthError
+        ├── BeProductUnavailable  (after retries: try again later)
+        ├── BeProductNotFound     (404)
+        └── BeProductRejected     (other 4xx)
+
+Messages are for people: they say what is wrong and what to do, and never carry response
+bodies, SQL, tokens or passwords.
+"""
 
 from __future__ import annotations
 
@@ -24,3 +42,38 @@ class NotATrackingEvent(SyncError):
 
 class MalformedEvent(SyncError):
     """The body looks like a tracking event but a required field is missing or invalid."""
+
+
+class SelectionError(SyncError):
+    """Choose what to replay: --id, --status, --since or --until."""
+
+
+class TokenStoreUnavailable(SyncError):
+    """The stored BeProduct refresh token cannot be read: check the database and run
+    `beproduct-sync migrate`."""
+
+
+class BeProductError(SyncError):
+    """The BeProduct API call failed."""
+
+
+class BeProductNotConfigured(BeProductError):
+    """BeProduct API credentials are missing: set BEPRODUCT_COMPANY, BEPRODUCT_CLIENT_ID,
+    BEPRODUCT_CLIENT_SECRET and BEPRODUCT_REFRESH_TOKEN."""
+
+
+class BeProductAuthError(BeProductError):
+    """BeProduct refused the credentials: check BEPRODUCT_CLIENT_ID, BEPRODUCT_CLIENT_SECRET and
+    BEPRODUCT_REFRESH_TOKEN (a revoked refresh token is no longer accepted)."""
+
+
+class BeProductUnavailable(BeProductError):
+    """BeProduct did not answer successfully, even after retries; try again later."""
+
+
+class BeProductNotFound(BeProductError):
+    """BeProduct has no such object."""
+
+
+class BeProductRejected(BeProductError):
+    """BeProduct rejected the request."""

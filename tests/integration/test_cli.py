@@ -8,7 +8,8 @@ from pathlib import Path
 
 import psycopg
 
-from tests.conftest import SAMPLE_NAMES, run_cli, sample_path
+from tests.helpers.cli import run_cli
+from tests.helpers.samples import SAMPLE_NAMES, sample_path
 
 SAMPLES = [str(sample_path(n)) for n in SAMPLE_NAMES]
 

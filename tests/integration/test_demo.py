@@ -9,15 +9,14 @@ from pathlib import Path
 
 import psycopg
 
-from tests.conftest import SAMPLE_NAMES, sample_path
-from tests.integration.test_commands_service import (
+from tests.helpers.cli import (
     SECRET,
     cli,
     env_with,
     free_port,
     serving,
-    stop,
 )
+from tests.helpers.samples import SAMPLE_NAMES, sample_path
 
 
 def test_serve_with_the_fake_api_enriches_the_real_samples(tmp_path: Path, db_url: str) -> None:
@@ -42,19 +41,19 @@ def test_serve_with_the_fake_api_enriches_the_real_samples(tmp_path: Path, db_ur
     )
     try:
         assert fake.stdout is not None
-        api_env = {}
+        api_env: dict[str, str] = {}
         while len(api_env) < 6:
             key, _, value = fake.stdout.readline().strip().partition("=")
             assert key.startswith("BEPRODUCT_"), key
             api_env[key] = value
         env = env_with(DATABASE_URL=db_url, BEPRODUCT_WEBHOOK_SECRET=SECRET, **api_env)
-        with serving(tmp_path, env, "--workers", "1") as (base, proc):
+        with serving(tmp_path, env, "--workers", "1") as served:
             sent = subprocess.run(
                 cli(
                     "send",
                     str(sample_path(SAMPLE_NAMES[0]).parent),
                     "--url",
-                    base + "/webhooks/beproduct/tracking",
+                    served.base + "/webhooks/beproduct/tracking",
                 ),
                 env=env,
                 capture_output=True,
@@ -74,7 +73,7 @@ def test_serve_with_the_fake_api_enriches_the_real_samples(tmp_path: Path, db_ur
                 if len(rows) == 25 or time.monotonic() > deadline:
                     break
                 time.sleep(0.2)
-            code, _, err = stop(proc)
+            code, _, err = served.stop()
     finally:
         fake.terminate()
         fake.communicate(timeout=10)

@@ -7,20 +7,21 @@ import asyncio
 import random
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import psycopg
 
-from beproduct_sync import db
-from beproduct_sync.apply.policy import apply_entry
-from beproduct_sync.inbox.log import canonical
-from beproduct_sync.model.from_webhook import body_digest
-from tests.factories import stream
-from tests.integration.test_commands_service import SECRET, env_with, serving, stop
-from tests.integration.worker_support import make_runtime, snapshot, store
+from beproduct_sync import db, migrations
+from beproduct_sync.model.body import canonical
+from beproduct_sync.model.body import digest as body_digest
+from tests.helpers.apply import apply_one
+from tests.helpers.cli import SECRET, env_with, serving
+from tests.helpers.factories import stream
+from tests.helpers.workers import make_runtime, snapshot, store
 
 
-async def post_all(base: str, bodies: list[dict], concurrency: int = 8) -> list[int]:  # type: ignore[type-arg]
+async def post_all(base: str, bodies: list[dict[str, Any]], concurrency: int = 8) -> list[int]:
     codes: list[int] = []
     gate = asyncio.Semaphore(concurrency)
     async with httpx.AsyncClient(base_url=base, timeout=30) as client:
@@ -56,27 +57,27 @@ async def test_shuffled_duplicated_http_deliveries_match_in_order_delivery(
     rng.shuffle(deliveries)
 
     env = env_with(DATABASE_URL=db_url, BEPRODUCT_WEBHOOK_SECRET=SECRET)
-    with serving(tmp_path, env, "--workers", "2") as (base, proc):
-        codes = await post_all(base, deliveries)
+    with serving(tmp_path, env, "--workers", "2") as served:
+        codes = await post_all(served.base, deliveries)
         deadline = time.monotonic() + 60
         while not settled(db_url) and time.monotonic() < deadline:
             await asyncio.sleep(0.1)
-        code, _, err = stop(proc)
+        code, _, err = served.stop()
     assert code == 0, err
     assert sorted(set(codes)) == [200, 202]
     assert codes.count(202) == len(bodies)  # every distinct event acknowledged as new once
 
     # Reference: the same events, each once, applied one by one in source-time order.
-    db.migrate(empty_db_url)
+    migrations.migrate(empty_db_url)
     in_order = sorted(bodies, key=lambda b: b["date"])
     ids = await store(empty_db_url, in_order)
     policy = make_runtime(empty_db_url).policy
     async with await db.aconnect(empty_db_url, autocommit=True) as conn:
         for log_id, body in zip(ids, in_order, strict=True):
-            await apply_entry(conn, log_id, body, body_digest(canonical(body)), policy)
+            await apply_one(conn, log_id, body, body_digest(canonical(body)), policy)
     assert snapshot(db_url) == snapshot(empty_db_url)
     with psycopg.connect(db_url) as conn:
-        statuses = dict(
+        statuses: dict[str, int] = dict(
             conn.execute(
                 "SELECT status, count(*) FROM ops.beproduct_sync_log GROUP BY status"
             ).fetchall()

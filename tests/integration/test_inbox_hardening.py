@@ -19,13 +19,13 @@ from beproduct_sync import db
 from beproduct_sync.apply.ingest import ingest
 from beproduct_sync.apply.worker import Worker, WorkerConfig
 from beproduct_sync.cli import app
-from beproduct_sync.inbox import log as inbox
 from beproduct_sync.inbox.leases import claim
-from beproduct_sync.model.from_webhook import body_digest
-from tests.conftest import load_sample, sample_path
-from tests.factories import stream
-from tests.integration.live_server import auth, live_server, webhook_url
-from tests.integration.worker_support import drain, make_runtime, scalar, statuses, store
+from beproduct_sync.model.body import canonical
+from beproduct_sync.model.body import digest as body_digest
+from tests.helpers.factories import stream
+from tests.helpers.live_server import auth, live_server, webhook_url
+from tests.helpers.samples import load_sample, sample_path
+from tests.helpers.workers import drain, make_runtime, scalar, statuses, store
 
 RUNBOOK_LATENCY = """
 SELECT action, COUNT(*) AS event_count,
@@ -82,7 +82,7 @@ def test_a_webhook_with_an_escaped_nul_is_acknowledged_stored_and_applied(db_url
     )
     assert name == "WOLFPACK CAMO\ufffdKENNEBEC SHORT"
     assert bytes(raw) == body  # the exact original, losslessly
-    assert bytes(sha) == body_digest(inbox.canonical(orjson.loads(body)))  # hash of the original
+    assert bytes(sha) == body_digest(canonical(orjson.loads(body)))  # hash of the original
     assert deliveries == 2
 
     asyncio.run(drain(make_runtime(db_url)))

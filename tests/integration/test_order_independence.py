@@ -14,10 +14,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from beproduct_sync import db
-from beproduct_sync.apply import writer as store
 from beproduct_sync.apply.service import Entry, Parsed, chunks
-from beproduct_sync.inbox.log import canonical
-from beproduct_sync.model.from_webhook import body_digest, map_event
+from beproduct_sync.apply.writer import apply_many
+from beproduct_sync.model.body import canonical
+from beproduct_sync.model.body import digest as body_digest
+from beproduct_sync.model.from_webhook import map_event
 from beproduct_sync.model.webhook import parse_event
 
 STATUSES = [
@@ -105,7 +106,8 @@ def lifecycles(draw: Any) -> list[dict[str, Any]]:
 
     def next_tick() -> int:
         nonlocal tick
-        tick += draw(st.sampled_from([0, 1, 10_000_000, 600_000_000]))  # ties happen too
+        step: int = draw(st.sampled_from([0, 1, 10_000_000, 600_000_000]))  # ties happen too
+        tick += step
         return tick
 
     for s in range(draw(st.integers(1, 3))):
@@ -173,7 +175,7 @@ async def apply_all(url: str, bodies: list[dict[str, Any]]) -> None:
         for body in bodies:
             rows = map_event(parse_event(body), body_digest(canonical(body)), zone)
             async with conn.transaction():
-                await store.apply_rows(conn, rows)
+                await apply_many(conn, [rows])
 
 
 async def apply_in_batches(url: str, bodies: list[dict[str, Any]], size: int) -> None:
@@ -187,7 +189,7 @@ async def apply_in_batches(url: str, bodies: list[dict[str, Any]], size: int) ->
     async with await db.aconnect(url, autocommit=True) as conn:
         for chunk in chunks(items, limit=size):
             async with conn.transaction():
-                await store.apply_many(conn, [p.rows for p in chunk])
+                await apply_many(conn, [p.rows for p in chunk])
 
 
 def snapshot(url: str) -> dict[str, list[Any]]:

@@ -11,7 +11,7 @@ import pytest
 from beproduct_sync import db
 from beproduct_sync.apply.ingest import ingest
 from beproduct_sync.apply.policy import Policy
-from tests.conftest import SAMPLE_NAMES, sample_path
+from tests.helpers.samples import SAMPLE_NAMES, sample_path
 
 POLICY = Policy(zone=ZoneInfo("UTC"))
 DELETED_STYLE = "b9f9d07f-7edf-496d-80c6-d51b57a3052b"
@@ -60,7 +60,7 @@ async def test_real_payloads_in_real_order_give_the_documented_rows(db_url: str)
         )
     ]
     with psycopg.connect(db_url) as conn:
-        styles = dict(
+        styles: dict[str, bool] = dict(
             conn.execute("SELECT id::text, active FROM ops.tracking_plan_style").fetchall()
         )
         assert styles == {DELETED_STYLE: False, CHANGED_STYLE: True}

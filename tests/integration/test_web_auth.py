@@ -10,7 +10,7 @@ import httpx
 import pytest
 from standardwebhooks.webhooks import Webhook
 
-from tests.integration.live_server import SECRETS, auth, live_server, webhook_url
+from tests.helpers.live_server import SECRETS, auth, live_server, webhook_url
 
 SIGNING_SECRET = "whsec_" + base64.b64encode(b"a signing key of thirty-two byte").decode()
 BODY = b'{"eventType": "OnCreate", "headerId": "h-1"}'

@@ -10,7 +10,7 @@ import httpx
 import psycopg
 import pytest
 
-from tests.integration.live_server import SECRETS, auth, live_server, webhook_url
+from tests.helpers.live_server import SECRETS, auth, live_server, webhook_url
 
 INTERNALS = ("Traceback", "SELECT", "INSERT", "psycopg", "ops.", 'File "', *SECRETS)
 

@@ -7,7 +7,7 @@ import socket
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.integration.live_server import auth, live_server, webhook_url
+from tests.helpers.live_server import auth, live_server, webhook_url
 
 
 def sample_value(text: str, name: str, labels: dict[str, str] | None = None) -> float | None:

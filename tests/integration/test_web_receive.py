@@ -11,8 +11,8 @@ import httpx
 import psycopg
 import pytest
 
-from tests.conftest import load_sample, sample_path
-from tests.integration.live_server import auth, live_server, webhook_url
+from tests.helpers.live_server import auth, live_server, webhook_url
+from tests.helpers.samples import load_sample, sample_path
 
 
 @pytest.fixture

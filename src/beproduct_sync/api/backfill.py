@@ -1,7 +1,8 @@
 """Historical backfill: folders → plans → style and material timelines, from the BeProduct API.
 
-API rows go through the same versioned upserts as webhooks (mapping_api → store.apply_many), so
-a backfill never overwrites newer webhook data and webhooks arriving meanwhile are never undone.
+API rows go through the same versioned upserts as webhooks (model.from_rest, then
+apply.writer.apply_many), so a backfill never overwrites newer webhook data and webhooks arriving
+meanwhile are never undone.
 Each page is written in one transaction together with its checkpoint: rerunning an interrupted
 backfill with the same options continues at the next unwritten page. A finished run's rerun is a
 new pass (and, when nothing changed in BeProduct, writes nothing).
@@ -20,22 +21,22 @@ from typing import Any, Protocol
 import orjson
 import structlog
 from psycopg import AsyncConnection
+from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
-from beproduct_sync.apply.writer import apply_many, kind_query, query
+from beproduct_sync.api.catalog import store_folders, store_plan
+from beproduct_sync.apply.writer import apply_many
 from beproduct_sync.model.from_rest import map_api_row, row_version
-from beproduct_sync.model.from_rest_catalog import folder_rows, plan_rows
-from beproduct_sync.model.from_webhook import Kind
-from beproduct_sync.model.webhook import SourceTime, parse_time
+from beproduct_sync.model.rows import KINDS, Kind, master_folder
+from beproduct_sync.model.times import SourceTime, parse_time
+from beproduct_sync.sql import kind_query, query
 
 log = structlog.get_logger("beproduct_sync.backfill")
 
-KINDS: tuple[tuple[Kind, str], ...] = (("style", "Style"), ("material", "Material"))
-
 
 class Api(Protocol):
-    """The part of beproduct.BeProductClient backfill uses."""
+    """The part of api.client.BeProductClient backfill uses."""
 
     async def folders(self) -> list[dict[str, Any]]: ...
     def plans(
@@ -114,29 +115,6 @@ class Progress:
         }
 
 
-async def _store_folders(conn: AsyncConnection[Any], payload: Any, at: Any) -> None:
-    async with conn.transaction():
-        await conn.execute(
-            query("enrich_folders"), {"rows": Jsonb(folder_rows(payload)), "enriched_at": at}
-        )
-
-
-async def _store_plan(
-    conn: AsyncConnection[Any], payload: Any, plan_id: str, zone: tzinfo, at: Any
-) -> str | None:
-    found = plan_rows(payload, plan_id, zone)
-    plan = {**found.plan, "raw_payload": Jsonb(found.plan["raw_payload"]), "enriched_at": at}
-    async with conn.transaction(), conn.pipeline():
-        await conn.execute(query("enrich_plan_folder"), {"folder_id": plan["folder_id"]})
-        await conn.execute(query("enrich_plan"), plan)
-        if found.templates:
-            await conn.execute(
-                query("enrich_templates"), {"rows": Jsonb(found.templates), "enriched_at": at}
-            )
-    folder: str | None = plan["folder_id"]
-    return folder
-
-
 async def _changed(
     conn: AsyncConnection[Any], kind: Kind, items: list[dict[str, Any]], snapshot: SourceTime
 ) -> list[dict[str, Any]]:
@@ -145,8 +123,9 @@ async def _changed(
     if not items:
         return []
     versions = {str(r["id"]): row_version(r, snapshot)[0] for r in items}
-    cur = await conn.execute(kind_query("backfill_versions", kind), {"ids": list(versions)})
-    stored = dict(await cur.fetchall())
+    cur = conn.cursor(row_factory=dict_row)
+    await cur.execute(kind_query("backfill_versions", kind), {"ids": list(versions)})
+    stored = {r["id"]: r["version"] for r in await cur.fetchall()}
     return [r for r in items if stored.get(str(r["id"])) != versions[str(r["id"])]]
 
 
@@ -177,9 +156,10 @@ async def _backfill_plan(
 ) -> None:
     run_key = opts.run_key
     detail = await api.plan(plan_id)
-    async with pool.connection() as conn:
-        folder_id = await _store_plan(conn, detail, plan_id, zone, snapshot.datetime)
-    for kind, segment in KINDS:
+    async with pool.connection() as conn, conn.transaction():
+        folder_id = await store_plan(conn, detail, plan_id, zone, snapshot.datetime)
+    for kind in KINDS:
+        segment = master_folder(kind)
         page, done = checkpoints.get((plan_id, kind), (0, False))
         if done:
             continue
@@ -259,13 +239,14 @@ async def run(
         kwargs={"autocommit": True, "prepare_threshold": None},
     ) as pool:
         async with pool.connection() as conn:
-            cur = await conn.execute(query("backfill_run_get"), {"run_key": run_key})
+            cur = conn.cursor(row_factory=dict_row)
+            await cur.execute(query("backfill_run_get"), {"run_key": run_key})
             existing = await cur.fetchone()
-            resuming = existing is not None and existing[2] is None and not opts.restart
-            if resuming:
-                snapshot_at = existing[1]  # type: ignore[index]
+            resuming = existing is not None and existing["finished_at"] is None and not opts.restart
+            if existing is not None and resuming:
+                snapshot_at = existing["snapshot_at"]
             else:
-                cur = await conn.execute(
+                await cur.execute(
                     query("backfill_run_start"),
                     {
                         "run_key": run_key,
@@ -281,14 +262,16 @@ async def run(
                 )
                 row = await cur.fetchone()
                 assert row is not None
-                snapshot_at = row[0]
-            cur = await conn.execute(query("backfill_checkpoints"), {"run_key": run_key})
-            checkpoints = {(p, k): (n, d) for p, k, n, _, d in await cur.fetchall()}
+                snapshot_at = row["snapshot_at"]
+            await cur.execute(query("backfill_checkpoints"), {"run_key": run_key})
+            checkpoints = {
+                (r["plan_id"], r["kind"]): (r["next_page"], r["done"]) for r in await cur.fetchall()
+            }
         snapshot = parse_time(snapshot_at.isoformat())
         assert snapshot is not None
         folders = await api.folders()
-        async with pool.connection() as conn:
-            await _store_folders(conn, folders, snapshot_at)
+        async with pool.connection() as conn, conn.transaction():
+            await store_folders(conn, folders, snapshot_at)
         plan_ids = await _plan_ids(api, opts, folders)
         progress.plans_total = len(plan_ids)
         progress.tick()

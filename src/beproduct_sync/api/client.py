@@ -23,7 +23,14 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, sto
 from tenacity.wait import wait_exponential_jitter
 
 from beproduct_sync.config import Settings
-from beproduct_sync.errors import SyncError
+from beproduct_sync.errors import (
+    BeProductAuthError,
+    BeProductError,
+    BeProductNotConfigured,
+    BeProductNotFound,
+    BeProductRejected,
+    BeProductUnavailable,
+)
 from beproduct_sync.metrics import API_CALLS
 
 log = structlog.get_logger(__name__)
@@ -34,32 +41,6 @@ InvalidGrantHook = Callable[[str], Awaitable[str | None]]
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
 MAX_TOKEN_SWAPS = 8  # refresh tokens taken from `on_invalid_grant` in one refresh, at most
 _ERROR_CODE = re.compile(r"^[A-Za-z_][\w.-]{0,39}$")
-
-
-class BeProductError(SyncError):
-    """The BeProduct API call failed."""
-
-
-class BeProductNotConfigured(BeProductError):
-    """BeProduct API credentials are missing: set BEPRODUCT_COMPANY, BEPRODUCT_CLIENT_ID,
-    BEPRODUCT_CLIENT_SECRET and BEPRODUCT_REFRESH_TOKEN."""
-
-
-class BeProductAuthError(BeProductError):
-    """BeProduct refused the credentials: check BEPRODUCT_CLIENT_ID, BEPRODUCT_CLIENT_SECRET and
-    BEPRODUCT_REFRESH_TOKEN (once rotated, an old refresh token is no longer accepted)."""
-
-
-class BeProductUnavailable(BeProductError):
-    """BeProduct did not answer successfully, even after retries; try again later."""
-
-
-class BeProductNotFound(BeProductError):
-    """BeProduct has no such object."""
-
-
-class BeProductRejected(BeProductError):
-    """BeProduct rejected the request."""
 
 
 class _Transient(Exception):

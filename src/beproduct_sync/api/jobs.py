@@ -13,25 +13,48 @@ import asyncio
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from typing import Any, Protocol
+from uuid import UUID
 
 import structlog
 from psycopg import AsyncConnection
-from psycopg.types.json import Jsonb
+from psycopg.rows import class_row, dict_row
 
-from beproduct_sync.apply.policy import describe_error
-from beproduct_sync.apply.writer import query
+from beproduct_sync._backoff import retry_delay
+from beproduct_sync.api.catalog import store_folders, store_plan, store_plan_missing
 from beproduct_sync.config import Settings
-from beproduct_sync.inbox import log as inbox
-from beproduct_sync.metrics import ENRICHMENT_OUTCOMES, ENRICHMENT_QUEUE
-from beproduct_sync.model.from_rest_catalog import folder_rows, plan_rows
+from beproduct_sync.db import describe_error
+from beproduct_sync.errors import BeProductNotFound
+from beproduct_sync.inbox.report import job_counts
+from beproduct_sync.metrics import CACHE_LOOKUPS, ENRICHMENT_OUTCOMES, ENRICHMENT_QUEUE
+from beproduct_sync.model.rows import RowSet
+from beproduct_sync.sql import query
 
 log = structlog.get_logger("beproduct_sync.enrich")
 
-JOB_STATUSES = ("pending", "running", "failed")
+ALL_FOLDERS = UUID(int=0)  # entity_id of the "folders" job: one call refreshes every folder
+
+
+async def schedule(conn: AsyncConnection[Any], rows: RowSet, ttl_seconds: float) -> None:
+    """Queue the API fetches an applied event needs (one statement, inside its apply
+    transaction; it never waits on an existing job and never calls the API)."""
+    folder_id = rows.plan["folder_id"]
+    params = {
+        "plan_id": rows.plan["id"],
+        "folder_id": folder_id,
+        "ttl_seconds": float(ttl_seconds),
+        "template_ids": [t["id"] for t in rows.templates],
+    }
+    cur = conn.cursor(row_factory=dict_row)
+    found = await (await cur.execute(query("enrich_schedule"), params)).fetchone()
+    assert found is not None
+    # hit: served from the database (or by a fetch already queued); miss: a fetch was queued.
+    CACHE_LOOKUPS.labels("miss" if found["plan_jobs"] else "hit").inc()
+    if folder_id is not None:
+        CACHE_LOOKUPS.labels("miss" if found["folder_jobs"] else "hit").inc()
 
 
 class Source(Protocol):
-    """The part of the BeProduct API client enrichment uses (beproduct.py provides it)."""
+    """The part of the BeProduct API client enrichment uses (api.client provides it)."""
 
     async def plan(self, plan_id: str) -> Any:
         """`POST Tracking/Plan/{id}`: the plan with its milestone definitions."""
@@ -75,12 +98,6 @@ class Job:
     attempts: int
     claimed_at: datetime
 
-    @classmethod
-    def from_row(cls, row: tuple[Any, ...]) -> Job:
-        """From an enrich_claim row: kind, entity_id, attempts, claimed_at."""
-        kind, entity_id, attempts, claimed_at = row
-        return cls(str(kind), str(entity_id), int(attempts), claimed_at)
-
     @property
     def key(self) -> dict[str, Any]:
         """The job's primary key as query parameters."""
@@ -89,10 +106,9 @@ class Job:
 
 async def claim(conn: AsyncConnection[Any], limit: int, lease_seconds: float) -> list[Job]:
     """Claim up to `limit` due jobs under a lease."""
-    cur = await conn.execute(
-        query("enrich_claim"), {"limit": limit, "lease_seconds": lease_seconds}
-    )
-    return [Job.from_row(r) for r in await cur.fetchall()]
+    cur = conn.cursor(row_factory=class_row(Job))
+    params = {"limit": limit, "lease_seconds": lease_seconds}
+    return await (await cur.execute(query("enrich_claim"), params)).fetchall()
 
 
 async def still_needed(
@@ -101,15 +117,14 @@ async def still_needed(
     """The claimed jobs whose data is still missing or stale; the others are deleted."""
     if not jobs:
         return []
-    cur = await conn.execute(
-        query("enrich_still_needed"),
-        {
-            "kinds": [j.kind for j in jobs],
-            "ids": [j.entity_id for j in jobs],
-            "ttl_seconds": float(ttl_seconds),
-        },
-    )
-    needed = {(str(kind), str(entity_id)) for kind, entity_id, need in await cur.fetchall() if need}
+    cur = conn.cursor(row_factory=dict_row)
+    params = {
+        "kinds": [j.kind for j in jobs],
+        "ids": [j.entity_id for j in jobs],
+        "ttl_seconds": float(ttl_seconds),
+    }
+    rows = await (await cur.execute(query("enrich_still_needed"), params)).fetchall()
+    needed = {(r["kind"], str(r["entity_id"])) for r in rows if r["needed"]}
     keep = [j for j in jobs if (j.kind, j.entity_id) in needed]
     for job in jobs:
         if job not in keep:
@@ -127,34 +142,18 @@ async def fetch(client: Source, job: Job) -> Any:
 
 async def save(conn: AsyncConnection[Any], job: Job, payload: Any, zone: tzinfo) -> None:
     """Write a fetched response and delete its job, in one transaction."""
-    at = job.claimed_at
-    async with conn.transaction(), conn.pipeline():
+    async with conn.transaction():
         if job.kind == "plan":
-            found = plan_rows(payload, job.entity_id, zone)
-            plan = {
-                **found.plan,
-                "raw_payload": Jsonb(found.plan["raw_payload"]),
-                "enriched_at": at,
-            }
-            await conn.execute(query("enrich_plan_folder"), {"folder_id": plan["folder_id"]})
-            await conn.execute(query("enrich_plan"), plan)
-            if found.templates:
-                await conn.execute(
-                    query("enrich_templates"), {"rows": Jsonb(found.templates), "enriched_at": at}
-                )
+            await store_plan(conn, payload, job.entity_id, zone, job.claimed_at)
         else:
-            await conn.execute(
-                query("enrich_folders"), {"rows": Jsonb(folder_rows(payload)), "enriched_at": at}
-            )
+            await store_folders(conn, payload, job.claimed_at)
         await conn.execute(query("enrich_done"), job.key)
 
 
 async def save_missing(conn: AsyncConnection[Any], job: Job) -> None:
     """The API does not know the plan: note the lookup and drop the job."""
     async with conn.transaction():
-        await conn.execute(
-            query("enrich_plan_missing"), {"id": job.entity_id, "enriched_at": job.claimed_at}
-        )
+        await store_plan_missing(conn, job.entity_id, job.claimed_at)
         await conn.execute(query("enrich_done"), job.key)
 
 
@@ -166,24 +165,18 @@ async def fail(conn: AsyncConnection[Any], job: Job, error: str, delay_seconds: 
         )
 
 
-def not_found(exc: BaseException) -> bool:
-    """True when the API answered 404 (the plan was deleted, or is not visible to us)."""
-    from beproduct_sync.api.client import BeProductNotFound
-
-    return isinstance(exc, BeProductNotFound)
-
-
 def retry_after(exc: BaseException) -> float:
     """Seconds the API asked us to wait (429 Retry-After), when the client exposes it."""
     value = getattr(exc, "retry_after", None)
     return float(value) if isinstance(value, int | float) else 0.0
 
 
-async def settle(conn: AsyncConnection[Any], job: Job, result: Any, config: EnrichConfig) -> str:
+async def conclude(conn: AsyncConnection[Any], job: Job, result: Any, config: EnrichConfig) -> str:
     """Save a fetch's result or record its failure; returns the outcome label."""
     if isinstance(result, BaseException) and not isinstance(result, Exception):
         raise result  # cancellation: stop now, the lease hands the job back
-    if isinstance(result, Exception) and job.kind == "plan" and not_found(result):
+    # 404: the plan was deleted, or is not visible to us.
+    if isinstance(result, BeProductNotFound) and job.kind == "plan":
         await save_missing(conn, job)
         return "missing"
     error: Exception | None = result if isinstance(result, Exception) else None
@@ -193,7 +186,7 @@ async def settle(conn: AsyncConnection[Any], job: Job, result: Any, config: Enri
             return "done"
         except Exception as exc:  # noqa: BLE001 - a response we cannot store is a failed attempt
             error = exc
-    delay = inbox.retry_delay(job.attempts + 1, config.retry_base_seconds, config.retry_max_seconds)
+    delay = retry_delay(job.attempts + 1, config.retry_base_seconds, config.retry_max_seconds)
     message = describe_error(error)
     await fail(conn, job, message, max(delay, retry_after(error)))
     log.warning(
@@ -207,13 +200,6 @@ async def settle(conn: AsyncConnection[Any], job: Job, result: Any, config: Enri
     return "failed"
 
 
-async def queue_counts(conn: AsyncConnection[Any]) -> dict[str, int]:
-    """Outstanding jobs by status (every status present, zero when none)."""
-    cur = await conn.execute(query("enrich_queue_stats"))
-    found = {str(status): int(n) for status, n in await cur.fetchall()}
-    return {s: found.get(s, 0) for s in JOB_STATUSES}
-
-
 async def run_batch(conn: AsyncConnection[Any], client: Source, config: EnrichConfig) -> int:
     """Claim due jobs, fetch them concurrently, store each result; returns how many ran."""
     claimed = await claim(conn, config.batch_size, config.lease_seconds)
@@ -221,7 +207,7 @@ async def run_batch(conn: AsyncConnection[Any], client: Source, config: EnrichCo
     if jobs:
         results = await asyncio.gather(*(fetch(client, j) for j in jobs), return_exceptions=True)
         for job, result in zip(jobs, results, strict=True):
-            outcome = await settle(conn, job, result, config)
+            outcome = await conclude(conn, job, result, config)
             ENRICHMENT_OUTCOMES.labels(job.kind, outcome).inc()
-    ENRICHMENT_QUEUE.set(sum((await queue_counts(conn)).values()))
+    ENRICHMENT_QUEUE.set(sum((await job_counts(conn)).values()))
     return len(claimed)

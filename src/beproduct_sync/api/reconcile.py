@@ -9,22 +9,34 @@ data older than that is replaced, while anything a webhook wrote later is newer 
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import asdict, dataclass, field
-from datetime import timedelta, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any, Protocol
 
+import structlog
 from psycopg import AsyncConnection
+from psycopg.rows import dict_row
 
-from beproduct_sync.apply.writer import apply_many, kind_query, query
-from beproduct_sync.model.from_rest import map_api_row
-from beproduct_sync.model.from_webhook import Kind, RowSet, source_version
-from beproduct_sync.model.webhook import SourceTime
+from beproduct_sync import db
+from beproduct_sync._backoff import pause
+from beproduct_sync.api.client import BeProductClient
+from beproduct_sync.api.tokens import open_client
+from beproduct_sync.apply.writer import apply_many
+from beproduct_sync.config import Settings
+from beproduct_sync.db import describe_error
+from beproduct_sync.model.from_rest import map_api_row, retire_row
+from beproduct_sync.model.rows import KINDS, Kind, RowSet, source_version
+from beproduct_sync.model.times import SourceTime, parse_time
+from beproduct_sync.sql import kind_query, query
+
+log = structlog.get_logger("beproduct_sync.reconcile")
 
 COMPARED = ("status", "status_label", "plan_date", "due_date", "rev_date", "final_date", "late")
 
 
 class Api(Protocol):
-    """The part of beproduct.BeProductClient reconciliation uses."""
+    """The part of api.client.BeProductClient reconciliation uses."""
 
     def style_timelines(self, plan_id: str, filters: Any = None) -> Any: ...
     def material_timelines(self, plan_id: str, filters: Any = None) -> Any: ...
@@ -79,16 +91,15 @@ async def _api_rows(api: Api, plan_id: str, kind: Kind) -> list[dict[str, Any]]:
 async def _db_state(
     conn: AsyncConnection[Any], plan_id: str, kind: Kind
 ) -> tuple[dict[str, tuple[bool, str | None]], dict[str, dict[str, Any]]]:
-    cur = await conn.execute(kind_query("reconcile_records", kind), {"plan_id": plan_id})
-    records = {r[0]: (r[1], r[2]) for r in await cur.fetchall()}
-    cur = await conn.execute(kind_query("reconcile_milestones", kind), {"plan_id": plan_id})
-    milestones = {}
-    for r in await cur.fetchall():
-        milestones[r[0]] = {
-            "parent": r[1],
-            **dict(zip(COMPARED, r[2:9], strict=True)),
-            "assignees": sorted(r[9]),
-        }
+    """Our records of the plan (id → (active, style number)) and milestones (id → fields)."""
+    cur = conn.cursor(row_factory=dict_row)
+    await cur.execute(kind_query("reconcile_records", kind), {"plan_id": plan_id})
+    records = {r["id"]: (r["active"], r["style_number"]) for r in await cur.fetchall()}
+    await cur.execute(kind_query("reconcile_milestones", kind), {"plan_id": plan_id})
+    milestones = {
+        r["id"]: {"parent": r["parent"], **{k: r[k] for k in COMPARED}, "assignees": r["assignees"]}
+        for r in await cur.fetchall()
+    }
     return records, milestones
 
 
@@ -115,8 +126,9 @@ def _compare(
                 if rid in records:
                     drift.append(Drift("milestone_missing", kind, rid, m["id"], label=label))
                 continue
+            fields: dict[str, Any] = dict(m)
             theirs = {
-                **{k: m[k] for k in COMPARED},
+                **{k: fields[k] for k in COMPARED},
                 "assignees": sorted(a["assignee_id"] for a in m["assignees"]),
             }
             diff = {
@@ -129,40 +141,6 @@ def _compare(
     extra = [rid for rid, (active, _) in records.items() if active and rid not in seen]
     drift.extend(Drift("extra", kind, rid, label=records[rid][1]) for rid in extra)
     return drift, to_fix, extra
-
-
-def _retire(kind: Kind, plan_id: str, rid: str, version: str, at: str) -> RowSet:
-    """A row set that only soft-deletes `rid` (lifecycle group), as an OnDelete would."""
-    record: dict[str, Any] = dict.fromkeys(
-        (
-            "company_id",
-            "style_header_id",
-            "style_number",
-            "style_name",
-            "header_folder_id",
-            "header_folder_name",
-            "color_id",
-            "color_name",
-            "color_number",
-            "size",
-            "supplier_name",
-            "suppliers",
-            "modified_at",
-            "modified_by",
-            "raw_payload",
-            "header_version",
-            "record_version",
-        )
-    )
-    record.update(
-        id=rid,
-        plan_id=plan_id,
-        active=False,
-        deleted_at=at,
-        source_updated_at=at,
-        lifecycle_version=version,
-    )
-    return RowSet(kind, [], {"id": plan_id, "folder_id": None}, [], record, [])
 
 
 async def reconcile_plan(
@@ -182,7 +160,7 @@ async def reconcile_plan(
     forced = SourceTime(at_ticks, snapshot.text)
     version = source_version(forced, b"\xff" * 32)
     at = forced.datetime.isoformat()
-    for kind in ("style", "material"):
+    for kind in KINDS:
         raw = await _api_rows(api, plan_id, kind)
         mapped = [
             map_api_row(
@@ -202,7 +180,7 @@ async def reconcile_plan(
         report.db_rows += len(records)
         report.drift.extend(drift)
         if fix and (to_fix or extra):
-            retire = [_retire(kind, plan_id, rid, version, at) for rid in extra]
+            retire = [retire_row(kind, plan_id, rid, version, at) for rid in extra]
             async with conn.transaction():
                 result = await apply_many(conn, [*to_fix, *retire])
             report.fixed += result.records_changed + result.milestones_changed
@@ -211,8 +189,8 @@ async def reconcile_plan(
 
 async def plan_ids(conn: AsyncConnection[Any]) -> list[str]:
     """Every plan the database knows."""
-    cur = await conn.execute(query("reconcile_plans"))
-    return [r[0] for r in await cur.fetchall()]
+    cur = conn.cursor(row_factory=dict_row)
+    return [r["id"] for r in await (await cur.execute(query("reconcile_plans"))).fetchall()]
 
 
 async def reconcile_all(
@@ -224,11 +202,6 @@ async def reconcile_all(
     fix: bool = False,
 ) -> list[PlanReport]:
     """Reconcile the given plans (default: every plan in the database), one after another."""
-    from datetime import UTC, datetime
-
-    from beproduct_sync import db
-    from beproduct_sync.model.webhook import parse_time
-
     snapshot = parse_time(datetime.now(UTC).isoformat())
     assert snapshot is not None
     async with await db.aconnect(url, autocommit=True) as conn:
@@ -236,33 +209,21 @@ async def reconcile_all(
         return [await reconcile_plan(conn, api, pid, zone, snapshot, fix=fix) for pid in ids]
 
 
-async def run_scheduled(runtime: Any, stop: Any) -> None:
+async def run_scheduled(settings: Settings, url: str, stop: asyncio.Event) -> None:
     """Reconcile every plan (fixing drift) every `BEPRODUCT_SYNC_RECONCILE_INTERVAL_SECONDS`,
     until `stop` is set. Runs inside `serve` when the interval is set and the API configured."""
-    import asyncio
-    import contextlib
-
-    import structlog
-
-    from beproduct_sync.api.tokens import open_client
-
-    log = structlog.get_logger("beproduct_sync.reconcile")
-    interval = float(runtime.settings.beproduct_sync_reconcile_interval_seconds)
-    client = None
+    interval = float(settings.beproduct_sync_reconcile_interval_seconds)
+    client: BeProductClient | None = None
     log.info("reconcile_scheduled", interval_s=interval)
     try:
-        while not stop.is_set():
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=interval)
-            if stop.is_set():
-                return
+        while not await pause(stop, interval):
             try:
                 # Opened at the first pass (not at start) so a database down at start only
                 # costs passes; kept afterwards so its access token is reused between passes.
-                client = client or await open_client(runtime)
-                reports = await reconcile_all(runtime.url, client, runtime.policy.zone, fix=True)
+                client = client or await open_client(settings, url)
+                reports = await reconcile_all(url, client, settings.date_zone, fix=True)
             except Exception as exc:  # noqa: BLE001 - a failed pass is logged; the next one retries
-                log.warning("reconcile_failed", error=f"{type(exc).__name__}: {exc}")
+                log.warning("reconcile_failed", error=describe_error(exc))
                 continue
             log.info(
                 "reconcile_done",
@@ -273,11 +234,3 @@ async def run_scheduled(runtime: Any, stop: Any) -> None:
     finally:
         if client is not None:
             await client.aclose()
-
-
-def scheduled_task(runtime: Any, stop: Any) -> Any:
-    """The scheduled reconciliation coroutine, or None when it is off or the API unconfigured."""
-    settings = runtime.settings
-    if not settings.api_configured or settings.beproduct_sync_reconcile_interval_seconds <= 0:
-        return None
-    return run_scheduled(runtime, stop)

@@ -20,21 +20,21 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import Any
 
 import psycopg
 import structlog
+from psycopg.rows import class_row
 from pydantic import SecretStr
 
 from beproduct_sync import db
-from beproduct_sync.api.client import BeProductClient, BeProductNotConfigured
-from beproduct_sync.apply.writer import query
-from beproduct_sync.errors import SyncError
+from beproduct_sync.api.client import BeProductClient
+from beproduct_sync.config import Settings
+from beproduct_sync.errors import BeProductNotConfigured, SyncError, TokenStoreUnavailable
+from beproduct_sync.sql import query
 
-if TYPE_CHECKING:
-    from beproduct_sync.bootstrap import Runtime
-
-log = structlog.get_logger("beproduct_sync.api_session")
+log = structlog.get_logger("beproduct_sync.tokens")
 
 SAVE_ATTEMPTS = 3
 SAVE_RETRY_SECONDS = 0.2
@@ -42,9 +42,12 @@ NEWER_WAIT_SECONDS = 5.0  # how long an invalid_grant waits for another process'
 NEWER_POLL_SECONDS = 0.1
 
 
-class TokenStoreUnavailable(SyncError):
-    """The stored BeProduct refresh token cannot be read: check the database and run
-    `beproduct-sync migrate`."""
+@dataclass(frozen=True)
+class Stored:
+    """The stored token row of one client."""
+
+    refresh_token: str
+    generation: int
 
 
 class TokenStore:
@@ -71,9 +74,9 @@ class TokenStore:
             raise TokenStoreUnavailable() from exc
         if found is None:  # another process reset the row to a different token meanwhile
             return self._configured
-        token, self.generation = found
+        self.generation = found.generation
         log.info("api_token_loaded", generation=self.generation)
-        return token
+        return found.refresh_token
 
     async def save(self, token: str) -> None:
         """Store a rotated token (the client's `on_refresh_token` hook); retries briefly."""
@@ -117,31 +120,31 @@ class TokenStore:
             else:
                 if found is None:
                     return None  # reset to another configured token: not ours to use
-                if found[0] != used:
-                    token, self.generation = found
+                if found.refresh_token != used:
+                    self.generation = found.generation
                     log.info("api_token_adopted", generation=self.generation)
-                    return token
+                    return found.refresh_token
             if loop.time() >= deadline:
                 return None
             await asyncio.sleep(NEWER_POLL_SECONDS)
 
-    async def _get(self, conn: psycopg.AsyncConnection[Any]) -> tuple[str, int] | None:
-        cur = await conn.execute(query("api_token_get"), self._key)
-        row = await cur.fetchone()
-        return (str(row[0]), int(row[1])) if row else None
+    async def _get(self, conn: psycopg.AsyncConnection[Any]) -> Stored | None:
+        cur = conn.cursor(row_factory=class_row(Stored))
+        return await (await cur.execute(query("api_token_get"), self._key)).fetchone()
 
 
-async def open_client(runtime: Runtime, **options: Any) -> BeProductClient:
-    """A BeProduct client starting from the latest stored refresh token and storing rotations.
+async def open_client(settings: Settings, url: str, **options: Any) -> BeProductClient:
+    """A BeProduct client starting from the latest refresh token stored in the database at
+    `url`, and storing rotations there.
 
-    Use as `async with await open_client(rt) as client:`; `options` go to BeProductClient.
+    Use as `async with await open_client(settings, url) as client:`; `options` go to
+    BeProductClient.
     """
-    settings = runtime.settings
     if not settings.api_configured:
         raise BeProductNotConfigured()
     assert settings.beproduct_refresh_token is not None  # api_configured checked it
     store = TokenStore(
-        runtime.url,
+        url,
         settings.beproduct_client_id or "",
         settings.beproduct_refresh_token.get_secret_value(),
     )

@@ -10,9 +10,11 @@ from typing import Any
 
 from psycopg import AsyncConnection
 
-from beproduct_sync.apply.policy import Outcome, Policy, apply_entry
-from beproduct_sync.inbox import log as inbox
-from beproduct_sync.model.from_webhook import body_digest
+from beproduct_sync.apply.policy import Outcome, Policy
+from beproduct_sync.apply.service import Entry, apply_batch
+from beproduct_sync.inbox.log import record
+from beproduct_sync.inbox.status import InboxStatus
+from beproduct_sync.model.body import canonical, decode, digest
 
 SUMMARY_KEYS = ("applied", "duplicate", "stale", "ignored", "failed")
 
@@ -60,14 +62,15 @@ def _load(path: Path) -> tuple[Any, bytes, bool, str | None]:
     except OSError as exc:
         return None, b"", False, f"cannot read file: {exc.strerror}"
     try:
-        body, altered = inbox.decode(raw)
+        body, altered = decode(raw)
     except ValueError as exc:
         return None, raw, False, f"not JSON: {exc}"
     return body, raw, altered, None
 
 
 def _status(outcome: Outcome) -> str:
-    return "failed" if outcome.status in ("failed", "dead") else outcome.status
+    failed = outcome.status in (InboxStatus.FAILED, InboxStatus.DEAD)
+    return "failed" if failed else outcome.status
 
 
 async def ingest_one(conn: AsyncConnection[Any], path: Path, policy: Policy) -> FileResult:
@@ -75,13 +78,13 @@ async def ingest_one(conn: AsyncConnection[Any], path: Path, policy: Policy) -> 
     body, raw, altered, problem = _load(path)
     if problem is not None:
         return FileResult(path, "failed", detail=problem)
-    digest = body_digest(inbox.canonical(body))
+    body_digest = digest(canonical(body))
     async with conn.transaction():
-        received = await inbox.record(conn, body, digest, raw, altered=altered)
+        received = await record(conn, body, body_digest, raw, altered=altered)
     if received.duplicate:
         return FileResult(path, "duplicate", received.id, f"already received ({received.status})")
-    # The body as stored (NUL replaced, see inbox.sanitise), as a worker would apply it.
-    outcome = await apply_entry(conn, received.id, received.payload, digest, policy)
+    # The body as stored (NUL replaced, see model.body.sanitise), as a worker would apply it.
+    [outcome] = await apply_batch(conn, [Entry(received.id, received.payload, body_digest)], policy)
     return FileResult(path, _status(outcome), received.id, outcome.error or outcome.reason)
 
 

@@ -1,12 +1,16 @@
-"""Apply a claimed batch of events in a few transactions instead of one per event.
+"""The apply service: stored events → rows written and inbox rows settled, together.
 
-Versioned upserts make the outcome independent of the order rows are written in, so the rows of
-many events can go out as one set of statements (store.apply_many) and one commit, together
-with every event's inbox status. Two limits keep that equal to applying them one by one:
+Every apply goes through `apply_batch`, whether a worker claimed a hundred events, `ingest` reads
+one file or `replay --now` repeats one: a single event is a batch of one. Versioned upserts make
+the outcome independent of the order rows are written in, so the rows of many events go out as
+one set of statements (writer.apply_many) and one commit, together with every event's inbox
+status. Two limits keep that equal to applying them one by one:
 - an upsert statement may touch a row only once, so a batch is cut into chunks in which no
   record or milestone id repeats (events for one style land in successive chunks);
-- a chunk that fails is rolled back whole and its events are applied one by one
-  (engine.apply_entry), so one bad event fails alone and never blocks the others.
+- a chunk that fails is rolled back whole and its events are applied alone, so one bad event
+  fails alone (retried later, then dead) and never blocks the others.
+Each apply locks the inbox rows it settles and settles only those still its own, so a lease
+that runs out mid-apply can never make two workers apply one event.
 """
 
 from __future__ import annotations
@@ -17,26 +21,39 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import structlog
 from psycopg import AsyncConnection
 
-from beproduct_sync.apply import writer as store
-from beproduct_sync.apply.policy import Outcome, Policy, apply_entry, malformed_message
-from beproduct_sync.errors import NotATrackingEvent
-from beproduct_sync.inbox import log as inbox
-from beproduct_sync.model.from_webhook import RowSet, map_event
+from beproduct_sync._backoff import retry_delay
+from beproduct_sync.apply.policy import SKIPPED, Outcome, Policy
+from beproduct_sync.apply.writer import apply_many
+from beproduct_sync.db import describe_error
+from beproduct_sync.errors import MalformedEvent, NotATrackingEvent
+from beproduct_sync.inbox.log import Problem, Settlement, lock_owned, settle
+from beproduct_sync.inbox.status import InboxStatus
+from beproduct_sync.model.from_webhook import map_event
+from beproduct_sync.model.rows import RowSet
 from beproduct_sync.model.webhook import TrackingEvent, parse_event
+
+log = structlog.get_logger("beproduct_sync.apply")
 
 MAX_CHUNK = 200
 
 
 @dataclass(frozen=True)
 class Entry:
-    """A stored event to apply."""
+    """A stored event to apply: its inbox row id, stored payload, digest and past attempts."""
 
     id: int
     payload: Any
     digest: bytes
     attempts: int = 0
+
+    @property
+    def entity_id(self) -> str | None:
+        """The style id the sender named, for ops.import_errors (None if unreadable)."""
+        found = self.payload.get("headerId") if isinstance(self.payload, dict) else None
+        return found if isinstance(found, str) else None
 
 
 @dataclass(frozen=True)
@@ -46,6 +63,12 @@ class Parsed:
     entry: Entry
     event: TrackingEvent
     rows: RowSet
+
+
+def malformed_message(exc: BaseException) -> str:
+    """The reason recorded for a body the parser refused."""
+    detail = str(exc) if isinstance(exc, MalformedEvent) else describe_error(exc)
+    return f"malformed event: {detail}"
 
 
 def chunks(items: Sequence[Parsed], limit: int = MAX_CHUNK) -> Iterator[list[Parsed]]:
@@ -71,64 +94,45 @@ def per_plan(rowsets: Sequence[RowSet]) -> list[RowSet]:
     for rows in rowsets:
         pid = rows.plan["id"]
         if pid not in merged:
-            merged[pid] = RowSet(rows.kind, [], dict(rows.plan), [], rows.record, [])
+            merged[pid] = RowSet(rows.kind, [], {**rows.plan}, [], rows.record, [])
         target = merged[pid]
         known = {t["id"] for t in target.templates}
         target.templates.extend(t for t in rows.templates if t["id"] not in known)
         if not target.folder_ids and rows.folder_ids:
             target.folder_ids.extend(rows.folder_ids)
-        if target.plan.get("folder_id") is None and rows.plan.get("folder_id") is not None:
+        if target.plan["folder_id"] is None and rows.plan["folder_id"] is not None:
             target.plan["folder_id"] = rows.plan["folder_id"]
     return [merged[pid] for pid in sorted(merged)]
 
 
-async def _settle_unparsed(
-    conn: AsyncConnection[Any], entries: list[tuple[Entry, str, str]], owner: str | None
+async def settle_owned(
+    conn: AsyncConnection[Any], settlements: list[Settlement], owner: str | None
 ) -> list[Outcome]:
-    """Ignored and malformed bodies, settled together."""
-    if not entries:
+    """Settle, in one transaction, the events that are still ours (see apply_batch's `owner`);
+    the others are reported as skipped. For outcomes decided without writing rows: ignored and
+    malformed bodies, and events a worker gives up on."""
+    if not settlements:
         return []
     async with conn.transaction():
-        owned = await inbox.lock_owned(conn, [e.id for e, _, _ in entries], owner)
-        mine = [(e, status, text) for e, status, text in entries if e.id in owned]
-        await inbox.finish_many(
-            conn,
-            [
-                {
-                    "id": e.id,
-                    "status": status,
-                    "duration_ms": 0.0,
-                    "reason": text if status == "ignored" else None,
-                    "error": text if status == "dead" else None,
-                    "body": e.payload,
-                }
-                for e, status, text in mine
-            ],
-        )
-        await inbox.add_error_rows(
-            conn,
-            [
-                {
-                    "sync_log_id": e.id,
-                    "severity": "error",
-                    "message": text,
-                    "attempt": e.attempts + 1,
-                    "entity_id": e.payload.get("headerId") if isinstance(e.payload, dict) else None,
-                }
-                for e, status, text in mine
-                if status == "dead"
-            ],
-        )
+        owned = await lock_owned(conn, [s.id for s in settlements], owner)
+        settled = await settle(conn, [s for s in settlements if s.id in owned])
     return [
         Outcome(
-            e.id,
-            status if e.id in owned else "skipped",
-            0.0,
-            reason=text if status == "ignored" else None,
-            error=text if status == "dead" else None,
+            s.id,
+            settled[s.id].status if s.id in settled else SKIPPED,
+            s.duration_ms,
+            reason=s.reason,
+            error=s.error,
+            attempts=settled[s.id].attempts if s.id in settled else s.attempt,
         )
-        for e, status, text in entries
+        for s in settlements
     ]
+
+
+def _outcome(entry: Entry, event: TrackingEvent, status: str, ms: float, **more: Any) -> Outcome:
+    return Outcome(
+        entry.id, status, ms, event_type=event.event_type, style_number=event.header_number, **more
+    )
 
 
 async def _apply_chunk(
@@ -137,72 +141,100 @@ async def _apply_chunk(
     started = time.perf_counter()
     try:
         async with conn.transaction():
-            owned = await inbox.lock_owned(conn, [p.entry.id for p in chunk], owner)
+            owned = await lock_owned(conn, [p.entry.id for p in chunk], owner)
             mine = [p for p in chunk if p.entry.id in owned]
+            if not mine:
+                return [_outcome(p.entry, p.event, SKIPPED, 0.0) for p in chunk]
             if policy.fault is not None:
                 for p in mine:
                     policy.fault(p.event)
-            result = await store.apply_many(conn, [p.rows for p in mine])
+            result = await apply_many(conn, [p.rows for p in mine])
             if policy.after_apply is not None:
                 for rows in per_plan([p.rows for p in mine]):
                     await policy.after_apply(conn, rows)
             # The chunk's time is shared out evenly: its statements ran for all at once.
-            share = round((time.perf_counter() - started) * 1000 / max(len(mine), 1), 3)
+            share = round((time.perf_counter() - started) * 1000 / len(mine), 3)
             statuses = {
-                p.entry.id: "applied" if result.changed_by(p.rows) else "stale" for p in mine
+                p.entry.id: InboxStatus.APPLIED if result.changed_by(p.rows) else InboxStatus.STALE
+                for p in mine
             }
-            await inbox.add_error_rows(
+            await settle(
                 conn,
                 [
-                    {
-                        "sync_log_id": p.entry.id,
-                        "entity_id": w.entity_id,
-                        "severity": "warning",
-                        "message": w.message,
-                        "attempt": p.entry.attempts + 1,
-                    }
-                    for p in mine
-                    for w in p.rows.warnings
-                ],
-            )
-            await inbox.finish_many(
-                conn,
-                [
-                    {
-                        "id": p.entry.id,
-                        "status": statuses[p.entry.id],
-                        "duration_ms": share,
-                        "reason": None,
-                        "error": None,
-                        "body": p.entry.payload,
-                    }
+                    Settlement(
+                        p.entry.id,
+                        statuses[p.entry.id],
+                        p.entry.payload,
+                        p.entry.attempts + 1,
+                        duration_ms=share,
+                        problems=tuple(
+                            Problem(n.entity_id, n.message, "warning") for n in p.rows.notices
+                        ),
+                    )
                     for p in mine
                 ],
             )
-    except Exception:  # noqa: BLE001 - fall back to one by one, where each failure is recorded
-        return [
-            await apply_entry(
-                conn,
-                p.entry.id,
-                p.entry.payload,
-                p.entry.digest,
-                policy,
-                attempts_before=p.entry.attempts,
-                owner=owner,
-            )
-            for p in chunk
-        ]
+    except Exception as exc:  # noqa: BLE001 - every failure is recorded, none escapes unlogged
+        if len(chunk) > 1:
+            # Rolled back whole: apply each alone, so only the bad one fails.
+            return [o for p in chunk for o in await _apply_chunk(conn, [p], policy, owner)]
+        return [await _fail(conn, chunk[0].entry, chunk[0].event, exc, policy, owner, started)]
     return [
-        Outcome(
-            p.entry.id,
-            statuses[p.entry.id] if p.entry.id in owned else "skipped",
+        _outcome(
+            p.entry,
+            p.event,
+            statuses.get(p.entry.id, SKIPPED),
             share,
-            event_type=p.event.event_type,
-            style_number=p.event.header_number,
-            warnings=[w.message for w in p.rows.warnings],
+            warnings=[n.message for n in p.rows.notices],
         )
         for p in chunk
     ]
+
+
+async def _fail(
+    conn: AsyncConnection[Any],
+    entry: Entry,
+    event: TrackingEvent,
+    exc: BaseException,
+    policy: Policy,
+    owner: str | None,
+    started: float,
+) -> Outcome:
+    """Record a failed attempt: retried after a backoff, dead after the last attempt."""
+    message = describe_error(exc)
+    attempt = entry.attempts + 1
+    delay = retry_delay(attempt, policy.retry_base_seconds, policy.retry_max_seconds)
+    entity = str(event.header_id or event.record_id)
+    [outcome] = await settle_owned(
+        conn,
+        [
+            Settlement(
+                entry.id,
+                InboxStatus.FAILED,
+                entry.payload,
+                attempt,
+                duration_ms=round((time.perf_counter() - started) * 1000, 3),
+                error=message,
+                retry_in=delay,
+                max_attempts=policy.max_attempts,
+                problems=(Problem(entity, message),),
+            )
+        ],
+        owner,
+    )
+    if outcome.status != SKIPPED:
+        log.warning(
+            "event_failed",
+            log_id=entry.id,
+            status=outcome.status,
+            attempts=outcome.attempts,
+            error=message,
+            event_type=event.event_type,
+            style_number=event.header_number,
+        )
+    return _outcome(
+        entry, event, outcome.status, outcome.duration_ms, error=message, attempts=outcome.attempts
+    )
 
 
 async def apply_batch(
@@ -215,35 +247,44 @@ async def apply_batch(
     """Apply stored events and settle their inbox rows; outcomes in the order given.
 
     `conn` must be autocommit. `owner` is the worker holding the rows' lease (None for an
-    unleased apply); rows no longer ours are left alone and reported as "skipped".
+    unleased apply such as `ingest`); rows no longer ours are left alone and reported skipped.
     """
-    unparsed: list[tuple[Entry, str, str]] = []
+    unparsed: list[Settlement] = []
     parsed: list[Parsed] = []
-    fallback: list[Entry] = []
+    unmapped: list[tuple[Entry, TrackingEvent, Exception]] = []
     for e in entries:
-        # Parsing and mapping are CPU work; in `serve` the receiver shares this event loop, so
-        # let it answer webhooks between events rather than after the whole batch.
+        # Parsing and mapping are CPU work; in `serve` the receiver may share this event loop,
+        # so let it answer webhooks between events rather than after the whole batch.
         await asyncio.sleep(0)
         try:
             event = parse_event(e.payload)
         except NotATrackingEvent as exc:
-            unparsed.append((e, "ignored", str(exc)))
+            unparsed.append(
+                Settlement(e.id, InboxStatus.IGNORED, e.payload, e.attempts + 1, reason=str(exc))
+            )
             continue
         except Exception as exc:  # noqa: BLE001 - MalformedEvent, or whatever else a body raises
-            unparsed.append((e, "dead", malformed_message(exc)))
+            # Retrying cannot fix a malformed body: dead-letter it at once, with the reason.
+            message = malformed_message(exc)
+            unparsed.append(
+                Settlement(
+                    e.id,
+                    InboxStatus.DEAD,
+                    e.payload,
+                    e.attempts + 1,
+                    error=message,
+                    problems=(Problem(e.entity_id, message),),
+                )
+            )
             continue
         try:
             parsed.append(Parsed(e, event, map_event(event, e.digest, policy.zone)))
-        except Exception:  # noqa: BLE001 - apply_entry records the reason
-            fallback.append(e)
-    outcomes = await _settle_unparsed(conn, unparsed, owner)
+        except Exception as exc:  # noqa: BLE001 - recorded as a failed attempt below
+            unmapped.append((e, event, exc))
+    outcomes = await settle_owned(conn, unparsed, owner)
     for chunk in chunks(parsed):
         outcomes.extend(await _apply_chunk(conn, chunk, policy, owner))
-    for e in fallback:
-        outcomes.append(
-            await apply_entry(
-                conn, e.id, e.payload, e.digest, policy, attempts_before=e.attempts, owner=owner
-            )
-        )
+    for e, event, error in unmapped:
+        outcomes.append(await _fail(conn, e, event, error, policy, owner, time.perf_counter()))
     order = {e.id: i for i, e in enumerate(entries)}
     return sorted(outcomes, key=lambda o: order[o.log_id])

@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import os
 import signal
 import sys
 
 import structlog
+
+from beproduct_sync._backoff import pause
 
 log = structlog.get_logger("beproduct_sync.supervise")
 
@@ -37,8 +40,6 @@ def follow_parent() -> None:
     if not raw or not raw.isdigit():
         return
     if sys.platform.startswith("linux"):
-        import ctypes
-
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
     if os.getppid() != int(raw):  # serve died before the signal was asked for
         raise SystemExit(0)
@@ -66,8 +67,7 @@ async def _child(index: int, url: str, loops: int | None, stop: asyncio.Event) -
                 error=str(exc),
                 retry_in_s=RESTART_DELAY_SECONDS,
             )
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), RESTART_DELAY_SECONDS)
+            await pause(stop, RESTART_DELAY_SECONDS)
             continue
         log.info("worker_process_started", index=index, pid=proc.pid)
         waiter = asyncio.ensure_future(proc.wait())
@@ -93,8 +93,7 @@ async def _child(index: int, url: str, loops: int | None, stop: asyncio.Event) -
             code=proc.returncode,
             restart_in_s=RESTART_DELAY_SECONDS,
         )
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), RESTART_DELAY_SECONDS)
+        await pause(stop, RESTART_DELAY_SECONDS)
 
 
 async def run_worker_processes(

@@ -1,54 +1,29 @@
-"""Row sets → SQL → Postgres. The only module that writes the ops tables.
+"""Row sets → SQL → Postgres: the versioned upserts that write the ops tables.
 
-SQL lives in `sql/*.sql` as named queries with `%(name)s` parameters. Table names differ between
-styles and materials; they are filled in from a fixed map with psycopg.sql.Identifier, never from
-input.
+Webhook events, backfill pages and reconcile fixes all write through `apply_many`, so every
+writer obeys the same rule: a group of fields is written only by a strictly newer version.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from functools import cache
-from importlib import resources
 from typing import Any
 
-from psycopg import AsyncConnection, AsyncCursor, sql
+from psycopg import AsyncConnection, AsyncCursor
+from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
-from beproduct_sync.model.from_webhook import Kind, RowSet
-
-TABLES: dict[Kind, dict[str, str]] = {
-    "style": {
-        "record_table": "tracking_plan_style",
-        "timeline_table": "tracking_plan_style_timeline",
-        "assignment_table": "tracking_timeline_assignment",
-        "parent_column": "plan_style_id",
-    },
-    "material": {
-        "record_table": "tracking_plan_material",
-        "timeline_table": "tracking_plan_material_timeline",
-        "assignment_table": "tracking_material_timeline_assignment",
-        "parent_column": "plan_material_id",
-    },
-}
-
-
-@cache
-def query(name: str) -> str:
-    """The text of `sql/<name>.sql`."""
-    return resources.files("beproduct_sync.sql").joinpath(f"{name}.sql").read_text()
-
-
-@cache
-def kind_query(name: str, kind: Kind) -> sql.Composed:
-    """A named query with the style or material table names filled in."""
-    names = TABLES[kind]
-    idents: dict[str, sql.Composable] = {
-        key: (sql.Identifier(value) if key == "parent_column" else sql.Identifier("ops", value))
-        for key, value in names.items()
-    }
-    return sql.SQL(query(name)).format(**idents)
+from beproduct_sync.model.rows import (
+    KINDS,
+    Kind,
+    MilestoneRow,
+    PlanRow,
+    RecordRow,
+    RowSet,
+    TemplateRow,
+)
+from beproduct_sync.sql import kind_query, query
 
 
 @dataclass(frozen=True)
@@ -90,48 +65,55 @@ class ApplyResult:
         )
 
 
-def _merge(rowsets: Sequence[RowSet]) -> dict[str, Any]:
-    """Union the row sets of several events (or API rows) for one set of statements."""
+@dataclass(frozen=True)
+class _Merged:
+    """The row sets of many events (or API rows), unioned for one set of statements."""
+
+    folders: list[str]
+    plans: list[PlanRow]
+    stubs: list[TemplateRow]
+    definitions: list[TemplateRow]
+    records: dict[Kind, list[RecordRow]]
+    milestones: dict[Kind, list[MilestoneRow]]
+
+
+def _merge(rowsets: Sequence[RowSet]) -> _Merged:
     folders: set[str] = set()
-    plans: dict[str, dict[str, Any]] = {}
-    stubs: dict[str, dict[str, Any]] = {}
-    definitions: dict[str, dict[str, Any]] = {}
-    records: dict[Kind, list[dict[str, Any]]] = {"style": [], "material": []}
-    milestones: dict[Kind, list[dict[str, Any]]] = {"style": [], "material": []}
+    plans: dict[str, PlanRow] = {}
+    stubs: dict[str, TemplateRow] = {}
+    definitions: dict[str, TemplateRow] = {}
+    records: dict[Kind, list[RecordRow]] = {k: [] for k in KINDS}
+    milestones: dict[Kind, list[MilestoneRow]] = {k: [] for k in KINDS}
     for rows in rowsets:
         folders.update(rows.folder_ids)
         if rows.plan["id"] not in plans or plans[rows.plan["id"]]["folder_id"] is None:
             plans[rows.plan["id"]] = rows.plan
         for t in rows.templates:
-            if t["source_version"] is None:
+            version = t["source_version"]
+            if version is None:
                 stubs.setdefault(t["id"], t)
-            elif t["id"] not in definitions or int(t["source_version"]) > int(
-                definitions[t["id"]]["source_version"]
-            ):
+                continue
+            known = definitions.get(t["id"])
+            if known is None or int(version) > int(known["source_version"] or -1):
                 definitions[t["id"]] = t
         records[rows.kind].append(rows.record)
         milestones[rows.kind].extend(rows.milestones)
-    for kind in ("style", "material"):
-        ids = [r["id"] for r in records[kind]]  # type: ignore[index,unused-ignore]
+    for kind in KINDS:
+        ids = [r["id"] for r in records[kind]]
         if len(ids) != len(set(ids)):
             raise ValueError("a record id appears twice in one batch; apply them separately")
         # One lock order for every writer (workers, backfill, reconcile): rows locked in
         # arrival order could deadlock two appliers holding the same rows in opposite orders.
-        records[kind].sort(key=lambda r: r["id"])  # type: ignore[index,unused-ignore]
-        milestones[kind].sort(key=lambda r: r["id"])  # type: ignore[index,unused-ignore]
-    return {
-        "folders": sorted(folders),
-        "plans": sorted(plans.values(), key=lambda p: p["id"]),
-        "stubs": sorted(stubs.values(), key=lambda t: t["id"]),
-        "definitions": sorted(definitions.values(), key=lambda t: t["id"]),
-        "records": records,
-        "milestones": milestones,
-    }
-
-
-async def apply_rows(conn: AsyncConnection[Any], rows: RowSet) -> ApplyResult:
-    """Write one event's rows; the caller owns the transaction."""
-    return await apply_many(conn, [rows])
+        records[kind].sort(key=lambda r: r["id"])
+        milestones[kind].sort(key=lambda r: r["id"])
+    return _Merged(
+        folders=sorted(folders),
+        plans=sorted(plans.values(), key=lambda p: p["id"]),
+        stubs=sorted(stubs.values(), key=lambda t: t["id"]),
+        definitions=sorted(definitions.values(), key=lambda t: t["id"]),
+        records=records,
+        milestones=milestones,
+    )
 
 
 async def apply_many(conn: AsyncConnection[Any], rowsets: Sequence[RowSet]) -> ApplyResult:
@@ -150,46 +132,45 @@ async def apply_many(conn: AsyncConnection[Any], rowsets: Sequence[RowSet]) -> A
     records: list[AsyncCursor[Any]] = []
     milestone_curs: list[AsyncCursor[Any]] = []
 
-    async def run(q: Any, params: dict[str, Any], into: list[AsyncCursor[Any]]) -> None:
-        cur = conn.cursor()
+    async def run(q: Any, params: Mapping[str, Any], into: list[AsyncCursor[Any]]) -> None:
+        cur = conn.cursor(row_factory=dict_row)
         await cur.execute(q, params)
         into.append(cur)
 
     async with conn.pipeline():
         await conn.execute("SET LOCAL synchronous_commit = off")
-        if m["folders"]:
-            await run(query("apply_folders"), {"ids": m["folders"]}, counted)
-        for plan in m["plans"]:
+        if m.folders:
+            await run(query("apply_folders"), {"ids": m.folders}, counted)
+        for plan in m.plans:
             await run(query("apply_plan"), plan, counted)
             await run(query("apply_plan_folder"), plan, counted)
-        if m["stubs"]:
-            await run(query("apply_template_stubs"), {"rows": Jsonb(m["stubs"])}, counted)
-        if m["definitions"]:
-            await run(query("apply_templates"), {"rows": Jsonb(m["definitions"])}, definitions)
-        for kind in ("style", "material"):
-            if m["records"][kind]:
+        if m.stubs:
+            await run(query("apply_template_stubs"), {"rows": Jsonb(m.stubs)}, counted)
+        if m.definitions:
+            await run(query("apply_templates"), {"rows": Jsonb(m.definitions)}, definitions)
+        for kind in KINDS:
+            if m.records[kind]:
                 await run(
-                    kind_query("apply_record", kind), {"rows": Jsonb(m["records"][kind])}, records
+                    kind_query("apply_record", kind), {"rows": Jsonb(m.records[kind])}, records
                 )
-            if m["milestones"][kind]:
+            if m.milestones[kind]:
                 await run(
                     kind_query("apply_milestones", kind),
-                    {"rows": Jsonb(m["milestones"][kind])},
+                    {"rows": Jsonb(m.milestones[kind])},
                     milestone_curs,
                 )
     other = sum(max(c.rowcount, 0) for c in counted)
-    sent = {t["id"]: t["source_version"] for t in m["definitions"]}
+    sent = {t["id"]: t["source_version"] for t in m.definitions}
     milestone_ids: set[str] = set()
     for cur in milestone_curs:
         found = await cur.fetchone()
         assert found is not None
-        milestone_ids.update(found[0])
-        other += int(found[1])
+        milestone_ids.update(found["milestones"])
+        other += int(found["assignments"])
+    written = [r["id"] for c in definitions for r in await c.fetchall()]
     return ApplyResult(
-        records=frozenset([r[0] for c in records for r in await c.fetchall()]),
+        records=frozenset([r["id"] for c in records for r in await c.fetchall()]),
         milestones=frozenset(milestone_ids),
-        definitions=frozenset(
-            [(r[0], str(sent[r[0]])) for c in definitions for r in await c.fetchall()]
-        ),
+        definitions=frozenset([(i, str(sent[i])) for i in written]),
         other_changes=other,
     )

@@ -1,5 +1,16 @@
-"""The `beproduct-sync` command."""
+"""The `beproduct-sync` command: one module per command group, each registering on `app`.
 
-from beproduct_sync.cli.admin import app, main
+Entrypoints only: parse arguments, build the runtime (bootstrap), call a service, print.
+"""
 
-__all__ = ["app", "main"]
+from __future__ import annotations
+
+from beproduct_sync.cli import admin, api, fake, serve, worker
+from beproduct_sync.cli.common import app
+
+__all__ = ["admin", "api", "app", "fake", "main", "serve", "worker"]
+
+
+def main() -> None:
+    """Console entry point."""
+    app()

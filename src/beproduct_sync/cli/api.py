@@ -4,26 +4,42 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import Annotated, Any
 
 import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.progress import Progress as Bar
+from rich.table import Table
 
-from beproduct_sync.cli.admin import app, fail, run, runtime
+from beproduct_sync.api.backfill import Options, Progress
+from beproduct_sync.api.backfill import run as do_backfill
+from beproduct_sync.api.client import BeProductClient
+from beproduct_sync.api.reconcile import reconcile_all
+from beproduct_sync.api.tokens import open_client
+from beproduct_sync.bootstrap import Runtime
+from beproduct_sync.cli.common import app, fail, run, runtime
 from beproduct_sync.errors import SyncError
+from beproduct_sync.model.times import parse_time
 
 
-def _client() -> Any:
-    """The runtime and an opener of a client sharing the stored refresh token (api_session)."""
-    from beproduct_sync.api.tokens import open_client
-
+def _client() -> tuple[Runtime, Callable[[], Awaitable[BeProductClient]]]:
+    """The runtime and an opener of a client sharing the stored refresh token (api.tokens)."""
     rt = runtime()
     if not rt.settings.api_configured:
         raise fail(
             "the BeProduct API is not configured: set BEPRODUCT_COMPANY, BEPRODUCT_CLIENT_ID,"
             " BEPRODUCT_CLIENT_SECRET and BEPRODUCT_REFRESH_TOKEN"
         )
-    return rt, partial(open_client, rt)
+    return rt, partial(open_client, rt.settings, rt.url)
 
 
 @app.command()
@@ -43,10 +59,6 @@ def backfill(
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
     """Copy folders, plans, style and material timelines from the BeProduct API."""
-    from beproduct_sync.api.backfill import Options
-    from beproduct_sync.api.backfill import run as do_backfill
-    from beproduct_sync.model.webhook import parse_time
-
     if since is not None:
         try:
             parse_time(since)
@@ -85,20 +97,9 @@ class _display:
     """A rich progress bar on a terminal; plain log lines (from backfill) otherwise."""
 
     def __enter__(self) -> Any:
-        from beproduct_sync.api.backfill import Progress
-
         self.bar: Any = None
         if not sys.stderr.isatty():
             return Progress()
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            TextColumn,
-            TimeElapsedColumn,
-            TimeRemainingColumn,
-        )
-        from rich.progress import Progress as Bar
-
         self.bar = Bar(
             TextColumn("plans"),
             BarColumn(),
@@ -139,8 +140,6 @@ def reconcile(
     details: Annotated[int, typer.Option(help="Drift lines to show per plan.")] = 20,
 ) -> None:
     """Compare the database with the BeProduct API and report drift per plan."""
-    from beproduct_sync.api.reconcile import reconcile_all
-
     rt, open_client = _client()
 
     async def go() -> list[Any]:
@@ -160,9 +159,6 @@ def reconcile(
 
 
 def _print_reports(reports: list[Any], details: int, fix: bool) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
     console = Console()
     table = Table(title="drift per plan")
     for col in (

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import orjson
 import typer
 
-from beproduct_sync.cli.admin import app, fail
-
-if TYPE_CHECKING:
-    from beproduct_sync.testing.fake import FakeBeProduct
+from beproduct_sync.cli.common import app, fail
+from beproduct_sync.testing.fake import Clock, FakeBeProduct, Sizes, World
+from beproduct_sync.testing.fake.gate import QuietDrops
+from beproduct_sync.testing.fake.model import to_ticks
+from beproduct_sync.testing.fake.samples import add_sample_plan
+from beproduct_sync.testing.fake.server import bind, server
 
 fake_app = typer.Typer(
     help="A fake BeProduct API (seeded data, faults) for demos, tests and benchmarks.",
@@ -61,8 +64,6 @@ def fake_beproduct(
 
 
 def _fake(o: _Options) -> FakeBeProduct:
-    from beproduct_sync.testing.fake import FakeBeProduct, Sizes
-
     sizes = Sizes(
         folders=o.folders,
         plans=o.plans,
@@ -72,18 +73,11 @@ def _fake(o: _Options) -> FakeBeProduct:
     )
     fake = FakeBeProduct(seed=o.seed, sizes=sizes, token_lifetime=o.token_lifetime)
     if o.samples:
-        from beproduct_sync.testing.fake.samples import add_sample_plan
-
         add_sample_plan(fake.world)
     return fake
 
 
 def _serve(o: _Options) -> None:
-    import logging
-
-    from beproduct_sync.testing.fake.gate import QuietDrops
-    from beproduct_sync.testing.fake.server import bind, server
-
     fake = _fake(o)
     try:
         sock = bind(o.host, o.port)
@@ -110,9 +104,6 @@ def webhooks(
     kind: Annotated[str, typer.Option(help="Style or Material.")] = "Style",
 ) -> None:
     """Write webhook bodies consistent with the seeded data (same seed, same files)."""
-    from beproduct_sync.testing.fake import Clock, FakeBeProduct, Sizes, World
-    from beproduct_sync.testing.fake.model import to_ticks
-
     if kind not in ("Style", "Material"):
         raise fail("--kind must be Style or Material")
     o: _Options = ctx.obj

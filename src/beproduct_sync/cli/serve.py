@@ -4,27 +4,32 @@ from __future__ import annotations
 
 import asyncio
 import signal
-from collections.abc import Generator, Sequence
+from collections.abc import Coroutine, Generator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import structlog
 import typer
 import uvicorn
 
+from beproduct_sync import bootstrap
+from beproduct_sync.apply.supervise import run_worker_processes
 from beproduct_sync.bootstrap import Runtime, build
-from beproduct_sync.cli.admin import app, fail, load_settings, run
+from beproduct_sync.cli.common import (
+    BACKGROUND_GRACE_SECONDS,
+    app,
+    fail,
+    finish_tasks,
+    load_settings,
+    run,
+)
+from beproduct_sync.cli.send import post_all
 from beproduct_sync.errors import SyncError
 from beproduct_sync.web.app import WEBHOOK_PATH, create_app
 from beproduct_sync.web.auth import guard_from
 
 log = structlog.get_logger("beproduct_sync.serve")
-
-# On shutdown the enricher and the reconciler finish their current batch or pass for this long,
-# then are cancelled (a reconcile pass over many plans may take minutes; each plan's fix is its
-# own transaction, so cancelling is safe).
-BACKGROUND_GRACE_SECONDS = 10.0
 
 
 class _Server(uvicorn.Server):
@@ -54,6 +59,16 @@ def _on_signals(server: uvicorn.Server, stop: asyncio.Event) -> None:
             signal.signal(sig, lambda *_: loop.call_soon_threadsafe(handle))
 
 
+def _background(
+    coros: Sequence[Coroutine[Any, Any, None] | None], names: Sequence[str]
+) -> list[asyncio.Future[None]]:
+    return [
+        asyncio.create_task(c, name=f"beproduct-sync {n}")
+        for c, n in zip(coros, names, strict=True)
+        if c is not None
+    ]
+
+
 async def serve_forever(
     rt: Runtime, server: uvicorn.Server, workers: int | None, processes: int = 0
 ) -> None:
@@ -67,31 +82,19 @@ async def serve_forever(
     task: asyncio.Task[None] | None = None
     background: list[asyncio.Future[None]] = []
     if processes > 0:
-        from beproduct_sync.api.reconcile import scheduled_task
-        from beproduct_sync.apply.supervise import run_worker_processes
-
         task = asyncio.create_task(run_worker_processes(rt.url, processes, workers, stop))
-        # Supervision that ends while serving (a bug) must not leave an undrained inbox.
-        task.add_done_callback(lambda _: setattr(server, "should_exit", True))
-        reconciler = scheduled_task(rt, stop)
-        if reconciler is not None:
-            background.append(asyncio.create_task(reconciler, name="beproduct-sync reconcile"))
+        background = _background([bootstrap.reconcile_work(rt, stop)], ["reconcile"])
     elif workers != 0:
-        # Imported here so the receiver runs (with --workers 0) on its own.
-        from beproduct_sync.api.enricher import enricher_task
-        from beproduct_sync.api.reconcile import scheduled_task
-        from beproduct_sync.apply.worker import run_workers
-
-        task = asyncio.create_task(run_workers(rt, stop, count=workers))
+        task = asyncio.create_task(bootstrap.workers(rt, stop, workers))
         # BeProduct API enrichment and scheduled reconciliation, when configured; both end
         # by themselves once `stop` is set.
-        enricher = enricher_task(rt, stop)
-        if enricher is not None:
-            background.append(asyncio.ensure_future(enricher))
-        reconciler = scheduled_task(rt, stop)
-        if reconciler is not None:
-            background.append(asyncio.create_task(reconciler, name="beproduct-sync reconcile"))
-        # Workers that die must not leave a receiver filling an inbox nobody drains.
+        background = _background(
+            [bootstrap.enricher_work(rt, stop), bootstrap.reconcile_work(rt, stop)],
+            ["enricher", "reconcile"],
+        )
+    if task is not None:
+        # Workers (or their supervision) that end while serving (a bug) must not leave a
+        # receiver filling an inbox nobody drains.
         task.add_done_callback(lambda _: setattr(server, "should_exit", True))
     try:
         await server.serve()
@@ -101,28 +104,7 @@ async def serve_forever(
             if task is not None:
                 await task
         finally:
-            await settle(background, BACKGROUND_GRACE_SECONDS)
-
-
-async def settle(tasks: Sequence[asyncio.Future[None]], timeout: float) -> None:
-    """Wait for tasks that end by themselves; cancel those still running after `timeout`.
-
-    Waiting matters for the enricher: it releases the jobs it claimed when its batch ends,
-    whereas a task cancelled mid-batch leaves them claimed until their lease runs out.
-    """
-    if not tasks:
-        return
-    _, pending = await asyncio.wait(tasks, timeout=timeout)
-    for t in pending:
-        log.warning(
-            "background_task_cancelled",
-            task=t.get_name() if isinstance(t, asyncio.Task) else None,
-            after_s=timeout,
-        )
-        t.cancel()
-    for outcome in await asyncio.gather(*tasks, return_exceptions=True):
-        if isinstance(outcome, Exception):
-            log.error("background_task_failed", error=type(outcome).__name__)
+            await finish_tasks(background, BACKGROUND_GRACE_SECONDS)
 
 
 @app.command()
@@ -160,7 +142,7 @@ def serve(
     try:
         guard_from(settings)  # refuse before touching the database when nothing authenticates
         rt = build(settings)
-        web = create_app(rt)
+        web = create_app(rt.settings, rt.url)
     except SyncError as exc:
         raise fail(str(exc)) from None
     if rt.embedded:
@@ -197,8 +179,6 @@ def send(
     url: Annotated[str | None, typer.Option(help="Webhook URL of a running service.")] = None,
 ) -> None:
     """POST payload files to a running service with the configured secret; print each answer."""
-    from beproduct_sync.cli.send import post_all
-
     missing = [str(p) for p in paths if not p.exists()]
     if missing:
         raise fail(f"no such file or directory: {', '.join(missing)}")

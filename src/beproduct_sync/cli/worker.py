@@ -6,31 +6,43 @@ import asyncio
 import contextlib
 import json
 import signal
-from enum import StrEnum
 from typing import Annotated, Any
 
 import typer
+from prometheus_client import start_http_server
 
-from beproduct_sync import db
+from beproduct_sync import bootstrap, db
+from beproduct_sync.apply.replay import replay as do_replay
+from beproduct_sync.apply.supervise import follow_parent
 from beproduct_sync.bootstrap import Runtime
-from beproduct_sync.cli.admin import app, fail, run, runtime
+from beproduct_sync.cli.common import (
+    BACKGROUND_GRACE_SECONDS,
+    app,
+    fail,
+    finish_tasks,
+    run,
+    runtime,
+)
 from beproduct_sync.errors import SyncError
+from beproduct_sync.inbox.requeue import Selection, parse_when
+from beproduct_sync.inbox.status import REPLAYABLE, InboxStatus
 
 
-class ReplayStatus(StrEnum):
-    """Statuses an operator may replay."""
+class _EarlyStop:
+    """SIGTERM/SIGINT received while the process is still starting (importing, migrating):
+    remembered, so the process stops cleanly (exit 0) as soon as it can, instead of dying with
+    the signal's default action before its handlers are in place."""
 
-    dead = "dead"
-    failed = "failed"
-    ignored = "ignored"
-    stale = "stale"
-    applied = "applied"
+    def __init__(self) -> None:
+        self.requested = False
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, self._note)
+
+    def _note(self, signum: int, frame: object) -> None:
+        self.requested = True
 
 
-async def _work_until_signalled(rt: Runtime, count: int | None) -> None:
-    from beproduct_sync.api.enricher import enricher_task
-    from beproduct_sync.apply.worker import run_workers
-
+async def _work_until_signalled(rt: Runtime, count: int | None, early: _EarlyStop) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     main = asyncio.current_task()
@@ -44,15 +56,22 @@ async def _work_until_signalled(rt: Runtime, count: int | None) -> None:
         # Windows has no loop signal handlers; Ctrl-C still interrupts there.
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, on_signal)
-    enricher = enricher_task(rt, stop)  # BeProduct API enrichment when configured
+    if early.requested:
+        stop.set()
+    # BeProduct API enrichment, when configured; it ends by itself once `stop` is set.
+    enricher = bootstrap.enricher_work(rt, stop)
+    background = [] if enricher is None else [asyncio.create_task(enricher)]
     try:
-        await run_workers(rt, stop, count=count)
+        await bootstrap.workers(rt, stop, count)
     finally:
         stop.set()
-        if enricher is not None:  # let it release the jobs it claimed
-            from beproduct_sync.cli.serve import BACKGROUND_GRACE_SECONDS, settle
+        await finish_tasks(background, BACKGROUND_GRACE_SECONDS)  # it releases its claimed jobs
 
-            await settle([asyncio.ensure_future(enricher)], BACKGROUND_GRACE_SECONDS)
+
+def _replayable(value: str) -> InboxStatus:
+    if value not in set(REPLAYABLE):
+        raise typer.BadParameter(f"{value!r} is not one of {', '.join(REPLAYABLE)}")
+    return InboxStatus(value)
 
 
 @app.command()
@@ -72,16 +91,13 @@ def worker(
     ] = None,
 ) -> None:
     """Apply stored events until SIGTERM or Ctrl-C; run as many as you like, anywhere."""
-    from beproduct_sync.apply.supervise import follow_parent
-
+    early = _EarlyStop()
     follow_parent()
     rt = runtime()
     if metrics_port:
-        from prometheus_client import start_http_server
-
         start_http_server(metrics_port)
     try:
-        run(_work_until_signalled(rt, workers))
+        run(_work_until_signalled(rt, workers, early))
     except asyncio.CancelledError:
         raise fail(
             "stopped without finishing the events in flight (their leases will run out"
@@ -113,9 +129,14 @@ def _print_report(report: Any, *, dry_run: bool, now: bool) -> None:
 def replay(
     ids: Annotated[list[int] | None, typer.Option("--id", help="Event id (repeatable).")] = None,
     statuses: Annotated[
-        list[ReplayStatus] | None,
+        list[InboxStatus] | None,
         typer.Option(
-            "--status", help="Only events in this status (repeatable; default: any of them)."
+            "--status",
+            parser=_replayable,
+            metavar="STATUS",
+            help="Only events in this status (repeatable; default: any of "
+            + ", ".join(REPLAYABLE)
+            + ").",
         ),
     ] = None,
     since: Annotated[
@@ -133,9 +154,6 @@ def replay(
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
     """Send dead (or any settled) events back to the queue; attempts start again."""
-    from beproduct_sync.inbox.replay import Selection, parse_when
-    from beproduct_sync.inbox.replay import replay as do_replay
-
     try:
         selection = Selection(
             ids=tuple(ids or ()),
@@ -199,5 +217,7 @@ def replay(
             + ", ".join(map(str, report.missing_ids)),
             err=True,
         )
-    if report.missing_ids or any(o.status in ("failed", "dead") for o in report.outcomes):
+    if report.missing_ids or any(
+        o.status in (InboxStatus.FAILED, InboxStatus.DEAD) for o in report.outcomes
+    ):
         raise typer.Exit(1)

@@ -12,8 +12,9 @@ from datetime import datetime
 from typing import Any
 
 from psycopg import AsyncConnection
+from psycopg.rows import class_row, scalar_row
 
-from beproduct_sync.apply.writer import query
+from beproduct_sync.sql import query
 
 
 @dataclass(frozen=True)
@@ -27,14 +28,6 @@ class Claimed:
     received_at: datetime
     action: str | None
     claims: int = 0  # times claimed (this claim included) since received or replayed
-
-    @classmethod
-    def from_row(cls, row: tuple[Any, ...]) -> Claimed:
-        """From a worker_claim / replay_reset row: id, payload, body_sha256, attempts,
-        received_at, action and, optionally, claims."""
-        id_, payload, digest, attempts, received_at, action, *more = row
-        claims = int(more[0]) if more and more[0] is not None else 0
-        return cls(int(id_), payload, bytes(digest), int(attempts), received_at, action, claims)
 
     @property
     def unfinished_claims(self) -> int:
@@ -58,21 +51,21 @@ async def claim(
     conn: AsyncConnection[Any], worker: str, limit: int, lease_seconds: float
 ) -> list[Claimed]:
     """Claim up to `limit` due events for `worker`, oldest first."""
-    cur = await conn.execute(
-        query("worker_claim"),
-        {"worker": worker, "limit": limit, "lease_seconds": lease_seconds},
-    )
-    return sorted((Claimed.from_row(r) for r in await cur.fetchall()), key=lambda e: e.id)
+    cur = conn.cursor(row_factory=class_row(Claimed))
+    params = {"worker": worker, "limit": limit, "lease_seconds": lease_seconds}
+    await cur.execute(query("worker_claim"), params)
+    return sorted(await cur.fetchall(), key=lambda e: e.id)
 
 
 async def renew(
     conn: AsyncConnection[Any], worker: str, ids: list[int], lease_seconds: float
 ) -> set[int]:
     """Extend the lease on `ids`; returns those this worker still owns."""
-    cur = await conn.execute(
+    cur = conn.cursor(row_factory=scalar_row)
+    await cur.execute(
         query("worker_renew"), {"worker": worker, "ids": ids, "lease_seconds": lease_seconds}
     )
-    return {int(r[0]) for r in await cur.fetchall()}
+    return set(await cur.fetchall())
 
 
 async def release(conn: AsyncConnection[Any], worker: str, ids: list[int]) -> None:
@@ -81,9 +74,17 @@ async def release(conn: AsyncConnection[Any], worker: str, ids: list[int]) -> No
         await conn.execute(query("worker_release"), {"worker": worker, "ids": ids})
 
 
-async def queue_stats(conn: AsyncConnection[Any]) -> tuple[int, float | None]:
-    """Events waiting (pending, processing, failed) and the oldest one's age in seconds."""
-    cur = await conn.execute(query("worker_queue_stats"))
-    row = await cur.fetchone()
-    assert row is not None
-    return int(row[0]), (float(row[1]) if row[1] is not None else None)
+@dataclass(frozen=True)
+class QueueStats:
+    """Events still to be worked on (pending, processing, failed) and the oldest one's age."""
+
+    depth: int
+    oldest_seconds: float | None
+
+
+async def queue_stats(conn: AsyncConnection[Any]) -> QueueStats:
+    """The queue's depth and age, from the partial indexes."""
+    cur = conn.cursor(row_factory=class_row(QueueStats))
+    found = await (await cur.execute(query("worker_queue_stats"))).fetchone()
+    assert found is not None
+    return found

@@ -1,32 +1,42 @@
-"""What `beproduct-sync status` reports: counts per inbox status, queue depth, recent errors,
+"""What `beproduct-sync status` reports: events per inbox status, queue depth, recent errors,
 and the enrichment jobs (BeProduct API fetches) still outstanding."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from beproduct_sync import db
-from beproduct_sync.api.jobs import queue_counts
-from beproduct_sync.apply.writer import query
-from beproduct_sync.inbox.log import STATUSES
+from psycopg import AsyncConnection
+from psycopg.rows import dict_row
 
-QUEUE_STATUSES = ("pending", "processing", "failed")
+from beproduct_sync import db
+from beproduct_sync.inbox.status import QUEUED, InboxStatus, JobStatus
+from beproduct_sync.sql import query
+
+
+async def job_counts(conn: AsyncConnection[Any]) -> dict[str, int]:
+    """Outstanding enrichment jobs by status (every status present, zero when none)."""
+    cur = conn.cursor(row_factory=dict_row)
+    found = {
+        r["status"]: r["count"]
+        for r in await (await cur.execute(query("enrich_queue_stats"))).fetchall()
+    }
+    return {s.value: int(found.get(s.value, 0)) for s in JobStatus}
 
 
 async def gather(url: str, error_limit: int = 10) -> dict[str, Any]:
     """The status report as a JSON-ready dict (keys of `counts` are the status names)."""
     async with await db.aconnect(url, autocommit=True) as conn:
-        cur = await conn.execute(query("log_status_counts"))
-        found = dict(await cur.fetchall())
-        counts = {name: int(found.get(name, 0)) for name in STATUSES}
-        cur = await conn.execute(query("import_errors_recent"), {"limit": error_limit})
-        cols = [c.name for c in cur.description or []]
-        errors = [dict(zip(cols, row, strict=True)) for row in await cur.fetchall()]
-        jobs = await queue_counts(conn)
+        cur = conn.cursor(row_factory=dict_row)
+        rows = await (await cur.execute(query("log_status_counts"))).fetchall()
+        found = {r["status"]: r["count"] for r in rows}
+        counts = {s.value: int(found.get(s.value, 0)) for s in InboxStatus}
+        await cur.execute(query("import_errors_recent"), {"limit": error_limit})
+        errors = await cur.fetchall()
+        jobs = await job_counts(conn)
     return {
         **counts,
         "counts": counts,
-        "queue_depth": sum(counts[s] for s in QUEUE_STATUSES),
+        "queue_depth": sum(counts[s.value] for s in QUEUED),
         "recent_errors": errors,
         "enrichment": jobs,
         "extra": {"enrichment jobs": ", ".join(f"{k} {v}" for k, v in jobs.items())},

@@ -63,3 +63,25 @@ def text(value: Any) -> str | None:
     if isinstance(value, int | float | bool):
         return str(value)
     return None
+
+
+def pick(obj: Any, *names: str) -> Any:
+    """The first of `names` present (and not None) in a dict; None otherwise."""
+    if not isinstance(obj, dict):
+        return None
+    for name in names:
+        value = obj.get(name)
+        if value is not None:
+            return value
+    return None
+
+
+def name_of(value: Any) -> str | None:
+    """A non-blank label: a string (stripped), a number written out, or the `name` of an object
+    such as `{"name": "Tech Pack"}`; None for anything else. (Unlike `text`, which keeps a
+    string exactly as sent, blanks included.)"""
+    if isinstance(value, dict):
+        value = pick(value, "name", "Name", "title", "value")
+    if isinstance(value, str | int | float) and not isinstance(value, bool):
+        return str(value).strip() or None
+    return None

@@ -1,4 +1,4 @@
-"""BeProduct REST rows (camelCase) → the same row sets webhooks produce. Pure; no I/O.
+"""BeProduct REST timeline rows (camelCase) → the same row sets webhooks produce. Pure.
 
 Backfill and reconciliation write through the same versioned upserts as webhooks, so an API
 snapshot and the webhook stream can interleave in any order. A REST row's version is its
@@ -12,54 +12,53 @@ from __future__ import annotations
 from datetime import tzinfo
 from typing import Any
 
-import orjson
-
+from beproduct_sync.model.body import canonical, digest
 from beproduct_sync.model.coerce import uuid_text
-from beproduct_sync.model.from_webhook import (
+from beproduct_sync.model.rows import (
+    AssigneeRow,
     Kind,
+    MilestoneRow,
+    Notice,
+    RecordRow,
     RowSet,
-    Warning_,
-    body_digest,
-    calendar_date,
-    iso,
+    TemplateRow,
     map_status,
+    master_folder,
     people,
     source_version,
+    status_notice,
 )
-from beproduct_sync.model.webhook import SourceTime, parse_time
+from beproduct_sync.model.times import SourceTime, calendar_date, iso, lenient_time
 
 
 def _str(value: object) -> str | None:
     return str(value) if value not in (None, "") else None
 
 
-def _time(value: object) -> SourceTime | None:
-    try:
-        return parse_time(value)
-    except ValueError:
-        return None
-
-
 def row_version(
     row: dict[str, Any], fallback: SourceTime, force: SourceTime | None = None
 ) -> tuple[str, SourceTime]:
     """The version of a REST row and the time it stands for (`force` overrides modifiedAt)."""
-    at = force or _time(row.get("modifiedAt")) or fallback
-    return source_version(at, body_digest(orjson.dumps(row, option=orjson.OPT_SORT_KEYS))), at
+    at = force or lenient_time(row.get("modifiedAt")) or fallback
+    return source_version(at, digest(canonical(row))), at
 
 
 def _milestone(
-    m: dict[str, Any], parent: str, version: str, at: str, zone: tzinfo, warnings: list[Warning_]
-) -> dict[str, Any]:
+    m: dict[str, Any], parent: str, version: str, at: str, zone: tzinfo, notices: list[Notice]
+) -> MilestoneRow:
     label = _str(m.get("status"))
     status = map_status(label)
     mid = str(m["id"])
-    if status is None and label is not None:
-        warnings.append(
-            Warning_(mid, f"unknown status {label!r} kept as status_label; status NULL")
-        )
+    unknown = status_notice(mid, label, status)
+    if unknown is not None:
+        notices.append(unknown)
     assigned = people(m.get("assignedTo") or [])
-    times = {k: _time(m.get(k)) for k in ("plan", "due", "rev", "final")}
+    assignees: list[AssigneeRow] = [
+        {"assignee_id": uid, "assignee_name": a["value"]}
+        for a in assigned
+        if isinstance(a, dict) and (uid := uuid_text(a.get("code"))) is not None
+    ]
+    times = {k: lenient_time(m.get(k)) for k in ("plan", "due", "rev", "final")}
     return {
         "id": mid,
         "parent_id": parent,
@@ -78,11 +77,7 @@ def _milestone(
         "submits_quantity": m.get("submitsQuantity"),
         "shared_with": people(m.get("shareWith") or []),
         "assigned_to": assigned,
-        "assignees": [
-            {"assignee_id": uid, "assignee_name": a["value"]}
-            for a in assigned
-            if isinstance(a, dict) and (uid := uuid_text(a.get("code"))) is not None
-        ],
+        "assignees": assignees,
         "source_updated_at": at,
         "raw_payload": m,
         "source_version": version,
@@ -113,19 +108,19 @@ def map_api_row(
     suppliers = row.get("suppliers") or ([supplier] if supplier else [])
     names = [str(s.get("name")) for s in suppliers if isinstance(s, dict) and s.get("name")]
     modified_by = row.get("modifiedBy") or {}
-    warnings: list[Warning_] = []
+    notices: list[Notice] = []
     milestones = {
-        str(m["id"]): _milestone(m, rid, version, at, zone, warnings)
+        str(m["id"]): _milestone(m, rid, version, at, zone, notices)
         for m in row.get("timelines") or []
         if isinstance(m, dict) and m.get("id")
     }
-    master = "Material" if kind == "material" else "Style"
-    templates = {
+    master = master_folder(kind)
+    templates: dict[str, TemplateRow] = {
         t: {"id": t, "plan_id": plan_id, "master_folder": master, "source_version": None}
         for t in (m["template_item_id"] for m in milestones.values())
         if t
     }
-    record = {
+    record: RecordRow = {
         "id": rid,
         "plan_id": plan_id,
         "company_id": None,
@@ -140,7 +135,7 @@ def map_api_row(
         "size": row.get("size"),
         "supplier_name": ", ".join(names) or None,
         "suppliers": suppliers,
-        "modified_at": iso(_time(row.get("modifiedAt"))),
+        "modified_at": iso(lenient_time(row.get("modifiedAt"))),
         "modified_by": modified_by.get("name") if isinstance(modified_by, dict) else None,
         "active": not bool(row.get("isArchived")),
         "deleted_at": None,
@@ -157,5 +152,36 @@ def map_api_row(
         templates=sorted(templates.values(), key=lambda t: t["id"]),
         record=record,
         milestones=sorted(milestones.values(), key=lambda r: r["id"]),
-        warnings=warnings,
+        notices=notices,
     )
+
+
+def retire_row(kind: Kind, plan_id: str, record_id: str, version: str, at: str) -> RowSet:
+    """A row set that only soft-deletes a record (its lifecycle group), as an OnDelete would:
+    reconcile's fix for a row BeProduct no longer has."""
+    record: RecordRow = {
+        "id": record_id,
+        "plan_id": plan_id,
+        "company_id": None,
+        "style_header_id": None,
+        "style_number": None,
+        "style_name": None,
+        "header_folder_id": None,
+        "header_folder_name": None,
+        "color_id": None,
+        "color_name": None,
+        "color_number": None,
+        "size": None,
+        "supplier_name": None,
+        "suppliers": None,
+        "modified_at": None,
+        "modified_by": None,
+        "active": False,
+        "deleted_at": at,
+        "source_updated_at": at,
+        "raw_payload": None,
+        "header_version": None,
+        "record_version": None,
+        "lifecycle_version": version,
+    }
+    return RowSet(kind, [], {"id": plan_id, "folder_id": None}, [], record, [])

@@ -7,93 +7,35 @@ optional one, and keep the raw dicts so nothing the sender said is lost.
 
 from __future__ import annotations
 
-import re
-from datetime import UTC, datetime, timedelta
-from functools import lru_cache
-from typing import Any, Literal, NamedTuple
+from enum import StrEnum
+from typing import Any
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from beproduct_sync.errors import MalformedEvent, NotATrackingEvent
 from beproduct_sync.model import coerce
-
-EventType = Literal["OnCreate", "OnChange", "OnDelete"]
-EVENT_TYPES: tuple[str, ...] = ("OnCreate", "OnChange", "OnDelete")
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_TS = re.compile(
-    r"^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?)?"
-    r"(Z|[+-]\d{2}:?\d{2})?$"
-)
+from beproduct_sync.model.times import SourceTime, lenient_time, parse_time
 
 
-class SourceTime(NamedTuple):
-    """A BeProduct timestamp, exact to its 100-ns ticks (7 fractional digits)."""
+class EventType(StrEnum):
+    """The `eventType` of a tracking webhook."""
 
-    ticks: int  # 100-ns units since the Unix epoch, UTC
-    text: str  # as sent
-
-    @property
-    def datetime(self) -> datetime:
-        """The instant as an aware datetime (microseconds: Python's and Postgres's limit).
-
-        ValueError for instants outside years 1 to 9999, which a datetime cannot hold.
-        """
-        try:
-            return _EPOCH + timedelta(microseconds=self.ticks // 10)
-        except OverflowError:
-            raise ValueError(f"timestamp out of range: {self.text!r}") from None
+    ON_CREATE = "OnCreate"
+    ON_CHANGE = "OnChange"
+    ON_DELETE = "OnDelete"
 
 
-def parse_time(value: object) -> SourceTime | None:
-    """Parse a BeProduct ISO-8601 timestamp exactly; None for null/empty; ValueError if bad."""
-    if value is None or value == "":
-        return None
-    if not isinstance(value, str):
-        raise ValueError(f"expected an ISO-8601 timestamp, got {type(value).__name__}")
-    return _parse_text(value)
+EVENT_TYPES = frozenset(EventType)
 
 
-@lru_cache(maxsize=16384)
-def _parse_text(value: str) -> SourceTime:
-    # Cached: a plan's milestones share few distinct timestamps, and backfills parse 10^5 of them.
-    m = _TS.match(value.strip())
-    if m is None:
-        raise ValueError(f"not an ISO-8601 timestamp: {value!r}")
-    year, month, day, hour, minute, second, frac, zone = m.groups()
-    base = datetime(
-        int(year),
-        int(month),
-        int(day),
-        int(hour or 0),
-        int(minute or 0),
-        int(second or 0),
-        tzinfo=UTC,
-    )
-    # Naive timestamps are taken as UTC: BeProduct sends UTC everywhere we have seen. The offset
-    # is applied in whole seconds, not to the datetime: .NET's DateTime.MinValue with a positive
-    # offset lies before year 1, which a datetime cannot hold but ticks can.
-    whole = (base - _EPOCH) // timedelta(seconds=1)
-    if zone and zone != "Z":
-        sign = 1 if zone[0] == "+" else -1
-        digits = zone[1:].replace(":", "")
-        whole -= sign * (int(digits[:2]) * 3600 + int(digits[2:]) * 60)
-    ticks = whole * 10_000_000 + int(((frac or "") + "0000000")[:7])
-    return SourceTime(ticks, value)
+def event_type_label(value: Any) -> str:
+    """A metric label for an event type; anything a sender made up becomes 'other'."""
+    return value if isinstance(value, str) and value in EVENT_TYPES else "other"
 
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
-
-
-def _lenient_time(value: object) -> SourceTime | None:
-    # Optional dates: one BeProduct cannot be read becomes NULL (the raw text stays in
-    # raw_payload) rather than costing the whole event.
-    try:
-        return parse_time(value)
-    except ValueError:
-        return None
 
 
 class Person(_Model):
@@ -121,7 +63,7 @@ class Milestone(_Model):
     submits_quantity: int | None = Field(default=None, alias="SubmitsQuantity")
     raw: dict[str, Any] = Field(default_factory=dict, exclude=True)
 
-    _times = field_validator("rev", "final", "due", "project", mode="before")(_lenient_time)
+    _times = field_validator("rev", "final", "due", "project", mode="before")(lenient_time)
     _ids = field_validator("timeline_id", mode="before")(coerce.as_uuid)
     _flags = field_validator("late", mode="before")(coerce.flag)
     _counts = field_validator("submits_quantity", mode="before")(coerce.int32)
@@ -158,7 +100,7 @@ class Record(_Model):
     timeline_item: Milestone | None = Field(default=None, alias="TimeLineItem")
     raw: dict[str, Any] = Field(default_factory=dict, exclude=True)
 
-    _times = field_validator("modified_at", mode="before")(_lenient_time)
+    _times = field_validator("modified_at", mode="before")(lenient_time)
     _ids = field_validator("plan_id", "company_id", "header_id", mode="before")(coerce.as_uuid)
     _texts = field_validator("size", "master_folder", mode="before")(coerce.text)
 
@@ -226,7 +168,7 @@ class TrackingEvent(_Model):
     @property
     def record(self) -> Record | None:
         """The state the event leaves behind: `after`, or `before` for a delete."""
-        return self.before if self.event_type == "OnDelete" else self.after
+        return self.before if self.event_type == EventType.ON_DELETE else self.after
 
     @property
     def master_folder(self) -> str:
@@ -264,6 +206,14 @@ def _describe(exc: ValidationError, prefix: str) -> str:
     return f"{loc}: {first['msg']}"
 
 
+def _shown(value: Any) -> str:
+    """A short readable rendering of a value a sender got wrong (never a whole object)."""
+    if isinstance(value, str | int | float | bool) or value is None:
+        text = repr(value)
+        return text if len(text) <= 60 else text[:57] + "..."
+    return f"of type {type(value).__name__}"
+
+
 def parse_event(body: Any) -> TrackingEvent:
     """Parse a decoded webhook body.
 
@@ -273,8 +223,10 @@ def parse_event(body: Any) -> TrackingEvent:
     if not isinstance(body, dict):
         raise NotATrackingEvent("body is not a JSON object")
     event_type = body.get("eventType")
-    if event_type not in EVENT_TYPES:
-        raise NotATrackingEvent(f"eventType {event_type!r} is not OnCreate, OnChange or OnDelete")
+    if not isinstance(event_type, str) or event_type not in EVENT_TYPES:
+        raise NotATrackingEvent(
+            f"eventType {_shown(event_type)} is not OnCreate, OnChange or OnDelete"
+        )
     data = body.get("data")
     if not isinstance(data, dict) or not data.get("planId"):
         raise NotATrackingEvent(
@@ -298,11 +250,11 @@ def parse_event(body: Any) -> TrackingEvent:
     except ValueError as exc:
         raise MalformedEvent(str(exc)) from None
 
-    record = before if event_type == "OnDelete" else after
+    record = before if event_type == EventType.ON_DELETE else after
     if record is None:
-        side = "before" if event_type == "OnDelete" else "after"
+        side = "before" if event_type == EventType.ON_DELETE else "after"
         raise MalformedEvent(f"{event_type} without data.{side}")
-    if event_type == "OnChange" and record.timeline_item is None:
+    if event_type == EventType.ON_CHANGE and record.timeline_item is None:
         raise MalformedEvent("OnChange without data.after.TimeLineItem")
     user: dict[str, Any] = body["user"] if isinstance(body.get("user"), dict) else {}
     try:

@@ -50,4 +50,4 @@ ON CONFLICT (id) DO UPDATE SET
 WHERE excluded.header_version > coalesce(t.header_version, -1)
    OR excluded.record_version > coalesce(t.record_version, -1)
    OR excluded.lifecycle_version > coalesce(t.lifecycle_version, -1)
-RETURNING t.id::text
+RETURNING t.id::text AS id

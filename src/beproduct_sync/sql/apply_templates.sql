@@ -18,4 +18,4 @@ ON CONFLICT (id) DO UPDATE SET
     source_version = excluded.source_version,
     updated_at = now()
 WHERE excluded.source_version > coalesce(t.source_version, -1)
-RETURNING t.id::text
+RETURNING t.id::text AS id

@@ -1,3 +1,3 @@
 -- The record versions stored for a page's rows: a row whose stored version equals the API
 -- row's version (modifiedAt plus content hash) was already written from this exact content.
-SELECT id::text, record_version::text FROM {record_table} WHERE id = ANY(%(ids)s::uuid[])
+SELECT id::text AS id, record_version::text AS version FROM {record_table} WHERE id = ANY(%(ids)s::uuid[])

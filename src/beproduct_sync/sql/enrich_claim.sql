@@ -17,4 +17,4 @@ SET status = 'running',
     updated_at = now()
 FROM picked
 WHERE j.kind = picked.kind AND j.entity_id = picked.entity_id
-RETURNING j.kind, j.entity_id, j.attempts, now() AS claimed_at
+RETURNING j.kind, j.entity_id::text AS entity_id, j.attempts, now() AS claimed_at

@@ -1,5 +1,7 @@
-SELECT m.id::text, m.{parent_column}::text, m.status::text, m.status_label, m.plan_date::text,
-       m.due_date::text, m.rev_date::text, m.final_date::text, m.late,
+-- The stored milestones of one plan, in the form reconcile compares with the API's.
+SELECT m.id::text AS id, m.{parent_column}::text AS parent, m.status::text AS status,
+       m.status_label, m.plan_date::text AS plan_date, m.due_date::text AS due_date,
+       m.rev_date::text AS rev_date, m.final_date::text AS final_date, m.late,
        coalesce((SELECT array_agg(a.assignee_id::text ORDER BY a.assignee_id)
                  FROM {assignment_table} a WHERE a.timeline_id = m.id), '{{}}') AS assignees
 FROM {timeline_table} m

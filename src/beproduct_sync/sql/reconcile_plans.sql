@@ -1,1 +1,1 @@
-SELECT id::text FROM ops.tracking_plan ORDER BY id
+SELECT id::text AS id FROM ops.tracking_plan ORDER BY id

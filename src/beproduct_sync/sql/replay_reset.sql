@@ -13,4 +13,4 @@ SET status = CASE WHEN %(claimant)s::text IS NULL THEN 'pending' ELSE 'processin
                         ELSE clock_timestamp() + make_interval(secs => %(lease_seconds)s) END,
     reason = NULL
 WHERE id = ANY(%(ids)s::bigint[]) AND status = ANY(%(statuses)s::text[])
-RETURNING id, payload, body_sha256, attempts, received_at, action, claims
+RETURNING id, payload, body_sha256 AS digest, attempts, received_at, action, claims

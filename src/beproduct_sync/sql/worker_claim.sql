@@ -22,4 +22,4 @@ SET status = 'processing',
     claims = t.claims + 1
 FROM picked
 WHERE t.id = picked.id
-RETURNING t.id, t.payload, t.body_sha256, t.attempts, t.received_at, t.action, t.claims
+RETURNING t.id, t.payload, t.body_sha256 AS digest, t.attempts, t.received_at, t.action, t.claims

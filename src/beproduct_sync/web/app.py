@@ -11,24 +11,26 @@ from typing import Any
 import psycopg
 import structlog
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from psycopg.rows import scalar_row
 from psycopg_pool import AsyncConnectionPool, PoolClosed, PoolTimeout, TooManyRequests
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from beproduct_sync import db, metrics
-from beproduct_sync.apply.writer import query
-from beproduct_sync.bootstrap import Runtime
-from beproduct_sync.inbox import log as inbox
-from beproduct_sync.model.from_webhook import body_digest
+from beproduct_sync import metrics, migrations
+from beproduct_sync.config import Settings
+from beproduct_sync.inbox.log import Received, record
+from beproduct_sync.migrations import APPLIED
+from beproduct_sync.model.body import canonical, decode, digest
+from beproduct_sync.model.webhook import event_type_label
+from beproduct_sync.sql import query
 from beproduct_sync.web.auth import Guard, Rejected, guard_from
-from beproduct_sync.web.replies import HANDLERS, error, json_reply
+from beproduct_sync.web.responses import HANDLERS, error, json_reply
 
 log = structlog.get_logger("beproduct_sync.web")
 
 WEBHOOK_PATH = "/webhooks/beproduct/tracking"
-KNOWN_EVENTS = frozenset({"OnCreate", "OnChange", "OnDelete"})
 
 Pool = AsyncConnectionPool[Any]
 
@@ -54,12 +56,11 @@ async def tracking(request: Request) -> Response:
     body = await read_capped(request, rx.max_body)
     rx.guard.verify_signature(body, request.headers)
     try:
-        event, altered = inbox.decode(body)
+        event, altered = decode(body)
     except ValueError:
         raise Rejected(400, "invalid_json", "the body is not valid JSON") from None
     received = await store(rx.pool, event, body, altered=altered)
-    kind = event.get("eventType") if isinstance(event, dict) else None
-    label = kind if kind in KNOWN_EVENTS else "other"
+    label = event_type_label(event.get("eventType") if isinstance(event, dict) else None)
     (metrics.DUPLICATES if received.duplicate else metrics.RECEIVED).labels(label).inc()
     metrics.ACK_SECONDS.observe(perf_counter() - started)
     return json_reply(
@@ -85,25 +86,25 @@ async def read_capped(request: Request, cap: int) -> bytes:
 
 async def store(
     pool: Pool, event: Any, raw: bytes | None = None, *, altered: bool = False
-) -> inbox.Received:
+) -> Received:
     """Record the event and wake the workers, committed before this returns. `raw` is the
-    body as received, kept if the event had to be altered to be stored (see inbox.record)."""
-    digest = body_digest(inbox.canonical(event))
+    body as received, kept if the event had to be altered to be stored (see inbox.log.record)."""
+    body_digest = digest(canonical(event))
     try:
-        return await _record(pool, event, digest, raw, altered)
+        return await _record(pool, event, body_digest, raw, altered)
     except (PoolTimeout, PoolClosed, TooManyRequests):
         raise  # no connection to be had: waiting again would only double the caller's wait
     except psycopg.OperationalError:
         # Most often a pooled connection the server or a transaction pooler closed while idle.
         # The pool drops it on return, and recording is idempotent (deduplicated by digest).
-        return await _record(pool, event, digest, raw, altered)
+        return await _record(pool, event, body_digest, raw, altered)
 
 
 async def _record(
-    pool: Pool, event: Any, digest: bytes, raw: bytes | None, altered: bool
-) -> inbox.Received:
+    pool: Pool, event: Any, body_digest: bytes, raw: bytes | None, altered: bool
+) -> Received:
     async with pool.connection() as conn, conn.transaction():
-        received = await inbox.record(conn, event, digest, raw, altered=altered)
+        received = await record(conn, event, body_digest, raw, altered=altered)
         if not received.duplicate:
             await conn.execute(query("inbox_notify"), {"id": received.id})
     return received
@@ -119,7 +120,12 @@ async def readyz(request: Request) -> Response:
     rx: Receiver = request.app.state.receiver
     try:
         async with rx.pool.connection(timeout=rx.db_timeout) as conn:
-            pending = await db.apending_migrations(conn)
+            try:
+                cur = conn.cursor(row_factory=scalar_row)
+                applied = await (await cur.execute(APPLIED)).fetchall()
+            except psycopg.errors.UndefinedTable:
+                applied = []
+            pending = migrations.pending(applied)
     except psycopg.OperationalError:
         return error(503, "database_unavailable", "the database does not answer")
     if pending:
@@ -136,31 +142,31 @@ async def metrics_text(request: Request) -> Response:
     rx: Receiver = request.app.state.receiver
     try:
         async with rx.pool.connection(timeout=rx.db_timeout) as conn:
-            cur = await conn.execute(query("queue_depth"))
-            row = await cur.fetchone()
-        metrics.QUEUE_DEPTH.set(row[0] if row else 0)
+            cur = conn.cursor(row_factory=scalar_row)
+            depth = await (await cur.execute(query("queue_depth"))).fetchone()
+        metrics.QUEUE_DEPTH.set(depth or 0)
     except psycopg.OperationalError:
         pass  # a scrape must not fail with the database; the gauge keeps its last value
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
 
-def new_pool(runtime: Runtime) -> Pool:
+def new_pool(settings: Settings, url: str) -> Pool:
     """A closed pool for the receiver; no server-side prepares, so transaction poolers work."""
-    size = runtime.settings.beproduct_sync_pool_max_size
+    size = settings.beproduct_sync_pool_max_size
     return AsyncConnectionPool(
-        runtime.url,
+        url,
         min_size=max(1, size // 2),
         max_size=size,
-        timeout=runtime.settings.beproduct_sync_pool_timeout_seconds,
+        timeout=settings.beproduct_sync_pool_timeout_seconds,
         kwargs={"prepare_threshold": None, "autocommit": True},
         open=False,
         name="beproduct-sync-web",
     )
 
 
-def create_app(runtime: Runtime, *, pool: Pool | None = None) -> Starlette:
-    """The ASGI app; a given `pool` is used as is (and left open), else the lifespan owns one."""
-    settings = runtime.settings
+def create_app(settings: Settings, url: str, *, pool: Pool | None = None) -> Starlette:
+    """The ASGI app for the database at `url`; a given `pool` is used as is (and left open),
+    else the lifespan owns one."""
     guard = guard_from(settings)  # ConfigError here: never listen without authentication
     if guard.insecure:
         log.warning(
@@ -170,7 +176,7 @@ def create_app(runtime: Runtime, *, pool: Pool | None = None) -> Starlette:
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        active = pool or new_pool(runtime)
+        active = pool or new_pool(settings, url)
         if pool is None:
             await active.open(wait=False)  # start even while the database is down; readyz says so
         app.state.receiver = Receiver(

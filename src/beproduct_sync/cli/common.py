@@ -1,0 +1,87 @@
+"""What every command shares: the typer app, readable failures, settings, the runtime, running
+coroutines, and ending background tasks."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Coroutine, Sequence
+from typing import Any, TypeVar
+
+import structlog
+import typer
+from pydantic import ValidationError
+
+from beproduct_sync.bootstrap import Runtime, build
+from beproduct_sync.config import Settings
+from beproduct_sync.errors import SyncError
+from beproduct_sync.logs import configure
+
+log = structlog.get_logger("beproduct_sync.cli")
+
+# On shutdown the enricher and the reconciler finish their current batch or pass for this long,
+# then are cancelled (a reconcile pass over many plans may take minutes; each plan's fix is its
+# own transaction, so cancelling is safe).
+BACKGROUND_GRACE_SECONDS = 10.0
+
+app = typer.Typer(
+    name="beproduct-sync",
+    help="Keep a PostgreSQL ops schema in step with BeProduct tracking webhooks.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+T = TypeVar("T")
+
+
+def fail(message: str, code: int = 2) -> typer.Exit:
+    """Print a one-line error for a person and return the exit to raise."""
+    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
+    return typer.Exit(code)
+
+
+def load_settings() -> Settings:
+    """Settings from the environment, or a readable exit."""
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = ".".join(str(p) for p in first["loc"]).upper()
+        raise fail(f"configuration {name}: {first['msg']}") from None
+    configure(settings.beproduct_sync_log_level, settings.beproduct_sync_log_format)
+    return settings
+
+
+def runtime(*, migrate: bool | None = None) -> Runtime:
+    """Settings + database, or a readable exit."""
+    settings = load_settings()
+    try:
+        return build(settings, migrate=migrate)
+    except SyncError as exc:
+        raise fail(str(exc)) from None
+
+
+def run(coro: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine; psycopg's async mode needs the selector loop on Windows."""
+    if sys.platform == "win32":  # pragma: no cover
+        asyncio.set_event_loop_policy(asyncio.WindowsSelectorEventLoopPolicy())  # type: ignore[attr-defined]
+    return asyncio.run(coro)
+
+
+async def finish_tasks(tasks: Sequence[asyncio.Future[None]], timeout: float) -> None:
+    """Wait for tasks that end by themselves; cancel those still running after `timeout`.
+
+    Waiting matters for the enricher: it releases the jobs it claimed when its batch ends,
+    whereas a task cancelled mid-batch leaves them claimed until their lease runs out.
+    """
+    if not tasks:
+        return
+    _, pending = await asyncio.wait(tasks, timeout=timeout)
+    for t in pending:
+        name = t.get_name() if isinstance(t, asyncio.Task) else None
+        log.warning("background_task_cancelled", task=name, after_s=timeout)
+        t.cancel()
+    for outcome in await asyncio.gather(*tasks, return_exceptions=True):
+        if isinstance(outcome, Exception):
+            log.error("background_task_failed", error=type(outcome).__name__)

@@ -1,0 +1,123 @@
+"""BeProduct timestamps, exactly: parsing to 100-ns ticks, instants and calendar dates. Pure.
+
+BeProduct writes .NET timestamps with 7 fractional digits and a `Z`; a Python datetime (and a
+Postgres timestamptz) keeps only 6. Versions and ordering use the exact ticks; `iso` and
+`calendar_date` give what the database columns hold.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime, timedelta, tzinfo
+from functools import lru_cache
+from typing import Any, NamedTuple
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_TS = re.compile(
+    r"^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?)?"
+    r"(Z|[+-]\d{2}:?\d{2})?$"
+)
+
+
+class SourceTime(NamedTuple):
+    """A BeProduct timestamp, exact to its 100-ns ticks (7 fractional digits)."""
+
+    ticks: int  # 100-ns units since the Unix epoch, UTC
+    text: str  # as sent
+
+    @property
+    def datetime(self) -> datetime:
+        """The instant as an aware datetime (microseconds: Python's and Postgres's limit).
+
+        ValueError for instants outside years 1 to 9999, which a datetime cannot hold.
+        """
+        try:
+            return EPOCH + timedelta(microseconds=self.ticks // 10)
+        except OverflowError:
+            raise ValueError(f"timestamp out of range: {self.text!r}") from None
+
+
+def parse_time(value: object) -> SourceTime | None:
+    """Parse a BeProduct ISO-8601 timestamp exactly; None for null/empty; ValueError if bad."""
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise ValueError(f"expected an ISO-8601 timestamp, got {type(value).__name__}")
+    return _parse_text(value)
+
+
+def lenient_time(value: object) -> SourceTime | None:
+    """Like parse_time, but None instead of ValueError: for optional dates, where one that
+    cannot be read becomes NULL (its text stays in raw_payload) rather than costing the event."""
+    try:
+        return parse_time(value)
+    except ValueError:
+        return None
+
+
+@lru_cache(maxsize=16384)
+def _parse_text(value: str) -> SourceTime:
+    # Cached: a plan's milestones share few distinct timestamps, and backfills parse 10^5 of them.
+    m = _TS.match(value.strip())
+    if m is None:
+        raise ValueError(f"not an ISO-8601 timestamp: {value!r}")
+    year, month, day, hour, minute, second, frac, zone = m.groups()
+    base = datetime(
+        int(year),
+        int(month),
+        int(day),
+        int(hour or 0),
+        int(minute or 0),
+        int(second or 0),
+        tzinfo=UTC,
+    )
+    # Naive timestamps are taken as UTC: BeProduct sends UTC everywhere we have seen. The offset
+    # is applied in whole seconds, not to the datetime: .NET's DateTime.MinValue with a positive
+    # offset lies before year 1, which a datetime cannot hold but ticks can.
+    whole = (base - EPOCH) // timedelta(seconds=1)
+    if zone and zone != "Z":
+        sign = 1 if zone[0] == "+" else -1
+        digits = zone[1:].replace(":", "")
+        whole -= sign * (int(digits[:2]) * 3600 + int(digits[2:]) * 60)
+    ticks = whole * 10_000_000 + int(((frac or "") + "0000000")[:7])
+    return SourceTime(ticks, value)
+
+
+@lru_cache(maxsize=16384)
+def _date_of(ticks: int, zone: tzinfo) -> str | None:
+    try:
+        return SourceTime(ticks, "").datetime.astimezone(zone).date().isoformat()
+    except (OverflowError, ValueError):  # .NET's MinValue / MaxValue shifted past year 1 / 9999
+        return None
+
+
+@lru_cache(maxsize=16384)
+def _iso_of(ticks: int) -> str | None:
+    try:
+        return SourceTime(ticks, "").datetime.isoformat()
+    except ValueError:
+        return None
+
+
+def calendar_date(time: SourceTime | None, zone: tzinfo) -> str | None:
+    """The calendar day of `time` in `zone`, ISO formatted (cached: dates repeat a lot)."""
+    return _date_of(time.ticks, zone) if time else None
+
+
+def iso(time: SourceTime | None) -> str | None:
+    """`time` as ISO-8601 with offset, at microsecond precision."""
+    return _iso_of(time.ticks) if time else None
+
+
+def date_of_text(value: Any, zone: tzinfo) -> str | None:
+    """The calendar day (in `zone`) of a timestamp or plain date given as text; None if
+    unreadable (REST fields that are not documented in full)."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    try:
+        return calendar_date(parse_time(value), zone)
+    except ValueError:
+        try:
+            return date.fromisoformat(value.strip()[:10]).isoformat()
+        except ValueError:
+            return None

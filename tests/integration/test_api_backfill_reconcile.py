@@ -1,0 +1,290 @@
+"""Backfill and reconciliation against the fake BeProduct API over real HTTP and a real Postgres."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import psycopg
+import pytest
+
+from beproduct_sync import db
+from beproduct_sync.api import backfill
+from beproduct_sync.api.client import BeProductClient
+from beproduct_sync.api.reconcile import reconcile_all
+from beproduct_sync.apply.ingest import ingest
+from beproduct_sync.apply.policy import Policy
+from beproduct_sync.config import Settings
+from beproduct_sync.testing.fake import FakeBeProduct, Sizes
+from tests.helpers.cli import run_cli
+
+UTC_ZONE = ZoneInfo("UTC")
+SIZES = Sizes(folders=2, plans=2, styles=5, milestones=4, materials=2, material_milestones=3)
+# 2 folders x 2 plans = 4 plans; 20 style rows x 4 = 80 milestones; 8 material rows x 3 = 24.
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeBeProduct]:
+    with FakeBeProduct.running(seed=7, sizes=SIZES) as f:
+        yield f
+
+
+def settings_for(fake: FakeBeProduct, **extra: Any) -> Settings:
+    values: dict[str, Any] = {k.lower(): v for k, v in fake.env().items()}
+    values.update(beproduct_api_backoff_base_seconds=0.01, beproduct_api_backoff_max_seconds=0.05)
+    return Settings(_env_file=None, **values, **extra)
+
+
+async def run_backfill(
+    url: str, fake: FakeBeProduct, opts: backfill.Options | None = None, api_wrapper: Any = None
+) -> dict[str, Any]:
+    async with BeProductClient(settings_for(fake)) as client:
+        api = api_wrapper(client) if api_wrapper else client
+        return await backfill.run(url, api, opts or backfill.Options(page_size=2), UTC_ZONE)
+
+
+def q(url: str, sql: str, *params: Any) -> list[tuple[Any, ...]]:
+    with psycopg.connect(url) as conn:
+        return conn.execute(sql, params).fetchall()
+
+
+def content(url: str) -> dict[str, list[Any]]:
+    tables = [
+        "tracking_folder",
+        "tracking_plan",
+        "tracking_timeline_template_item",
+        "tracking_plan_style",
+        "tracking_plan_style_timeline",
+        "tracking_timeline_assignment",
+        "tracking_plan_material",
+        "tracking_plan_material_timeline",
+    ]
+    out = {}
+    with psycopg.connect(url) as conn:
+        for t in tables:
+            cols = [
+                c.name
+                for c in conn.execute(f"SELECT * FROM ops.{t} LIMIT 0").description or []
+                if c.name not in ("created_at", "updated_at", "enriched_at")
+            ]
+            out[t] = sorted(
+                conn.execute(f"SELECT {', '.join(cols)} FROM ops.{t}").fetchall(), key=repr
+            )
+    return out
+
+
+async def test_backfill_copies_the_whole_account_with_exact_values(
+    db_url: str, fake: FakeBeProduct
+) -> None:
+    summary = await run_backfill(db_url, fake)
+    assert (summary["plans"], summary["rows"], summary["milestones"]) == (4, 28, 104)
+    counts = q(
+        db_url,
+        "SELECT (SELECT count(*) FROM ops.tracking_folder WHERE name IS NOT NULL),"
+        " (SELECT count(*) FROM ops.tracking_plan WHERE name IS NOT NULL),"
+        " (SELECT count(*) FROM ops.tracking_plan_style),"
+        " (SELECT count(*) FROM ops.tracking_plan_style_timeline),"
+        " (SELECT count(*) FROM ops.tracking_plan_material),"
+        " (SELECT count(*) FROM ops.tracking_plan_material_timeline)",
+    )[0]
+    assert counts == (2, 4, 20, 80, 8, 24)
+    row = fake.world.rows("Style")[0]
+    m = row.milestones[0]
+    (got,) = q(
+        db_url,
+        "SELECT s.style_number, s.color_name, t.status_label, t.template_item_id::text,"
+        " (SELECT array_agg(assignee_id::text ORDER BY assignee_id::text)"
+        "  FROM ops.tracking_timeline_assignment a WHERE a.timeline_id = t.id)"
+        " FROM ops.tracking_plan_style s JOIN ops.tracking_plan_style_timeline t"
+        " ON t.plan_style_id = s.id WHERE t.id = %s",
+        m.id,
+    )
+    assert got[:4] == (row.header.number, row.color_name, m.status, m.timeline_id)
+    assert (got[4] or []) == sorted(u.id for u in m.assigned_to)
+    names = q(db_url, "SELECT count(*) FROM ops.tracking_timeline_template_item WHERE name IS NULL")
+    assert names == [(0,)]
+
+
+async def test_a_second_backfill_changes_nothing(db_url: str, fake: FakeBeProduct) -> None:
+    await run_backfill(db_url, fake)
+    before = content(db_url)
+    again = await run_backfill(db_url, fake)
+    assert again["resumed"] is False
+    assert (again["rows_changed"], again["milestones_changed"]) == (0, 0)
+    assert content(db_url) == before
+
+
+class Flaky:
+    """The real client, but the timeline page requests fail after `ok` of them."""
+
+    def __init__(self, client: BeProductClient, ok: int) -> None:
+        self.client, self.ok = client, ok
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.client, name)
+
+    async def request(self, method: str, path: str, endpoint: str, **kw: Any) -> Any:
+        if endpoint.endswith("/Timeline"):
+            if self.ok <= 0:
+                raise RuntimeError("connection lost")
+            self.ok -= 1
+        return await self.client.request(method, path, endpoint, **kw)
+
+
+async def test_an_interrupted_backfill_resumes_where_it_stopped(
+    db_url: str, fake: FakeBeProduct
+) -> None:
+    with pytest.raises(ExceptionGroup):
+        await run_backfill(db_url, fake, api_wrapper=lambda c: Flaky(c, ok=5))
+    partial = q(db_url, "SELECT count(*) FROM ops.tracking_plan_style")[0][0]
+    assert 0 < partial < 20
+    (done_before,) = q(db_url, "SELECT sum(rows_done) FROM ops.backfill_checkpoint")[0]
+    summary = await run_backfill(db_url, fake)
+    assert summary["resumed"] is True
+    assert summary["resumed_pages"] >= 1
+    # Only the pages not yet written were fetched again.
+    assert summary["rows"] == 28 - done_before
+    assert q(db_url, "SELECT count(*) FROM ops.tracking_plan_style")[0][0] == 20
+    assert q(db_url, "SELECT count(*) FROM ops.tracking_plan_style_timeline")[0][0] == 80
+
+
+async def test_webhooks_newer_than_the_api_snapshot_survive_a_backfill(
+    db_url: str, fake: FakeBeProduct, tmp_path: Any
+) -> None:
+    row = fake.world.rows("Style")[0]
+    m = row.milestones[0]
+    # A webhook announcing a change made after the API's copy of the row was last modified.
+    body = fake.on_create(row)
+    body["eventType"] = "OnChange"
+    item: dict[str, Any] = {
+        "Id": m.id,
+        "TimeLineId": m.timeline_id,
+        "Status": "Rejected",
+        "Rev": None,
+        "Final": None,
+        "DueDate": None,
+        "ProjectDate": None,
+        "AssignedTo": [],
+        "ShareWith": [],
+        "Late": True,
+        "SubmitsQuantity": 9,
+    }
+    short = {
+        k: body["data"]["after"][k]
+        for k in ("Id", "PlanId", "CompanyId", "MasterFolder", "HeaderId")
+        if k in body["data"]["after"]
+    }
+    body["data"]["before"] = {**short, "TimeLineItem": item}
+    body["data"]["after"] = {**short, "TimeLineItem": item}
+    body["date"] = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f") + "0Z"
+    path = tmp_path / "change.json"
+    path.write_text(json.dumps(body))
+    async with await db.aconnect(db_url, autocommit=True) as conn:
+        assert (await ingest(conn, [path], Policy(zone=UTC_ZONE))).counts["applied"] == 1
+    await run_backfill(db_url, fake)
+    assert q(
+        db_url,
+        "SELECT status::text, late, submits_quantity FROM"
+        " ops.tracking_plan_style_timeline WHERE id = %s",
+        m.id,
+    ) == [("REJECTED", True, 9)]
+    # The rest of the row still came from the API.
+    assert q(db_url, "SELECT color_name FROM ops.tracking_plan_style WHERE id = %s", row.id) == [
+        (row.color_name,)
+    ]
+
+
+async def reconcile(url: str, fake: FakeBeProduct, fix: bool = False) -> list[Any]:
+    async with BeProductClient(settings_for(fake)) as client:
+        return await reconcile_all(url, client, UTC_ZONE, fix=fix)
+
+
+async def test_reconcile_finds_each_kind_of_drift_and_fix_removes_it(
+    db_url: str, fake: FakeBeProduct
+) -> None:
+    await run_backfill(db_url, fake)
+    assert all(not r.drift for r in await reconcile(db_url, fake))
+    styles = fake.world.rows("Style")
+    missing, extra, inactive, changed = styles[0], styles[1], styles[2], styles[3]
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        conn.execute(
+            "DELETE FROM ops.tracking_timeline_assignment a"
+            " USING ops.tracking_plan_style_timeline t"
+            " WHERE a.timeline_id = t.id AND t.plan_style_id = %s",
+            (missing.id,),
+        )
+        conn.execute(
+            "DELETE FROM ops.tracking_plan_style_timeline WHERE plan_style_id = %s", (missing.id,)
+        )
+        conn.execute("DELETE FROM ops.tracking_plan_style WHERE id = %s", (missing.id,))
+        conn.execute(
+            "UPDATE ops.tracking_plan_style SET active = false WHERE id = %s", (inactive.id,)
+        )
+        conn.execute(
+            "UPDATE ops.tracking_plan_style_timeline SET status = 'COMPLETE',"
+            " status_label = 'Complete', due_date = '1999-01-01' WHERE id = %s",
+            (changed.milestones[0].id,),
+        )
+    fake.remove_style(extra.id)
+    reports = await reconcile(db_url, fake)
+    kinds = {(d.kind, d.row_id) for r in reports for d in r.drift}
+    assert ("missing", missing.id) in kinds
+    assert ("extra", extra.id) in kinds
+    assert ("inactive", inactive.id) in kinds
+    assert ("milestone", changed.id) in kinds
+    (diff,) = [d for r in reports for d in r.drift if d.kind == "milestone"]
+    assert diff.fields["due_date"][0] == "1999-01-01"
+
+    await reconcile(db_url, fake, fix=True)
+    assert [d for r in await reconcile(db_url, fake) for d in r.drift] == []
+    assert q(
+        db_url,
+        "SELECT active, deleted_at IS NOT NULL FROM ops.tracking_plan_style WHERE id = %s",
+        extra.id,
+    ) == [(False, True)]
+    assert q(
+        db_url,
+        "SELECT count(*) FROM ops.tracking_plan_style_timeline WHERE plan_style_id = %s",
+        missing.id,
+    ) == [(len(missing.milestones),)]
+
+
+def test_backfill_and_reconcile_commands_work_end_to_end(db_url: str, fake: FakeBeProduct) -> None:
+    env = {**fake.env(), "DATABASE_URL": db_url, "BEPRODUCT_SYNC_LOG_FORMAT": "json"}
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return run_cli(*args, env=env)
+
+    done = cli("backfill", "--json")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["rows"] == 28
+    clean = cli("reconcile", "--json")
+    assert clean.returncode == 0, clean.stderr
+    assert all(r["counts"] == {} for r in json.loads(clean.stdout))
+    fake.remove_style(fake.world.rows("Style")[0].id)
+    drift = cli("reconcile")
+    assert drift.returncode == 3
+    assert "1 drift item(s)" in drift.stdout
+    assert cli("reconcile", "--fix").returncode == 0
+    assert cli("reconcile").returncode == 0
+
+
+def test_backfill_without_api_settings_says_what_to_set(db_url: str) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BEPRODUCT_")}
+    done = subprocess.run(
+        [sys.executable, "-m", "beproduct_sync", "backfill"],
+        env={**env, "DATABASE_URL": db_url},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert "BEPRODUCT_COMPANY" in done.stderr
+    assert "Traceback" not in done.stderr
