@@ -74,6 +74,11 @@ def main() -> None:
             str(args.milestones),
             "--materials",
             "0",
+            # Measure our side: no simulated page latency, no rate limit in the way.
+            "--seconds-per-row",
+            "0",
+            "--rate-per-minute",
+            "0",
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,

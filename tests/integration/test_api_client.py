@@ -140,15 +140,32 @@ async def test_the_rotated_refresh_token_is_kept_and_handed_to_the_hook(
     async def persist(token: str) -> None:
         seen.append(token)
 
+    fake.behave(rotate_refresh_tokens=True)
     client = BeProductClient(settings_for(fake), on_refresh_token=persist)
-    async with client:
-        await client.folders()
-        fake.expire_access_tokens()
-        # The second refresh only works with the rotated token: the fake retires used ones.
-        await client.folders()
+    try:
+        async with client:
+            await client.folders()
+            fake.expire_access_tokens()
+            # The second refresh only works with the rotated token: the fake retires used ones.
+            await client.folders()
+    finally:
+        fake.behave(rotate_refresh_tokens=False)
     assert client.refresh_token == fake.tokens.latest_refresh_token
     assert seen == [seen[0], client.refresh_token]
     assert seen[0] != fake.refresh_token
+
+
+async def test_a_reusable_refresh_token_is_kept_and_never_reported_as_rotated(
+    fake: FakeBeProduct,
+) -> None:
+    seen: list[str] = []
+    client = BeProductClient(settings_for(fake), on_refresh_token=seen.append)
+    async with client:
+        await client.folders()
+        fake.expire_access_tokens()
+        await client.folders()
+    assert client.refresh_token == fake.refresh_token
+    assert seen == []
 
 
 async def test_a_429_waits_for_retry_after(fake: FakeBeProduct) -> None:

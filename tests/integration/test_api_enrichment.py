@@ -24,6 +24,7 @@ from beproduct_sync.inbox.report import gather
 from beproduct_sync.model.body import canonical
 from beproduct_sync.model.body import digest as body_digest
 from beproduct_sync.testing.fake import FakeBeProduct, Sizes
+from beproduct_sync.testing.fake.behaviour import Behaviour
 from beproduct_sync.testing.fake.model import Folder, MilestoneDef, Plan, to_ticks
 from tests.helpers.apply import apply_one
 from tests.helpers.samples import load_sample
@@ -35,7 +36,10 @@ SAMPLE_FOLDER = "136625d5-d9cc-4139-8747-d98b85314676"
 
 @pytest.fixture
 def fake() -> Iterator[FakeBeProduct]:
-    with FakeBeProduct.running(seed=11, sizes=SIZES) as running:
+    # Folders carry `brand` here, so its mapping is checked; BeProduct documents no brand.
+    with FakeBeProduct.running(
+        seed=11, sizes=SIZES, behaviour=Behaviour(folder_brand=True)
+    ) as running:
         # Ten plans in three folders (4 + 3 + 3): drop one plan from two of the folders.
         for folder in list(running.world.folders)[1:]:
             plan = next(p for p in running.world.plans.values() if p.folder_id == folder)

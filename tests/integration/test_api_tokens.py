@@ -17,14 +17,21 @@ from beproduct_sync.bootstrap import Runtime, policy_from
 from beproduct_sync.config import Settings
 from beproduct_sync.errors import BeProductAuthError
 from beproduct_sync.testing.fake import FakeBeProduct, Sizes
+from beproduct_sync.testing.fake.behaviour import Behaviour
 
 SIZES = Sizes(folders=1, plans=1, styles=2, milestones=2, materials=0, material_milestones=0)
 
 
 @pytest.fixture
 def fake() -> Iterator[FakeBeProduct]:
-    # As at BeProduct: every refresh token, the configured one included, works exactly once.
-    with FakeBeProduct.running(seed=3, sizes=SIZES, retire_initial_refresh_token=True) as f:
+    # Rotating one-time refresh tokens (an option at BeProduct, whose default is reusable
+    # tokens): every refresh token, the configured one included, works exactly once.
+    with FakeBeProduct.running(
+        seed=3,
+        sizes=SIZES,
+        behaviour=Behaviour(rotate_refresh_tokens=True),
+        retire_initial_refresh_token=True,
+    ) as f:
         yield f
 
 

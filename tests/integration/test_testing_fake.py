@@ -65,16 +65,33 @@ def first_plan(http: httpx.Client) -> dict[str, Any]:
     return dict(page["result"][0])
 
 
-def test_token_grant_rotates_the_refresh_token_and_retires_the_used_one(
-    fake: FakeBeProduct,
-) -> None:
+def test_refresh_tokens_are_reusable_until_revoked(fake: FakeBeProduct) -> None:
     first = grant(fake, fake.refresh_token).json()
     assert first["token_type"] == "Bearer"
     assert first["expires_in"] == 8 * 3600
-    rotated = first["refresh_token"]
-    assert rotated != fake.refresh_token
-    assert grant(fake, rotated).status_code == 200
-    again = grant(fake, rotated)
+    assert first["refresh_token"] == fake.refresh_token
+    assert grant(fake, fake.refresh_token).status_code == 200
+    answer = httpx.post(fake.base_url + "/_admin/tokens/revoke", json={"refresh_token": "other"})
+    assert answer.status_code == 200
+    assert grant(fake, fake.refresh_token).status_code == 200
+
+
+def test_a_revoked_refresh_token_is_refused() -> None:
+    with FakeBeProduct.running(seed=7, sizes=SIZES) as own:
+        assert grant(own, own.refresh_token).status_code == 200
+        httpx.post(own.base_url + "/_admin/tokens/revoke", json={})
+        refused = grant(own, own.refresh_token)
+    assert refused.status_code == 400
+    assert refused.json() == {"error": "invalid_grant"}
+
+
+def test_rotation_is_an_option_that_retires_the_used_token() -> None:
+    with FakeBeProduct.running(seed=7, sizes=SIZES) as own:
+        own.behave(rotate_refresh_tokens=True)
+        rotated = grant(own, own.refresh_token).json()["refresh_token"]
+        assert rotated != own.refresh_token
+        assert grant(own, rotated).status_code == 200
+        again = grant(own, rotated)
     assert again.status_code == 400
     assert again.json() == {"error": "invalid_grant"}
 
@@ -94,14 +111,42 @@ def test_api_answers_401_without_a_token_and_after_tokens_expire(
     assert http.get("Tracking/Folders").status_code == 401
 
 
-def test_folders_are_a_bare_array_with_rate_limit_headers(http: httpx.Client) -> None:
-    answer = http.get("Tracking/Folders")
-    folders = answer.json()
+def test_folders_are_a_bare_array_of_the_documented_shape_without_brand(
+    fake: FakeBeProduct, http: httpx.Client
+) -> None:
+    folders = http.get("Tracking/Folders").json()
     assert isinstance(folders, list)
     assert len(folders) == SIZES.folders
-    assert {"id", "name", "brand", "active"} <= set(folders[0])
-    assert int(answer.headers["X-RateLimit-Remaining"]) < int(answer.headers["X-RateLimit-Limit"])
-    assert "X-RateLimit-Reset" in answer.headers
+    assert set(folders[0]) == {
+        "id",
+        "name",
+        "description",
+        "createdAt",
+        "modifiedAt",
+        "createdBy",
+        "modifiedBy",
+        "active",
+    }
+    fake.behave(folder_brand=True)
+    try:
+        assert "brand" in http.get("Tracking/Folders").json()[0]
+    finally:
+        fake.behave(folder_brand=False)
+
+
+def test_every_api_answer_carries_rate_limit_headers_with_a_unix_reset_time(
+    http: httpx.Client,
+) -> None:
+    for answer in (
+        http.get("Tracking/Folders"),
+        http.post("Tracking/Plans", json={}),
+        http.get("Tracking/Plan/00000000-0000-4000-8000-000000000000"),
+    ):
+        assert int(answer.headers["X-RateLimit-Remaining"]) < int(
+            answer.headers["X-RateLimit-Limit"]
+        )
+        reset = int(answer.headers["X-RateLimit-Reset"])
+        assert time.time() < reset <= time.time() + 61
 
 
 def test_plans_page_from_zero_and_report_the_folder_total(http: httpx.Client) -> None:

@@ -361,9 +361,12 @@ class BeProductClient:
         self._access = str(body["access_token"])
         # Refresh a little early so a token never expires between check and use.
         self._refresh_at = time.monotonic() + lifetime - min(60.0, lifetime / 10)
+        # BeProduct's refresh tokens are reusable (the answer repeats the one sent), but a
+        # rotating identity server returns a new one: adopt it, as both official SDKs do.
         rotated = body.get("refresh_token")
-        log.info("beproduct.token_refreshed", expires_in=lifetime, rotated=bool(rotated))
-        if rotated and rotated != self._refresh_token:
+        changed = bool(rotated) and rotated != self._refresh_token
+        log.info("beproduct.token_refreshed", expires_in=lifetime, rotated=changed)
+        if changed:
             self._refresh_token = str(rotated)
             await self._tell_refresh_hook()
 

@@ -12,6 +12,7 @@ import typer
 
 from beproduct_sync.cli.common import app, fail
 from beproduct_sync.testing.fake import Clock, FakeBeProduct, Sizes, World
+from beproduct_sync.testing.fake.behaviour import RETRY_AFTER_HEADER, Behaviour, RateLimits
 from beproduct_sync.testing.fake.gate import QuietDrops
 from beproduct_sync.testing.fake.model import to_ticks
 from beproduct_sync.testing.fake.samples import add_sample_plan
@@ -35,7 +36,9 @@ class _Options:
     milestones: int
     materials: int
     token_lifetime: float
-    samples: bool = True
+    samples: bool
+    behaviour: Behaviour
+    rate_limits: RateLimits
 
 
 @fake_app.callback()
@@ -54,10 +57,82 @@ def fake_beproduct(
         bool,
         typer.Option(help="Also know the plan of the bundled real webhook samples (for demos)."),
     ] = True,
+    max_page_size: Annotated[
+        int, typer.Option(min=0, help="Largest page served; bigger asks get fewer (0 = no cap).")
+    ] = 100,
+    rate_per_minute: Annotated[
+        int, typer.Option(min=0, help="Requests per minute (0 = no limit).")
+    ] = 1000,
+    rate_per_hour: Annotated[
+        int, typer.Option(min=0, help="Requests per hour (0 = no limit).")
+    ] = 30_000,
+    rate_per_day: Annotated[
+        int, typer.Option(min=0, help="Requests per day (0 = no limit).")
+    ] = 300_000,
+    rate_time_scale: Annotated[
+        float, typer.Option(min=0.0001, help="Shrink the rate windows (0.05: a minute lasts 3 s).")
+    ] = 1.0,
+    retry_after_header: Annotated[
+        str, typer.Option(help="429s carry Retry-After: always, never (body only) or alternate.")
+    ] = "alternate",
+    seconds_per_row: Annotated[
+        float, typer.Option(min=0.0, help="Latency each timeline row served adds (0 = none).")
+    ] = 0.001,
+    case_sensitive_filters: Annotated[
+        bool, typer.Option(help="Filter field names are case-sensitive (unknown: ignored).")
+    ] = True,
+    filter_dates_need_z: Annotated[
+        bool, typer.Option(help="Date filter values without Z are misparsed (offset dropped).")
+    ] = True,
+    rest_spellings: Annotated[
+        bool, typer.Option(help='REST spells "Approved with Corrections" and "N/A".')
+    ] = True,
+    label_drift: Annotated[
+        bool, typer.Option(help="Webhook status labels change case from event to event.")
+    ] = True,
+    computed_late: Annotated[
+        bool, typer.Option(help="REST `late` is computed when read, not stored.")
+    ] = True,
+    rotate_refresh_tokens: Annotated[
+        bool, typer.Option(help="Rotate refresh tokens on each grant (default: reusable).")
+    ] = False,
+    folder_brand: Annotated[
+        bool, typer.Option(help="Include the undocumented `brand` in folders.")
+    ] = False,
 ) -> None:
-    """Serve the fake API and print the settings that point beproduct-sync at it."""
+    """Serve the fake API and print the settings that point beproduct-sync at it.
+
+    It behaves as BeProduct documents, and adversarially where the documentation leaves room;
+    each flag turns one trait off (see the README).
+    """
+    if retry_after_header not in RETRY_AFTER_HEADER:
+        raise fail(f"--retry-after-header must be one of {', '.join(RETRY_AFTER_HEADER)}")
+    behaviour = Behaviour(
+        filter_fields_case_sensitive=case_sensitive_filters,
+        filter_dates_need_z=filter_dates_need_z,
+        max_page_size=max_page_size,
+        rest_status_spellings=rest_spellings,
+        label_case_drift=label_drift,
+        late_computed_on_read=computed_late,
+        rotate_refresh_tokens=rotate_refresh_tokens,
+        folder_brand=folder_brand,
+        seconds_per_row=seconds_per_row,
+        retry_after_header=retry_after_header,
+    )
+    limits = RateLimits(rate_per_minute, rate_per_hour, rate_per_day, rate_time_scale)
     ctx.obj = _Options(
-        host, port, seed, folders, plans, styles, milestones, materials, token_lifetime, samples
+        host,
+        port,
+        seed,
+        folders,
+        plans,
+        styles,
+        milestones,
+        materials,
+        token_lifetime,
+        samples,
+        behaviour,
+        limits,
     )
     if ctx.invoked_subcommand is None:
         _serve(ctx.obj)
@@ -71,7 +146,13 @@ def _fake(o: _Options) -> FakeBeProduct:
         milestones=o.milestones,
         materials=o.materials,
     )
-    fake = FakeBeProduct(seed=o.seed, sizes=sizes, token_lifetime=o.token_lifetime)
+    fake = FakeBeProduct(
+        seed=o.seed,
+        sizes=sizes,
+        token_lifetime=o.token_lifetime,
+        behaviour=o.behaviour,
+        rate_limits=o.rate_limits,
+    )
     if o.samples:
         add_sample_plan(fake.world)
     return fake
@@ -115,7 +196,7 @@ def webhooks(
         materials=o.materials,
     )
     # Virtual time makes the files reproducible; it starts after all seeded modifications.
-    world = World(o.seed, sizes, Clock(start=to_ticks("2025-11-06T08:00:00Z")))
+    world = World(o.seed, sizes, Clock(start=to_ticks("2025-11-06T08:00:00Z")), o.behaviour)
     fake = FakeBeProduct(seed=o.seed, world=world)
     try:
         out.mkdir(parents=True, exist_ok=True)

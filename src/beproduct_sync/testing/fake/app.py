@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import asyncio
+from dataclasses import asdict, dataclass, replace
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -13,9 +15,11 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from beproduct_sync.testing.fake import rest
-from beproduct_sync.testing.fake.chaos import Fault, Faults, RateWindow, Stats
+from beproduct_sync.testing.fake.behaviour import Behaviour
+from beproduct_sync.testing.fake.chaos import Fault, Faults, RateLimiter, Stats
 from beproduct_sync.testing.fake.filters import FilterError, matches, page
 from beproduct_sync.testing.fake.gate import Gate
+from beproduct_sync.testing.fake.model import now_ticks
 from beproduct_sync.testing.fake.tokens import Tokens
 from beproduct_sync.testing.fake.world import World
 
@@ -31,7 +35,22 @@ class Backend:
     tokens: Tokens
     faults: Faults
     stats: Stats
-    rate: RateWindow
+    limiter: RateLimiter
+
+    @property
+    def behaviour(self) -> Behaviour:
+        """The switches (shared with the world, which renders webhooks with them)."""
+        return self.world.behaviour
+
+    def matches(self, filters: Any, fields: Any) -> bool:
+        """Filters evaluated as the behaviour says."""
+        b = self.behaviour
+        return matches(
+            filters,
+            fields,
+            case_sensitive=b.filter_fields_case_sensitive,
+            need_z=b.filter_dates_need_z,
+        )
 
 
 class JSON(Response):
@@ -102,7 +121,7 @@ def build_app(b: Backend) -> Gate:
 
     async def folders(request: Request) -> Response:
         with b.world.lock:
-            return JSON([rest.folder(f) for f in b.world.folders.values()])
+            return JSON([rest.folder(f, b.behaviour) for f in b.world.folders.values()])
 
     async def plans(request: Request) -> Response:
         folder_id = request.query_params.get("folderId") or None
@@ -113,9 +132,9 @@ def build_app(b: Backend) -> Gate:
                 rest.plan_summary(p)
                 for p in b.world.plans.values()
                 if folder_id in (None, "None", p.folder_id)
-                and matches(filters, rest.plan_fields(p))
+                and b.matches(filters, rest.plan_fields(p))
             ]
-        return JSON(page(found, size, number))
+        return JSON(page(found, size, number, b.behaviour.max_page_size))
 
     async def plan(request: Request) -> Response:
         with b.world.lock:
@@ -127,8 +146,17 @@ def build_app(b: Backend) -> Gate:
         filters = ((await _body(request)) or {}).get("filters")
         with b.world.lock:
             rows = b.world.plan(request.path_params["plan_id"]).rows(kind).values()
-            found = [r for r in rows if matches(filters, rest.row_fields(r))]
-            return JSON(_rows_page(found, size, number))
+            found = [r for r in rows if b.matches(filters, rest.row_fields(r))]
+            chunk = page(found, size, number, b.behaviour.max_page_size)
+            now = now_ticks()
+            body = {
+                "result": [rest.row(r, b.behaviour, now) for r in chunk["result"]],
+                "total": chunk["total"],
+            }
+        b.stats.served(kind, len(body["result"]))
+        # Large pages are slow at BeProduct; the switch scales it down (or off).
+        await asyncio.sleep(b.behaviour.seconds_per_row * len(body["result"]))
+        return JSON(body)
 
     async def edit(request: Request) -> Response:
         edits = await _body(request)
@@ -139,7 +167,10 @@ def build_app(b: Backend) -> Gate:
             rows = b.world.edit(
                 request.path_params["plan_id"], request.path_params["kind"], edits, by
             )
-            return JSON([rest.row(r) for r in rows])
+            return JSON([rest.row(r, b.behaviour, now_ticks()) for r in rows])
+
+    async def ratelimit(request: Request) -> Response:
+        return JSON({f"per_{q.window}": _quota(q) for q in b.limiter.status()})
 
     routes = [
         Route(TOKEN_PATH, token, methods=["POST"]),
@@ -156,14 +187,15 @@ def build_app(b: Backend) -> Gate:
             api(edit),
             methods=["POST"],
         ),
+        Route("/api/{company}/ratelimit/status", api(ratelimit), methods=["GET"]),
         *admin_routes(b),
     ]
-    return Gate(Starlette(routes=routes), b.faults, b.stats, b.rate)
+    return Gate(Starlette(routes=routes), b.faults, b.stats, b.limiter, b.behaviour)
 
 
-def _rows_page(rows: list[Any], size: int, number: int) -> dict[str, Any]:
-    chunk = page(rows, size, number)
-    return {"result": [rest.row(r) for r in chunk["result"]], "total": chunk["total"]}
+def _quota(q: Any) -> dict[str, Any]:
+    reset = datetime.fromtimestamp(q.reset_at, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return {"limit": q.limit, "remaining": q.remaining, "used": q.used, "resetAt": reset}
 
 
 def admin_routes(b: Backend) -> list[Route]:
@@ -196,9 +228,53 @@ def admin_routes(b: Backend) -> list[Route]:
         b.tokens.expire_access_tokens()
         return JSON({"ok": True})
 
+    async def revoke(request: Request) -> Response:
+        body = await _body(request)
+        token = body.get("refresh_token") if isinstance(body, dict) else None
+        b.tokens.revoke(str(token) if token else None)
+        return JSON({"ok": True})
+
+    async def behaviour(request: Request) -> Response:
+        if request.method == "POST":
+            body = await _body(request)
+            if not isinstance(body, dict):
+                return error(400, "bad_request", "body must be an object of switches")
+            try:
+                b.behaviour.update(body)
+            except ValueError as exc:
+                return error(400, "bad_behaviour", str(exc))
+        return JSON(b.behaviour.to_json())
+
+    async def ratelimits(request: Request) -> Response:
+        if request.method == "POST":
+            body = await _body(request)
+            if not isinstance(body, dict):
+                return error(400, "bad_request", "body must be an object")
+            advance = body.pop("advance_seconds", None)
+            reset = body.pop("reset", False)
+            try:
+                limits = replace(b.limiter.limits, **body) if body else None
+                if advance is not None:
+                    b.limiter.advance(float(advance))
+            except (TypeError, ValueError) as exc:
+                return error(400, "bad_limits", str(exc))
+            if limits is not None or reset:
+                b.limiter.reset(limits)
+        limits = b.limiter.limits
+        return JSON(
+            {
+                "limits": asdict(limits),
+                "refusals": b.limiter.refusals,
+                "windows": {q.window: _quota(q) for q in b.limiter.status()},
+            }
+        )
+
     return [
         Route("/_admin/stats", stats, methods=["GET"]),
         Route("/_admin/stats/reset", reset_stats, methods=["POST"]),
         Route("/_admin/faults", faults, methods=["GET", "POST", "DELETE"]),
         Route("/_admin/tokens/expire", expire, methods=["POST"]),
+        Route("/_admin/tokens/revoke", revoke, methods=["POST"]),
+        Route("/_admin/behaviour", behaviour, methods=["GET", "POST"]),
+        Route("/_admin/ratelimit", ratelimits, methods=["GET", "POST"]),
     ]

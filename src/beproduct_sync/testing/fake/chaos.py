@@ -12,6 +12,8 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+from beproduct_sync.testing.fake.behaviour import RateLimits
+
 # Endpoint names used by faults and stats.
 ENDPOINTS = (
     "token",
@@ -22,16 +24,19 @@ ENDPOINTS = (
     "material_timeline",
     "style_edit",
     "material_edit",
+    "ratelimit",
 )
+RETRY_INFO = ("both", "header", "body", "none")
 
 
 @dataclass
 class Fault:
     """What to do to matching requests, for a number of them, a time window, or a fraction.
 
-    `status` answers with that code (a 429 always carries `Retry-After`, default 1 s; other codes
-    only when `retry_after` is set); `drop` sends half a body and closes the connection;
-    `latency` delays before answering (alone or with either).
+    `status` answers with that code (a 429 carries its wait, default 1 s, where `retry_info`
+    says: the `Retry-After` header, the JSON body's `retryAfterSeconds`, both, or none; other
+    codes carry `Retry-After` only when `retry_after` is set); `drop` sends half a body and
+    closes the connection; `latency` delays before answering (alone or with either).
     """
 
     endpoint: str | None = None  # one of ENDPOINTS; None = every API and token request
@@ -39,6 +44,7 @@ class Fault:
     drop: bool = False
     latency: float = 0.0
     retry_after: float | None = None
+    retry_info: str = "both"
     fraction: float = 1.0
     times: int | None = None  # stop after this many matching requests
     seconds: float | None = None  # stop this long after being added
@@ -47,6 +53,8 @@ class Fault:
     def __post_init__(self) -> None:
         if self.endpoint is not None and self.endpoint not in ENDPOINTS:
             raise ValueError(f"unknown endpoint {self.endpoint!r}; use one of {ENDPOINTS}")
+        if self.retry_info not in RETRY_INFO:
+            raise ValueError(f"retry_info must be one of {', '.join(RETRY_INFO)}")
         if self.status is not None and not 400 <= self.status <= 599:
             raise ValueError("status must be an HTTP error code (400-599)")
         if self.seconds is not None and self.deadline is None:
@@ -125,6 +133,7 @@ class Stats:
         """Forget everything counted so far."""
         with self._lock:
             self.requests: Counter[str] = Counter()
+            self.rows: Counter[str] = Counter()
             self.statuses: Counter[tuple[str, int]] = Counter()
             self.in_flight = 0
             self.max_in_flight = 0
@@ -145,6 +154,11 @@ class Stats:
         """
         with self._lock:
             self.statuses[(endpoint, status)] += 1
+
+    def served(self, kind: str, rows: int) -> None:
+        """`rows` timeline rows of `kind` (Style, Material) went out in a page."""
+        with self._lock:
+            self.rows[kind] += rows
 
     def end(self, endpoint: str) -> None:
         """A request is finished."""
@@ -167,26 +181,97 @@ class Stats:
                 by_status.setdefault(endpoint, {})[str(status)] = n
             return {
                 "requests": dict(self.requests),
+                "rows_served": dict(self.rows),
                 "statuses": by_status,
                 "in_flight": self.in_flight,
                 "max_in_flight": self.max_in_flight,
             }
 
 
-class RateWindow:
-    """A fixed one-minute window of `limit` requests, reported in X-RateLimit-* headers."""
+@dataclass(frozen=True)
+class Refusal:
+    """Why a request was refused: the window that ran out, its limit and when it resets."""
 
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
+    window: str
+    limit: int
+    retry_after: float
+
+
+@dataclass(frozen=True)
+class Quota:
+    """One window's state, as `X-RateLimit-*` headers and `ratelimit/status` report it."""
+
+    window: str
+    limit: int
+    used: int
+    reset_at: float  # Unix seconds
+
+    @property
+    def remaining(self) -> int:
+        """Requests left in the window."""
+        return max(0, self.limit - self.used)
+
+
+class RateLimiter:
+    """Fixed minute, hour and day windows (aligned to the wall clock, like BeProduct's reset
+    times in Unix seconds); a request refused by one window is counted in none.
+
+    `advance` moves the limiter's clock forward, so a test can let an hour pass at once.
+    """
+
+    def __init__(self, limits: RateLimits) -> None:
         self._lock = threading.Lock()
-        self._start = time.monotonic()
-        self._used = 0
+        self._offset = 0.0
+        self._used: dict[str, tuple[float, int]] = {}  # window → (start, used)
+        self.limits = limits
+        self.refusals = 0
 
-    def hit(self) -> tuple[int, float]:
-        """Count a request; return (remaining, seconds until the window resets)."""
-        now = time.monotonic()
+    def now(self) -> float:
+        """The limiter's wall-clock time, Unix seconds."""
+        return time.time() + self._offset
+
+    def advance(self, seconds: float) -> None:
+        """Let `seconds` pass for the windows."""
         with self._lock:
-            if now - self._start >= 60:
-                self._start, self._used = now, 0
-            self._used += 1
-            return self.limit - self._used, 60 - (now - self._start)
+            self._offset += seconds
+
+    def reset(self, limits: RateLimits | None = None) -> None:
+        """Forget all usage (and change the limits, when given)."""
+        with self._lock:
+            self._used.clear()
+            if limits is not None:
+                self.limits = limits
+
+    def _quotas(self, now: float) -> list[Quota]:
+        out = []
+        for name, limit, length in self.limits.windows():
+            start = now - now % length
+            began, used = self._used.get(name, (start, 0))
+            if began != start:
+                used = 0
+            self._used[name] = (start, used)
+            out.append(Quota(name, limit, used, start + length))
+        return out
+
+    def hit(self, count: bool = True) -> tuple[Quota | None, Refusal | None]:
+        """Count one request (unless `count` is False): the window to report in headers
+        (the one with the fewest requests left) and, when a window has run out, the refusal."""
+        with self._lock:
+            now = self.now()
+            quotas = self._quotas(now)
+            full = [q for q in quotas if q.remaining <= 0]
+            if full and count:
+                worst = max(full, key=lambda q: q.reset_at)
+                self.refusals += 1
+                return worst, Refusal(worst.window, worst.limit, worst.reset_at - now)
+            if count:
+                for q in quotas:
+                    self._used[q.window] = (self._used[q.window][0], q.used + 1)
+                quotas = [Quota(q.window, q.limit, q.used + 1, q.reset_at) for q in quotas]
+            shown = min(quotas, key=lambda q: (q.remaining, q.reset_at), default=None)
+            return shown, None
+
+    def status(self) -> list[Quota]:
+        """Every window's state (for `GET ratelimit/status`)."""
+        with self._lock:
+            return self._quotas(self.now())

@@ -65,10 +65,13 @@ class Clock:
 
 @dataclass(frozen=True)
 class User:
-    """A BeProduct user (assignee, share target, modifier)."""
+    """A BeProduct user (assignee, modifier) or partner (share target: a supplier, with its
+    partner type and country)."""
 
     id: str
     name: str
+    partner_type: str | None = None
+    country: str | None = None
 
 
 @dataclass
@@ -81,6 +84,7 @@ class Folder:
     active: bool
     created_at: int
     modified_at: int
+    description: str | None = None
 
 
 @dataclass

@@ -1,9 +1,17 @@
-"""Fake records → the REST API's camelCase JSON, and the filterable fields of each. Pure."""
+"""Fake records → the REST API's camelCase JSON, and the filterable fields of each. Pure.
+
+Shapes follow BeProduct's TypeScript SDK schemas (`src/schemas/tracking.ts`): folders without
+`brand`, `shareWith` entries `{id, name, partnerType, country}`, `page` `{id, title, type}`,
+rows with `fields[]` and `isArchived`; switches in `Behaviour` undo the adversarial parts.
+"""
 
 from __future__ import annotations
 
+import re
+import uuid
 from typing import Any
 
+from beproduct_sync.testing.fake.behaviour import Behaviour
 from beproduct_sync.testing.fake.filters import Getter
 from beproduct_sync.testing.fake.model import (
     Folder,
@@ -14,6 +22,13 @@ from beproduct_sync.testing.fake.model import (
     User,
     fmt_time,
 )
+from beproduct_sync.testing.fake.seed import DONE
+
+# The same state, spelled as REST-side documents spell it (webhooks: "Approved with
+# corrections", "NA").
+REST_SPELLINGS = {"approvedwithcorrections": "Approved with Corrections", "na": "N/A"}
+_NOISE = re.compile(r"[\s\-_/]+")
+_DONE = {_NOISE.sub("", d).casefold() for d in DONE}
 
 
 def user(u: User | None) -> dict[str, Any] | None:
@@ -21,16 +36,51 @@ def user(u: User | None) -> dict[str, Any] | None:
     return None if u is None else {"id": u.id, "name": u.name}
 
 
-def folder(f: Folder) -> dict[str, Any]:
-    """A `Tracking/Folders` entry."""
-    return {
+def folder(f: Folder, b: Behaviour) -> dict[str, Any]:
+    """A `Tracking/Folders` entry (`brand` only when the switch asks for it)."""
+    out = {
         "id": f.id,
         "name": f.name,
-        "brand": f.brand,
-        "active": f.active,
+        "description": f.description,
         "createdAt": fmt_time(f.created_at),
         "modifiedAt": fmt_time(f.modified_at),
+        "createdBy": None,
+        "modifiedBy": None,
+        "active": f.active,
     }
+    if b.folder_brand:
+        out["brand"] = f.brand
+    return out
+
+
+def status(text: str, b: Behaviour) -> str:
+    """A status label as REST spells it."""
+    if not b.rest_status_spellings:
+        return text
+    return REST_SPELLINGS.get(_NOISE.sub("", text).casefold(), text)
+
+
+def late(m: Milestone, b: Behaviour, now: int) -> bool:
+    """REST's `late`: computed when read (due passed and not done, or due after plan)."""
+    if not b.late_computed_on_read:
+        return m.late
+    if m.due is None:
+        return False
+    overdue = m.due < now and _NOISE.sub("", m.status).casefold() not in _DONE
+    return overdue or (m.plan is not None and m.due > m.plan)
+
+
+def page_ref(name: str | None) -> dict[str, Any] | None:
+    """An app page `{id, title, type}`."""
+    if not name:
+        return None
+    page_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"beproduct-fake-page:{name}"))
+    return {"id": page_id, "title": name, "type": "Form"}
+
+
+def partner(u: User) -> dict[str, Any]:
+    """A `shareWith` entry."""
+    return {"id": u.id, "name": u.name, "partnerType": u.partner_type, "country": u.country}
 
 
 def definition(d: MilestoneDef) -> dict[str, Any]:
@@ -84,25 +134,34 @@ def plan_summary(p: Plan) -> dict[str, Any]:
     return out
 
 
-def milestone(m: Milestone) -> dict[str, Any]:
+def milestone(m: Milestone, b: Behaviour, now: int) -> dict[str, Any]:
     """A timeline item of a row (REST `plan` = webhook ProjectDate, `due` = DueDate)."""
     return {
         "id": m.id,
         "timelineId": m.timeline_id,
-        "status": m.status,
+        "status": status(m.status, b),
         "plan": fmt_time(m.plan),
         "rev": fmt_time(m.rev),
         "final": fmt_time(m.final),
         "due": fmt_time(m.due),
         "assignedTo": [user(u) for u in m.assigned_to],
-        "shareWith": [user(u) for u in m.share_with],
-        "late": m.late,
+        "shareWith": [partner(u) for u in m.share_with],
+        "late": late(m, b, now),
         "submitsQuantity": m.submits_quantity,
-        "page": {"name": m.page} if m.page else None,
+        "page": page_ref(m.page),
+        "request": None,
     }
 
 
-def row(r: Row) -> dict[str, Any]:
+def _fields(r: Row) -> list[dict[str, Any]]:
+    season = r.header.number[1:5] if r.kind == "Style" else None
+    return [
+        {"id": "season", "name": "Season", "value": season, "type": "Text", "required": False},
+        {"id": "order", "name": "Order", "value": r.order, "type": "Number", "required": False},
+    ]
+
+
+def row(r: Row, b: Behaviour, now: int) -> dict[str, Any]:
     """A `Style/Timeline` or `Material/Timeline` row."""
     return {
         "id": r.id,
@@ -120,8 +179,9 @@ def row(r: Row) -> dict[str, Any]:
             "headerName": r.header.name,
             "folder": {"id": r.header.folder_id, "name": r.header.folder_name},
         },
-        "timelines": [milestone(m) for m in r.milestones],
+        "timelines": [milestone(m, b, now) for m in r.milestones],
         "isArchived": r.archived,
+        "fields": _fields(r),
     }
 
 

@@ -104,6 +104,11 @@ COLORS = (
 )
 SIZES = ("NA", "NA", "NA", "S", "M", "L", "XL")
 SUPPLIERS = ("Everest Apparel Ltd", "Hanoi Knitworks", "Pacific Textiles", "Sunrise Garments")
+COUNTRIES = ("Bangladesh", "Vietnam", "China", "India")
+# The office's UTC offset. BeProduct writes a calendar date picked at creation as the local
+# wall-clock time labelled Z (real sample: a style added at 01:52Z got a first milestone dated
+# "2025-11-05T18:52:05.07Z", 7 hours earlier); a date edited later arrives as midnight Z.
+LOCAL_OFFSET = -7 * 3600 * TICKS_PER_SECOND
 DEPARTMENTS = (
     "PRE-PRODUCTION | CUSTOMER",
     "DESIGN",
@@ -176,6 +181,11 @@ class Seeder:
     def __init__(self, seed: int) -> None:
         self.rng = random.Random(seed)
         self.users = [User(self.uuid(), name) for name in USER_NAMES]
+        # Milestones are shared with partners (suppliers), not users.
+        self.partners = [
+            User(self.uuid_for(name), name, "Supplier", country)
+            for name, country in zip(SUPPLIERS, COUNTRIES, strict=True)
+        ]
         self.company_id = self.uuid()
         self.style_folder = (self.uuid(), "Style")
         self.material_folder = (self.uuid(), "Material")
@@ -232,10 +242,13 @@ class Seeder:
             )
         return defs
 
-    def milestone(self, d: MilestoneDef) -> Milestone:
-        """An instance of a definition, with a status plausible for its date."""
+    def milestone(self, d: MilestoneDef, created: int) -> Milestone:
+        """An instance of a definition, with a status plausible for its date; its dates carry the
+        local time of day of the row's creation (`created`), labelled Z, as BeProduct's do."""
         rng = self.rng
-        due = d.plan_date + rng.choice((0, 0, 0, 1, 2, 7)) * TICKS_PER_DAY
+        clock = (created + LOCAL_OFFSET) % TICKS_PER_DAY
+        plan = d.plan_date + clock
+        due = plan + rng.choice((0, 0, 0, 1, 2, 7)) * TICKS_PER_DAY
         if due < TODAY:
             status = rng.choice(
                 (
@@ -258,12 +271,12 @@ class Seeder:
             id=self.uuid(),
             timeline_id=d.id,
             status=status,
-            plan=d.plan_date,
+            plan=plan,
             due=due,
             rev=due + rng.randrange(-3, 4) * TICKS_PER_DAY if rng.random() < 0.2 else None,
             final=self.instant(due - 2 * TICKS_PER_DAY, 4) if done else None,
             assigned_to=rng.sample(self.users, rng.choice((0, 0, 1, 1, 2))),
-            share_with=rng.sample(self.users, rng.choice((0, 0, 0, 1))),
+            share_with=rng.sample(self.partners, rng.choice((0, 0, 0, 1))),
             late=due < TODAY and not done,
             submits_quantity=rng.choice((0, 0, 0, 1, 2)),
             page=d.page_name,
@@ -273,7 +286,8 @@ class Seeder:
         """A style/material row in `plan` with one milestone per definition."""
         rng = self.rng
         color_name, color_number = rng.choice(COLORS)
-        supplier = rng.choice(SUPPLIERS) if rng.random() < 0.6 else None
+        supplier = rng.choice(self.partners) if rng.random() < 0.6 else None
+        created = self.instant(plan.created_at, 20)
         return Row(
             id=self.uuid(),
             plan_id=plan.id,
@@ -283,10 +297,10 @@ class Seeder:
             color_number=color_number,
             color_name=color_name,
             size=rng.choice(SIZES),
-            supplier=User(self.uuid_for(supplier), supplier) if supplier else None,
-            modified_at=self.instant(plan.created_at, 20),
+            supplier=supplier,
+            modified_at=created,
             modified_by=rng.choice(self.users),
-            milestones=[self.milestone(d) for d in plan.defs(kind)],
+            milestones=[self.milestone(d, created) for d in plan.defs(kind)],
             order=order,
         )
 
@@ -335,5 +349,7 @@ class Seeder:
             brand = BRANDS[i % len(BRANDS)]
             created = to_ticks("2024-01-15T00:00:00Z") + self.instant(0, 300)
             name = brand if i < len(BRANDS) else f"{brand} {i // len(BRANDS) + 1}"
-            out.append(Folder(self.uuid(), name, brand, True, created, self.instant(created, 30)))
+            folder = Folder(self.uuid(), name, brand, True, created, self.instant(created, 30))
+            folder.description = f"{brand} tracking plans"
+            out.append(folder)
         return out

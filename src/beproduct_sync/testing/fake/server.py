@@ -14,12 +14,13 @@ import uvicorn
 
 from beproduct_sync.testing.fake import webhooks
 from beproduct_sync.testing.fake.app import TOKEN_PATH, Backend, build_app
-from beproduct_sync.testing.fake.chaos import Fault, Faults, RateWindow, Stats
+from beproduct_sync.testing.fake.behaviour import Behaviour, RateLimits
+from beproduct_sync.testing.fake.chaos import Fault, Faults, RateLimiter, Stats
 from beproduct_sync.testing.fake.gate import QuietDrops
 from beproduct_sync.testing.fake.model import Row
 from beproduct_sync.testing.fake.seed import Sizes
 from beproduct_sync.testing.fake.tokens import Tokens
-from beproduct_sync.testing.fake.world import Change, Removal, World
+from beproduct_sync.testing.fake.world import Change, Removal, RowEdit, World
 
 _THREAD = "fake-beproduct"
 _quiet = QuietDrops(_THREAD)
@@ -30,7 +31,9 @@ class FakeBeProduct:
     """A seeded, mutable, fault-injectable BeProduct API over real HTTP.
 
     `with FakeBeProduct.running(seed=1) as fake:` serves it on a free loopback port; `fake.env()`
-    gives the settings that point the service at it.
+    gives the settings that point the service at it. It behaves as BeProduct documents (and
+    adversarially where the documentation leaves room): `behaviour` switches each trait off,
+    `rate_limits` sets the minute/hour/day windows (see testing.fake.behaviour).
     """
 
     def __init__(
@@ -43,26 +46,29 @@ class FakeBeProduct:
         client_secret: str = "fake-secret",  # noqa: S107
         refresh_token: str = "fake-refresh-token",  # noqa: S107
         token_lifetime: float = 8 * 3600,
-        rate_limit: int = 100_000,
         world: World | None = None,
+        behaviour: Behaviour | None = None,
+        rate_limits: RateLimits | None = None,
         retire_initial_refresh_token: bool = False,
     ) -> None:
         self.company = company
-        self.world = world or World(seed, sizes)
-        # retire_initial_refresh_token: the configured token works once, as at BeProduct.
+        self.world = world or World(seed, sizes, behaviour=behaviour)
+        if behaviour is not None:
+            self.world.behaviour = behaviour
+        # retire_initial_refresh_token (with rotation): the configured token works once.
         self.tokens = Tokens(
             client_id,
             client_secret,
             refresh_token,
             token_lifetime,
+            behaviour=self.world.behaviour,
             retire_initial=retire_initial_refresh_token,
         )
         self.faults = Faults(seed)
         self.stats = Stats()
+        self.limiter = RateLimiter(rate_limits or RateLimits())
         self.app = build_app(
-            Backend(
-                company, self.world, self.tokens, self.faults, self.stats, RateWindow(rate_limit)
-            )
+            Backend(company, self.world, self.tokens, self.faults, self.stats, self.limiter)
         )
         self.base_url = ""
         self._server: uvicorn.Server | None = None
@@ -166,12 +172,43 @@ class FakeBeProduct:
         """Expire every issued access token; the next API call answers 401."""
         self.tokens.expire_access_tokens()
 
+    @property
+    def behaviour(self) -> Behaviour:
+        """The switches in force (change them with `behave` or `POST /_admin/behaviour`)."""
+        return self.world.behaviour
+
+    def behave(self, **switches: Any) -> None:
+        """Change switches, e.g. `fake.behave(max_page_size=0)`."""
+        self.world.behaviour.update(switches)
+
+    def set_rate_limits(self, limits: RateLimits) -> None:
+        """New minute/hour/day limits; usage so far is forgotten."""
+        self.limiter.reset(limits)
+
+    def advance_rate_clock(self, seconds: float) -> None:
+        """Let `seconds` pass for the rate windows (an hour-long wait in no time)."""
+        self.limiter.advance(seconds)
+
     # -- data and webhooks -------------------------------------------------------------------
     def change_milestone(
         self, row_id: str, milestone_id: str | None = None, **changes: Any
     ) -> Change:
         """Change a milestone (see World.change_milestone)."""
         return self.world.change_milestone(row_id, milestone_id, **changes)
+
+    def edit_row(self, row_id: str, **changes: Any) -> RowEdit:
+        """Change a row's size, colourway or supplier (see World.edit_row)."""
+        return self.world.edit_row(row_id, **changes)
+
+    def on_row_change(self, edit: RowEdit) -> dict[str, Any]:
+        """The OnChange webhook body announcing a row edit (no TimeLineItem)."""
+        return webhooks.on_row_change(self.world, edit)
+
+    def on_attribute_change(
+        self, row: Row | str, field: str = "Season", before: Any = "SS25", after: Any = "SS26"
+    ) -> dict[str, Any]:
+        """A style attribute change body (not a tracking event: no data.planId)."""
+        return webhooks.on_attribute_change(self.world, self._row(row), field, before, after)
 
     def remove_style(self, row_id: str) -> Removal:
         """Remove a style (or material) row from its plan."""

@@ -2,27 +2,45 @@
 
 PascalCase inside `data`, camelCase on the envelope, `date` with 7 fractional digits and Z, and
 `data.timelineId` = the style-in-plan record id (see the samples bundled with the package).
+Only shapes seen in real bodies are generated: `Supplier` is `[]` as in every sample (its entry
+shape is unknown), `timeLineSchema.Page` is null and `LinkFolder` "Style" (it names the linked
+page's folder, not the row's kind). Status labels change case from event to event when
+`Behaviour.label_case_drift` is on, as BeProduct's do over time.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from typing import Any
 
 from beproduct_sync.testing.fake.model import Milestone, MilestoneDef, Row, User, fmt_time
-from beproduct_sync.testing.fake.world import Change, World
+from beproduct_sync.testing.fake.world import Change, RowEdit, World
 
 
 def _people(users: list[User]) -> list[dict[str, str]]:
     return [{"value": u.name, "code": u.id} for u in users]
 
 
-def milestone(m: Milestone) -> dict[str, Any]:
-    """A `Timelines[]` entry / `TimeLineItem`."""
+def label(text: str, drift: bool, salt: str) -> str:
+    """A status label as one event spells it: as stored, or (drifting) in sentence or title
+    case, chosen by `salt` so the same event always reads the same."""
+    if not drift:
+        return text
+    pick = hashlib.sha256(salt.encode()).digest()[0] % 3
+    if pick == 1:
+        return text[:1].upper() + text[1:].lower()
+    if pick == 2:
+        return text.title()
+    return text
+
+
+def milestone(m: Milestone, drift: bool = False, at: int = 0) -> dict[str, Any]:
+    """A `Timelines[]` entry / `TimeLineItem` (`drift`: its label's case as of time `at`)."""
     return {
         "Id": m.id,
         "TimeLineId": m.timeline_id,
-        "Status": m.status,
+        "Status": label(m.status, drift, f"{m.id}:{at}"),
         "Rev": fmt_time(m.rev),
         "Final": fmt_time(m.final),
         "DueDate": fmt_time(m.due),
@@ -44,16 +62,21 @@ def _base(world: World, row: Row) -> dict[str, Any]:
     }
 
 
-def record(world: World, row: Row) -> dict[str, Any]:
-    """The full record of OnCreate `after` / OnDelete `before`."""
+def _color(row: Row) -> dict[str, Any]:
+    return {
+        "_id": row.color_id,
+        "color_source_id": None,
+        "suggested_name": row.color_name,
+        "suggested_hex": row.color_number,
+    }
+
+
+def record(world: World, row: Row, at: int = 0) -> dict[str, Any]:
+    """The full record of OnCreate `after` / OnDelete `before`, as of event time `at`."""
+    drift = world.behaviour.label_case_drift
     return {
         **_base(world, row),
-        "Color": {
-            "_id": row.color_id,
-            "color_source_id": None,
-            "suggested_name": row.color_name,
-            "suggested_hex": row.color_number,
-        },
+        "Color": _color(row),
         "Size": row.size,
         "StyleId": None,
         "StyleColor": {
@@ -62,17 +85,17 @@ def record(world: World, row: Row) -> dict[str, Any]:
             "suggested_name": "NA",
             "suggested_hex": "NA",
         },
-        "Supplier": [{"Id": row.supplier.id, "Name": row.supplier.name}] if row.supplier else [],
+        "Supplier": [],
         "ModifiedAt": fmt_time(row.modified_at),
         "ModifiedBy": {"user_id": row.modified_by.id, "user_name": row.modified_by.name},
-        "Timelines": [milestone(m) for m in row.milestones],
+        "Timelines": [milestone(m, drift, at) for m in row.milestones],
         "Aggregates": None,
         "Order": row.order,
         "MarkedForDelete": False,
     }
 
 
-def schema(d: MilestoneDef, link_folder: str = "Style") -> dict[str, Any]:
+def schema(d: MilestoneDef) -> dict[str, Any]:
     """`data.timeLineSchema` for a milestone definition."""
     return {
         "Plan": fmt_time(d.plan_date),
@@ -83,10 +106,10 @@ def schema(d: MilestoneDef, link_folder: str = "Style") -> dict[str, Any]:
         "TaskDescription": d.action,
         "ShortDescription": d.short,
         "AssignedTo": [],
-        "Page": d.page_name,
+        "Page": None,
         "Days": d.days,
         "GroupTask": "NORMAL",
-        "LinkFolder": link_folder,
+        "LinkFolder": "Style",
         "Calendar": "DAYS",
         "CalendarDays": 0,
         "When": "AFTER",
@@ -132,7 +155,7 @@ def on_create(world: World, row: Row, at: int | None = None) -> dict[str, Any]:
     """OnCreate for a row as it is now (dated just after its last modification)."""
     with world.lock:
         when = at if at is not None else world.clock.now()
-        data = {"before": None, "after": record(world, row)}
+        data = {"before": None, "after": record(world, row, when)}
         return _envelope(world, "OnCreate", row, data, row.modified_by, when)
 
 
@@ -143,13 +166,49 @@ def on_change(world: World, change: Change) -> dict[str, Any]:
         plan = world.plans.get(row.plan_id)
         defs = {d.id: d for d in plan.defs(row.kind)} if plan else {}
         definition = defs.get(change.after.timeline_id)
-        data = {
-            "before": {**_base(world, row), "TimeLineItem": milestone(change.before)},
-            "after": {**_base(world, row), "TimeLineItem": milestone(change.after)},
-            "timeLineSchema": schema(definition, row.kind) if definition else None,
-        }
         # BeProduct stamps the event after the change it reports, never at the same instant.
-        return _envelope(world, "OnChange", row, data, change.by, world.clock.now())
+        when = world.clock.now()
+        drift = world.behaviour.label_case_drift
+        data = {
+            "before": {**_base(world, row), "TimeLineItem": milestone(change.before, drift, when)},
+            "after": {**_base(world, row), "TimeLineItem": milestone(change.after, drift, when)},
+            "timeLineSchema": schema(definition) if definition else None,
+        }
+        return _envelope(world, "OnChange", row, data, change.by, when)
+
+
+def on_row_change(world: World, edit: RowEdit) -> dict[str, Any]:
+    """OnChange for a row's own fields (colourway, size, supplier): the record without a
+    `TimeLineItem`, carrying `Color`, `Size` and `Supplier` ([] as in every real sample)."""
+    with world.lock:
+
+        def side(row: Row) -> dict[str, Any]:
+            return {**_base(world, row), "Color": _color(row), "Size": row.size, "Supplier": []}
+
+        data = {"before": side(edit.before), "after": side(edit.after)}
+        return _envelope(world, "OnChange", edit.after, data, edit.by, world.clock.now())
+
+
+def on_attribute_change(
+    world: World, row: Row, field: str, before: Any, after: Any
+) -> dict[str, Any]:
+    """A style attribute change, as a subscription misconfigured to send other modules' events
+    delivers it: objectType "Header", `data.before/after` with header fields, the plans the
+    style is in as `planIds`, and no `data.planId` (so not a tracking event)."""
+    with world.lock:
+        plan_ids = sorted({r.plan_id for r in world.rows(row.kind) if r.header.id == row.header.id})
+
+        def side(value: Any) -> dict[str, Any]:
+            return {
+                "Id": row.header.id,
+                "HeaderNumber": row.header.number,
+                "HeaderName": row.header.name,
+                field: value,
+            }
+
+        body = _envelope(world, "OnChange", row, {}, row.modified_by, world.clock.now())
+        body["data"] = {"before": side(before), "after": side(after), "planIds": plan_ids}
+        return body
 
 
 def on_delete(
@@ -158,7 +217,7 @@ def on_delete(
     """OnDelete: `data.before` is the row's full last state."""
     with world.lock:
         when = at if at is not None else world.clock.now()
-        data = {"before": record(world, row), "after": None}
+        data = {"before": record(world, row, when), "after": None}
         return _envelope(world, "OnDelete", row, data, by or row.modified_by, when)
 
 

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from beproduct_sync.testing.fake.behaviour import Behaviour
 from beproduct_sync.testing.fake.model import (
     TICKS_PER_DAY,
     Clock,
@@ -24,7 +25,7 @@ from beproduct_sync.testing.fake.model import (
     User,
     to_ticks,
 )
-from beproduct_sync.testing.fake.seed import DONE, Seeder, Sizes
+from beproduct_sync.testing.fake.seed import DONE, LOCAL_OFFSET, Seeder, Sizes
 
 # Arguments left at ... keep the milestone's current value (None clears it).
 Keep = Any
@@ -50,6 +51,17 @@ class Change:
 
 
 @dataclass(frozen=True)
+class RowEdit:
+    """A row's own fields changed (colourway, size or supplier, as BeProduct's Edit API can):
+    copies of the row before and after, without a milestone change."""
+
+    before: Row
+    after: Row
+    at: int
+    by: User
+
+
+@dataclass(frozen=True)
 class Removal:
     """A row removed from its plan, with its last state."""
 
@@ -61,13 +73,21 @@ class Removal:
 class World:
     """Folders, plans and rows generated from a seed, and changed in place afterwards."""
 
-    def __init__(self, seed: int = 1, sizes: Sizes | None = None, clock: Clock | None = None):
+    def __init__(
+        self,
+        seed: int = 1,
+        sizes: Sizes | None = None,
+        clock: Clock | None = None,
+        behaviour: Behaviour | None = None,
+    ):
         self.seed = seed
+        self.behaviour = behaviour or Behaviour()
         self.sizes = sizes or Sizes()
         self.lock = threading.RLock()
         self.clock = clock or Clock()
         self._seeder = Seeder(seed)
         self.users: list[User] = list(self._seeder.users)
+        self.partners: list[User] = list(self._seeder.partners)
         self.company_id = self._seeder.company_id
         self.folders: dict[str, Folder] = {f.id: f for f in self._seeder.folders(self.sizes)}
         self.plans: dict[str, Plan] = {}
@@ -114,6 +134,17 @@ class World:
         self.users.append(made)
         return made
 
+    def partner(self, who: User | str) -> User:
+        """A partner (share target) by object, id or name; an unknown name becomes a new one."""
+        if isinstance(who, User):
+            return who
+        for p in self.partners:
+            if who in (p.id, p.name):
+                return p
+        made = User(str(uuid.uuid5(uuid.NAMESPACE_URL, f"beproduct-fake:{who}")), who, "Supplier")
+        self.partners.append(made)
+        return made
+
     # -- mutating ----------------------------------------------------------------------------
     def change_milestone(
         self,
@@ -147,7 +178,7 @@ class World:
             if assigned_to is not None:
                 m.assigned_to = [self.user(u) for u in assigned_to]
             if share_with is not None:
-                m.share_with = [self.user(u) for u in share_with]
+                m.share_with = [self.partner(u) for u in share_with]
             return Change(row, before, copy.deepcopy(m), *self._touch(row, by))
 
     def advance(self, row_id: str | None = None) -> Change:
@@ -158,12 +189,16 @@ class World:
             m = rng.choice(row.milestones)
             nxt = _NEXT_STATUS.get(m.status, "In Progress")
             at = self.clock.now()
+            # Completing stamps the local wall-clock time labelled Z; a date picked in the
+            # editor arrives as midnight Z.
+            final = at + LOCAL_OFFSET if nxt in DONE else None
+            moved = (m.due or at) + 7 * TICKS_PER_DAY
             return self.change_milestone(
                 row.id,
                 m.id,
                 status=nxt,
-                final=at if nxt in DONE else None,
-                rev=m.rev if rng.random() < 0.8 else (m.due or at) + 7 * TICKS_PER_DAY,
+                final=final,
+                rev=m.rev if rng.random() < 0.8 else moved - moved % TICKS_PER_DAY,
                 assigned_to=rng.sample(self.users, rng.choice((0, 1, 1, 2))),
                 late=False if nxt in DONE else m.late,
                 by=rng.choice(self.users),
@@ -198,6 +233,28 @@ class World:
             plan.modified_at = self._touch(row, by)[0]
             return row
 
+    def edit_row(
+        self,
+        row_id: str,
+        *,
+        size: str | None = None,
+        color: tuple[str, str, str] | None = None,
+        supplier: User | str | None = None,
+        by: User | str | None = None,
+    ) -> RowEdit:
+        """Change a row's size, colourway (id, name, number) or supplier."""
+        with self.lock:
+            row = self.row(row_id)
+            before = copy.deepcopy(row)
+            if size is not None:
+                row.size = size
+            if color is not None:
+                row.color_id, row.color_name, row.color_number = color
+            if supplier is not None:
+                row.supplier = self.partner(supplier)
+            at, who = self._touch(row, by)
+            return RowEdit(before, copy.deepcopy(row), at, who)
+
     def edit(self, plan_id: str, kind: str, edits: list[dict[str, Any]], by: User) -> list[Row]:
         """Apply a `Timelines/Edit` body; all or nothing (KeyError/ValueError if invalid)."""
         with self.lock:
@@ -205,14 +262,37 @@ class World:
             checked: list[tuple[Row, Milestone, dict[str, Any]]] = []
             for e in edits:
                 row = rows[str(e["id"])]
-                checked.extend((row, row.milestone(str(t["id"])), t) for t in e["timelines"])
+                checked.extend(
+                    (row, row.milestone(str(t["id"])), t) for t in e.get("timelines") or []
+                )
             touched: dict[str, Row] = {}
+            for e in edits:
+                row = rows[str(e["id"])]
+                if self._edit_row(row, e):
+                    touched[row.id] = row
             for row, m, t in checked:
                 self._edit_one(m, t)
                 touched[row.id] = row
             for row in touched.values():
                 self._touch(row, by)
             return list(touched.values())
+
+    def _edit_row(self, row: Row, e: dict[str, Any]) -> bool:
+        """The row-level part of an edit (`colorwayId`, `size`, `supplier`); True if any."""
+        changed = False
+        if isinstance(e.get("size"), dict):
+            row.size, changed = str(e["size"].get("value")), True
+        if isinstance(e.get("colorwayId"), dict):
+            row.color_id, changed = str(e["colorwayId"].get("value")), True
+        supplier = e.get("supplier")
+        if isinstance(supplier, dict):
+            removed = set(_ids(supplier.get("remove")))
+            if row.supplier is not None and row.supplier.id in removed:
+                row.supplier = None
+            for who in _ids(supplier.get("add")):
+                row.supplier = self.partner(who)
+            changed = True
+        return changed
 
     def _edit_one(self, m: Milestone, t: dict[str, Any]) -> None:
         def value(key: str) -> Any:
@@ -225,20 +305,27 @@ class World:
             if key in t:
                 v = value(key)
                 setattr(m, key, to_ticks(v) if v else None)
-        change = t.get("assignedTo") or {}
-        removed = set(_ids(change.get("remove")))
-        kept = [u for u in m.assigned_to if u.id not in removed and u.name not in removed]
-        for who in _ids(change.get("add")):
-            u = self.user(str(who))
-            if u not in kept:
-                kept.append(u)
-        m.assigned_to = kept
+        m.assigned_to = _patched(m.assigned_to, t.get("assignedTo"), self.user)
+        m.share_with = _patched(m.share_with, t.get("shareWith"), self.partner)
 
     def _touch(self, row: Row, by: User | str | None) -> tuple[int, User]:
         who = self.user(by)
         row.modified_at = self.clock.now()
         row.modified_by = who
         return row.modified_at, who
+
+
+def _patched(people: list[User], change: object, find: Any) -> list[User]:
+    """`people` after an edit's `{add: [...], remove: [...]}` (ids, names or objects)."""
+    if not isinstance(change, dict):
+        return people
+    removed = set(_ids(change.get("remove")))
+    kept = [u for u in people if u.id not in removed and u.name not in removed]
+    for who in _ids(change.get("add")):
+        u = find(str(who))
+        if u not in kept:
+            kept.append(u)
+    return kept
 
 
 def _ids(people: object) -> list[str]:
