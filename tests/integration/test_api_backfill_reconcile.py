@@ -120,28 +120,14 @@ async def test_a_second_backfill_changes_nothing(db_url: str, fake: FakeBeProduc
     assert content(db_url) == before
 
 
-class Flaky:
-    """The real client, but the timeline page requests fail after `ok` of them."""
-
-    def __init__(self, client: BeProductClient, ok: int) -> None:
-        self.client, self.ok = client, ok
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.client, name)
-
-    async def request(self, method: str, path: str, endpoint: str, **kw: Any) -> Any:
-        if endpoint.endswith("/Timeline"):
-            if self.ok <= 0:
-                raise RuntimeError("connection lost")
-            self.ok -= 1
-        return await self.client.request(method, path, endpoint, **kw)
-
-
 async def test_an_interrupted_backfill_resumes_where_it_stopped(
     db_url: str, fake: FakeBeProduct
 ) -> None:
+    # After five timeline pages, BeProduct fails for good (until the fault is cleared).
+    fake.fault(status=400, endpoint="style_timeline", skip=5)
     with pytest.raises(ExceptionGroup):
-        await run_backfill(db_url, fake, api_wrapper=lambda c: Flaky(c, ok=5))
+        await run_backfill(db_url, fake)
+    fake.clear_faults()
     partial = q(db_url, "SELECT count(*) FROM ops.tracking_plan_style")[0][0]
     assert 0 < partial < 20
     (done_before,) = q(db_url, "SELECT sum(rows_done) FROM ops.backfill_checkpoint")[0]
@@ -152,6 +138,66 @@ async def test_an_interrupted_backfill_resumes_where_it_stopped(
     assert summary["rows"] == 28 - done_before
     assert q(db_url, "SELECT count(*) FROM ops.tracking_plan_style")[0][0] == 20
     assert q(db_url, "SELECT count(*) FROM ops.tracking_plan_style_timeline")[0][0] == 80
+
+
+BIG = Sizes(folders=1, plans=1, styles=130, milestones=2, materials=0, material_milestones=0)
+
+
+async def test_a_page_size_the_server_caps_never_leaves_rows_behind(db_url: str) -> None:
+    # Fails before paging counted items: 150 asked, 100 served, and page arithmetic
+    # ((0 + 1) * 150 >= 130) marked the plan done with 30 rows missing.
+    with FakeBeProduct.running(seed=8, sizes=BIG) as big:
+        summary = await run_backfill(db_url, big, backfill.Options(page_size=150))
+        assert big.count("style_timeline") == 2
+    assert summary["rows"] == 130
+    assert summary["incomplete"] == []
+    assert q(db_url, "SELECT count(*) FROM ops.tracking_plan_style")[0][0] == 130
+    assert q(
+        db_url, "SELECT page_size, done FROM ops.backfill_checkpoint WHERE kind = 'style'"
+    ) == [(100, True)]
+
+
+async def test_a_resumed_backfill_keeps_the_page_size_the_server_used(db_url: str) -> None:
+    with FakeBeProduct.running(seed=8, sizes=BIG) as big:
+        big.fault(status=400, endpoint="style_timeline", skip=1)
+        with pytest.raises(ExceptionGroup):
+            await run_backfill(db_url, big, backfill.Options(page_size=150))
+        big.clear_faults()
+        summary = await run_backfill(db_url, big, backfill.Options(page_size=150))
+    assert summary["resumed"] is True
+    assert summary["rows"] == 30
+    assert q(db_url, "SELECT count(*) FROM ops.tracking_plan_style")[0][0] == 130
+
+
+async def test_rows_removed_while_paging_do_not_leave_a_live_row_behind(
+    db_url: str, fake: FakeBeProduct
+) -> None:
+    # Fails before paging counted items: removing a row of page 0 after it was served shifts
+    # the next row onto page 0, where nobody looks again; page arithmetic called it done.
+    plan_id = next(iter(fake.world.plans))
+    rows = list(fake.world.plan(plan_id).styles)
+    fake.after_page("Style", lambda: fake.remove_style(rows[0]))
+    summary = await run_backfill(db_url, fake, backfill.Options(plans=(plan_id,), page_size=2))
+    stored = {r for (r,) in q(db_url, "SELECT id::text FROM ops.tracking_plan_style")}
+    assert set(rows[1:]) <= stored
+    assert summary["walks_repeated"] == 1
+    assert q(db_url, "SELECT bool_and(done) FROM ops.backfill_checkpoint") == [(True,)]
+
+
+async def test_a_plan_whose_rows_never_hold_still_is_reported_and_not_marked_done(
+    db_url: str, fake: FakeBeProduct
+) -> None:
+    plan_id = next(iter(fake.world.plans))
+
+    def churn() -> None:  # a new row after every page served, for ever
+        fake.add_style(plan_id)
+        fake.after_page("Style", churn)
+
+    fake.after_page("Style", churn)
+    summary = await run_backfill(db_url, fake, backfill.Options(plans=(plan_id,), page_size=2))
+    assert summary["incomplete"] == [{"plan_id": plan_id, "kind": "style"}]
+    assert q(db_url, "SELECT done FROM ops.backfill_checkpoint WHERE kind = 'style'") == [(False,)]
+    assert q(db_url, "SELECT finished_at IS NULL FROM ops.backfill_run") == [(True,)]
 
 
 async def test_webhooks_newer_than_the_api_snapshot_survive_a_backfill(

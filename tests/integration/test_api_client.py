@@ -91,7 +91,44 @@ async def test_pages_report_number_items_and_total(fake: FakeBeProduct) -> None:
                 body={"filters": []},
             )
         ]
-    assert [(p.number, len(p.items), p.total) for p in pages] == [(0, 5, 7), (1, 2, 7)]
+    assert [(p.number, len(p.items), p.total, p.last) for p in pages] == [
+        (0, 5, 7, False),
+        (1, 2, 7, True),
+    ]
+
+
+async def test_a_page_size_the_server_caps_is_learned_from_the_first_page(
+    fake: FakeBeProduct,
+) -> None:
+    fake.behave(max_page_size=3)
+    try:
+        async with client_for(fake) as client:
+            pages = [
+                p
+                async for p in client.pages(
+                    **client.timeline_request(first_plan_id(fake), "Style", None) | {"page_size": 5}
+                )
+            ]
+    finally:
+        fake.behave(max_page_size=100)
+    assert [(p.number, p.size, len(p.items), p.received) for p in pages] == [
+        (0, 5, 3, 3),
+        (1, 3, 3, 6),
+        (2, 3, 1, 7),
+    ]
+    assert len({r["id"] for p in pages for r in p.items}) == SIZES.styles
+
+
+async def test_a_listing_walks_again_when_rows_move_under_it(fake: FakeBeProduct) -> None:
+    plan_id = list(fake.world.plans)[-1]  # other tests count the first plan's rows
+    victim = next(iter(fake.world.plan(plan_id).styles))
+    fake.after_page("Style", lambda: fake.remove_style(victim))
+    async with client_for(fake, page_size=2) as client:
+        listing = await client.timeline_listing(plan_id, "Style")
+    live = set(fake.world.plan(plan_id).styles)
+    assert listing.complete
+    assert listing.walks == 2
+    assert {r["id"] for r in listing.items} == live
 
 
 async def test_modified_at_gte_filter_returns_only_rows_changed_since(fake: FakeBeProduct) -> None:

@@ -6,6 +6,12 @@ meanwhile are never undone.
 Each page is written in one transaction together with its checkpoint: rerunning an interrupted
 backfill with the same options continues at the next unwritten page. A finished run's rerun is a
 new pass (and, when nothing changed in BeProduct, writes nothing).
+
+Paging counts items (api.client.BeProductClient.pages): a plan's rows are done when a walk has
+received `total` rows while `total` held still. Rows added or removed while paging shift others
+between pages, so a walk whose total moved is repeated (up to WALKS times; unchanged rows cost
+no writes); a plan still short after that is left not done, reported as incomplete, and the run
+stays unfinished so a rerun tries again. A plan is never marked done while rows are missing.
 """
 
 from __future__ import annotations
@@ -13,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import tzinfo
 from typing import Any, Protocol
@@ -21,11 +27,12 @@ from typing import Any, Protocol
 import orjson
 import structlog
 from psycopg import AsyncConnection
-from psycopg.rows import dict_row
+from psycopg.rows import class_row, dict_row
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
 from beproduct_sync.api.catalog import store_folders, store_plan
+from beproduct_sync.api.client import Listing, Page
 from beproduct_sync.apply.writer import apply_many
 from beproduct_sync.model.from_rest import map_api_row, row_version
 from beproduct_sync.model.rows import KINDS, Kind, master_folder
@@ -34,24 +41,41 @@ from beproduct_sync.sql import kind_query, query
 
 log = structlog.get_logger("beproduct_sync.backfill")
 
+WALKS = 3  # walks of one plan's rows before it is reported incomplete
+
 
 class Api(Protocol):
     """The part of api.client.BeProductClient backfill uses."""
 
     async def folders(self) -> list[dict[str, Any]]: ...
-    def plans(
-        self, folder_id: str | None = None, filters: list[dict[str, Any]] | None = None
-    ) -> Any: ...
+    async def plan_listing(self, folder_id: str | None = None) -> Listing: ...
     async def plan(self, plan_id: str) -> dict[str, Any]: ...
-    async def request(
+    def timeline_request(
+        self, plan_id: str, kind: str, filters: list[dict[str, Any]] | None
+    ) -> dict[str, Any]: ...
+    def pages(
         self,
-        method: str,
         path: str,
         endpoint: str,
         *,
+        page_size: int,
+        body: Any,
         params: dict[str, Any] | None = None,
-        json: Any = None,
-    ) -> Any: ...
+        start: int = 0,
+    ) -> AsyncIterator[Page]: ...
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """Where a plan's style or material walk stands (ops.backfill_checkpoint)."""
+
+    plan_id: str
+    kind: str
+    next_page: int
+    page_size: int | None
+    total: int | None
+    rows_done: int
+    done: bool
 
 
 @dataclass(frozen=True)
@@ -90,6 +114,8 @@ class Progress:
     records_changed: int = 0
     milestones_changed: int = 0
     resumed_pages: int = 0
+    walks_repeated: int = 0
+    incomplete: list[dict[str, Any]] = field(default_factory=list)
     started: float = field(default_factory=time.perf_counter)
     on_change: Callable[[Progress], None] | None = None
 
@@ -109,6 +135,8 @@ class Progress:
             "rows_changed": self.records_changed,
             "milestones_changed": self.milestones_changed,
             "resumed_pages": self.resumed_pages,
+            "walks_repeated": self.walks_repeated,
+            "incomplete": self.incomplete,
             "seconds": round(seconds, 3),
             "rows_per_s": round(self.rows / seconds, 1) if seconds else None,
             "milestones_per_s": round(self.milestones / seconds, 1) if seconds else None,
@@ -138,10 +166,100 @@ async def _plan_ids(api: Api, opts: Options, folders: list[dict[str, Any]]) -> l
         fid = str(f.get("id"))
         if wanted and fid not in wanted:
             continue
-        async for plan in api.plans(fid):
-            if plan.get("id"):
-                ids.append(str(plan["id"]))
+        listing = await api.plan_listing(fid)
+        if not listing.complete:
+            log.warning("backfill_plan_list_moved", folder_id=fid, plans=len(listing.items))
+        ids.extend(str(p["id"]) for p in listing.items if p.get("id"))
     return list(dict.fromkeys(ids))
+
+
+@dataclass
+class _Walk:
+    """One plan-kind's walk: where it starts, with which page size, and the totals seen."""
+
+    start: int
+    size: int
+    totals: set[int]
+
+
+async def _write_page(
+    pool: AsyncConnectionPool[Any],
+    opts: Options,
+    plan_id: str,
+    folder_id: str | None,
+    kind: Kind,
+    page: Page,
+    done: bool,
+    ctx: tuple[tzinfo, SourceTime],
+) -> Any:
+    """A page's rows and its checkpoint, in one transaction; returns the writer's result."""
+    zone, snapshot = ctx
+    items = [r for r in page.items if r.get("id")]
+    async with pool.connection() as conn, conn.transaction():
+        fresh = await _changed(conn, kind, items, snapshot)
+        rowsets = [
+            map_api_row(
+                r, plan_id=plan_id, folder_id=folder_id, kind=kind, zone=zone, fallback=snapshot
+            )
+            for r in fresh
+        ]
+        result = await apply_many(conn, rowsets) if rowsets else None
+        await conn.execute(
+            query("backfill_checkpoint_save"),
+            {
+                "run_key": opts.run_key,
+                "plan_id": plan_id,
+                "kind": kind,
+                "next_page": page.number + 1,
+                "page_size": page.size,
+                "total": page.total,
+                "rows": len(items),
+                "done": done,
+            },
+        )
+    return result
+
+
+async def _backfill_kind(
+    pool: AsyncConnectionPool[Any],
+    api: Api,
+    opts: Options,
+    plan_id: str,
+    folder_id: str | None,
+    kind: Kind,
+    walk: _Walk,
+    ctx: tuple[tzinfo, SourceTime],
+    progress: Progress,
+) -> bool:
+    """Walk one plan's style or material rows until a walk saw them all; False if none did."""
+    request = api.timeline_request(plan_id, master_folder(kind), opts.filters)
+    for attempt in range(1, WALKS + 1):
+        complete = False
+        async for page in api.pages(
+            request["path"],
+            request["endpoint"],
+            page_size=walk.size,
+            body=request["body"],
+            start=walk.start,
+        ):
+            walk.totals.add(page.total)
+            complete = page.last and page.received >= page.total and len(walk.totals) == 1
+            result = await _write_page(pool, opts, plan_id, folder_id, kind, page, complete, ctx)
+            progress.pages += 1
+            progress.rows += len(page.items)
+            progress.milestones += sum(len(r.get("timelines") or []) for r in page.items)
+            if result is not None:
+                progress.records_changed += result.records_changed
+                progress.milestones_changed += result.milestones_changed
+            progress.tick()
+        if complete:
+            return True
+        if attempt < WALKS:
+            # Rows moved under the walk (or it came back short): walk again from the start.
+            progress.walks_repeated += 1
+            log.warning("backfill_rows_moved", plan_id=plan_id, kind=kind, walk=attempt)
+            walk = _Walk(0, opts.page_size, set())
+    return False
 
 
 async def _backfill_plan(
@@ -149,71 +267,26 @@ async def _backfill_plan(
     api: Api,
     opts: Options,
     plan_id: str,
-    checkpoints: dict[tuple[str, str], tuple[int, bool]],
-    zone: tzinfo,
-    snapshot: SourceTime,
+    checkpoints: dict[tuple[str, str], Checkpoint],
+    ctx: tuple[tzinfo, SourceTime],
     progress: Progress,
 ) -> None:
-    run_key = opts.run_key
+    zone, snapshot = ctx
     detail = await api.plan(plan_id)
     async with pool.connection() as conn, conn.transaction():
         folder_id = await store_plan(conn, detail, plan_id, zone, snapshot.datetime)
     for kind in KINDS:
-        segment = master_folder(kind)
-        page, done = checkpoints.get((plan_id, kind), (0, False))
-        if done:
+        cp = checkpoints.get((plan_id, kind))
+        if cp is not None and cp.done:
             continue
-        progress.resumed_pages += page
-        while True:
-            raw = (
-                await api.request(
-                    "POST",
-                    f"Tracking/Plan/{plan_id}/{segment}/Timeline",
-                    f"Tracking/Plan/{{id}}/{segment}/Timeline",
-                    params={"pageSize": opts.page_size, "pageNumber": page},
-                    json={"filters": opts.filters},
-                )
-                or {}
-            )
-            items = [r for r in raw.get("result") or [] if isinstance(r, dict) and r.get("id")]
-            total = int(raw.get("total") or 0)
-            last = not items or (page + 1) * opts.page_size >= total
-            async with pool.connection() as conn, conn.transaction():
-                fresh = await _changed(conn, kind, items, snapshot)
-                rowsets = [
-                    map_api_row(
-                        r,
-                        plan_id=plan_id,
-                        folder_id=folder_id,
-                        kind=kind,
-                        zone=zone,
-                        fallback=snapshot,
-                    )
-                    for r in fresh
-                ]
-                result = await apply_many(conn, rowsets) if rowsets else None
-                await conn.execute(
-                    query("backfill_checkpoint_save"),
-                    {
-                        "run_key": run_key,
-                        "plan_id": plan_id,
-                        "kind": kind,
-                        "next_page": page + 1,
-                        "total": total,
-                        "rows": len(items),
-                        "done": last,
-                    },
-                )
-            progress.pages += 1
-            progress.rows += len(items)
-            progress.milestones += sum(len(r.get("timelines") or []) for r in items)
-            if result is not None:
-                progress.records_changed += result.records_changed
-                progress.milestones_changed += result.milestones_changed
-            progress.tick()
-            if last:
-                break
-            page += 1
+        walk = _Walk(0, opts.page_size, set())
+        if cp is not None:
+            seen = set() if cp.total is None else {cp.total}
+            walk = _Walk(cp.next_page, cp.page_size or opts.page_size, seen)
+            progress.resumed_pages += cp.next_page
+        if not await _backfill_kind(pool, api, opts, plan_id, folder_id, kind, walk, ctx, progress):
+            progress.incomplete.append({"plan_id": plan_id, "kind": kind})
+            log.error("backfill_plan_incomplete", plan_id=plan_id, kind=kind, walks=WALKS)
     progress.plans_done += 1
     progress.tick()
     log.info("backfill_plan_done", plan_id=plan_id, rows=progress.rows)
@@ -263,10 +336,9 @@ async def run(
                 row = await cur.fetchone()
                 assert row is not None
                 snapshot_at = row["snapshot_at"]
-            await cur.execute(query("backfill_checkpoints"), {"run_key": run_key})
-            checkpoints = {
-                (r["plan_id"], r["kind"]): (r["next_page"], r["done"]) for r in await cur.fetchall()
-            }
+            cps = conn.cursor(row_factory=class_row(Checkpoint))
+            await cps.execute(query("backfill_checkpoints"), {"run_key": run_key})
+            checkpoints = {(c.plan_id, c.kind): c for c in await cps.fetchall()}
         snapshot = parse_time(snapshot_at.isoformat())
         assert snapshot is not None
         folders = await api.folders()
@@ -279,11 +351,12 @@ async def run(
 
         async def one(pid: str) -> None:
             async with gate:
-                await _backfill_plan(pool, api, opts, pid, checkpoints, zone, snapshot, progress)
+                await _backfill_plan(pool, api, opts, pid, checkpoints, (zone, snapshot), progress)
 
         async with asyncio.TaskGroup() as tasks:
             for pid in plan_ids:
                 tasks.create_task(one(pid))
-        async with pool.connection() as conn:
-            await conn.execute(query("backfill_run_finish"), {"run_key": run_key})
+        if not progress.incomplete:
+            async with pool.connection() as conn:
+                await conn.execute(query("backfill_run_finish"), {"run_key": run_key})
     return {"run_key": run_key, "resumed": resuming, **progress.summary()}

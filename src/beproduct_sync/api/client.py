@@ -53,11 +53,36 @@ class _Transient(Exception):
 
 @dataclass(frozen=True)
 class Page:
-    """One page of a paged endpoint; page numbers start at 0."""
+    """One page of a paged endpoint; page numbers start at 0.
+
+    `size` is the page size the walk asks with (the server's, once it served fewer rows than
+    asked); `received` counts the walk's items up to and including this page.
+    """
 
     number: int
+    size: int
     items: list[dict[str, Any]]
     total: int
+    received: int
+
+    @property
+    def last(self) -> bool:
+        """No page follows: the walk has its `total` items, or this page came back empty."""
+        return not self.items or self.received >= self.total
+
+
+@dataclass(frozen=True)
+class Listing:
+    """Every item of a paged endpoint, and whether one walk saw them all.
+
+    `complete`: a walk received `total` items while `total` held still. Rows added or removed
+    while paging shift the rows behind them between pages, so a changing total can mean a row
+    was skipped; the walk is then repeated (see BeProductClient.listing).
+    """
+
+    items: list[dict[str, Any]]
+    complete: bool
+    walks: int
 
 
 def retry_after_seconds(value: str | None) -> float | None:
@@ -144,14 +169,22 @@ class BeProductClient:
         self, folder_id: str | None = None, filters: list[dict[str, Any]] | None = None
     ) -> AsyncIterator[dict[str, Any]]:
         """Plans (of one folder, when given), page by page."""
-        params = {"folderId": folder_id} if folder_id else {}
-        return self.items(
-            "Tracking/Plans",
-            "Tracking/Plans",
-            page_size=self.plan_page_size,
-            body={"filters": filters or [], "colorwayFilters": []},
-            params=params,
-        )
+        return self.items(**self._plans_request(folder_id, filters))
+
+    async def plan_listing(self, folder_id: str | None = None) -> Listing:
+        """Every plan (of one folder, when given), from a walk that saw them all if possible."""
+        return await self.listing(**self._plans_request(folder_id, None))
+
+    def _plans_request(
+        self, folder_id: str | None, filters: list[dict[str, Any]] | None
+    ) -> dict[str, Any]:
+        return {
+            "path": "Tracking/Plans",
+            "endpoint": "Tracking/Plans",
+            "page_size": self.plan_page_size,
+            "body": {"filters": filters or [], "colorwayFilters": []},
+            "params": {"folderId": folder_id} if folder_id else {},
+        }
 
     async def plan(self, plan_id: str) -> dict[str, Any]:
         """One plan with its style/material views and milestone definitions."""
@@ -190,15 +223,26 @@ class BeProductClient:
             json=edits,
         )
 
+    async def timeline_listing(self, plan_id: str, kind: str) -> Listing:
+        """Every style (`kind` "Style") or material row of a plan, from one consistent walk
+        if the plan holds still (see `listing`)."""
+        return await self.listing(**self.timeline_request(plan_id, kind, None))
+
+    def timeline_request(
+        self, plan_id: str, kind: str, filters: list[dict[str, Any]] | None
+    ) -> dict[str, Any]:
+        """The `pages` arguments of a plan's Style or Material timeline."""
+        return {
+            "path": f"Tracking/Plan/{plan_id}/{kind}/Timeline",
+            "endpoint": f"Tracking/Plan/{{id}}/{kind}/Timeline",
+            "page_size": self.page_size,
+            "body": {"filters": filters or []},
+        }
+
     def _timelines(
         self, plan_id: str, kind: str, filters: list[dict[str, Any]] | None
     ) -> AsyncIterator[dict[str, Any]]:
-        return self.items(
-            f"Tracking/Plan/{plan_id}/{kind}/Timeline",
-            f"Tracking/Plan/{{id}}/{kind}/Timeline",
-            page_size=self.page_size,
-            body={"filters": filters or []},
-        )
+        return self.items(**self.timeline_request(plan_id, kind, filters))
 
     # -- paging ------------------------------------------------------------------------------
     async def pages(
@@ -209,20 +253,59 @@ class BeProductClient:
         page_size: int,
         body: Any,
         params: dict[str, Any] | None = None,
+        start: int = 0,
     ) -> AsyncIterator[Page]:
-        """Every page of a paged POST endpoint, from page 0 until `total` items were seen."""
-        number, seen = 0, 0
+        """The pages of a paged POST endpoint from page `start` (0: the beginning).
+
+        Paging counts items, never pages: the walk ends when the items received reach `total`
+        or a page comes back empty. BeProduct caps `pageSize` silently, so when the first page
+        brings fewer items than asked while more remain, the walk goes on asking for the size
+        the server used; the next page then starts right after the first one whether the
+        server counts pages in the size asked or the size served. A walk resumed at `start`
+        must ask with the size its earlier pages used (Page.size).
+        """
+        number, size = start, page_size
+        received = start * page_size
         while True:
-            query = {**(params or {}), "pageSize": page_size, "pageNumber": number}
-            raw = await self.request("POST", path, endpoint, params=query, json=body) or {}
-            items = list(raw.get("result") or [])
-            total = int(raw.get("total") or 0)
-            yield Page(number, items, total)
-            seen += len(items)
-            # An empty page ends the walk too: rows removed while paging shrink the total.
-            if not items or seen >= total:
+            query = {**(params or {}), "pageSize": size, "pageNumber": number}
+            raw = await self.request("POST", path, endpoint, params=query, json=body)
+            found = raw.get("result") if isinstance(raw, dict) else None
+            items = [i for i in found if isinstance(i, dict)] if isinstance(found, list) else []
+            total = _count(raw.get("total") if isinstance(raw, dict) else None)
+            received += len(items)
+            page = Page(number, size, items, total, received)
+            yield page
+            if page.last:
                 return
+            if number == 0 and len(items) < size:
+                size = len(items)
             number += 1
+
+    async def listing(
+        self,
+        path: str,
+        endpoint: str,
+        *,
+        page_size: int,
+        body: Any,
+        params: dict[str, Any] | None = None,
+        walks: int = 3,
+    ) -> Listing:
+        """Every item of a paged endpoint, walked again (up to `walks` times) while rows are
+        added or removed under the walk; the last walk's items, deduplicated by `id`."""
+        items: list[dict[str, Any]] = []
+        for walk in range(1, walks + 1):
+            items, totals, received = [], set(), 0
+            async for page in self.pages(
+                path, endpoint, page_size=page_size, body=body, params=params
+            ):
+                items.extend(page.items)
+                totals.add(page.total)
+                received = page.received
+            if len(totals) == 1 and received >= totals.pop():
+                return Listing(_unique(items), True, walk)
+            log.warning("beproduct.listing_moved", endpoint=endpoint, walk=walk, received=received)
+        return Listing(_unique(items), False, walks)
 
     async def items(
         self,
@@ -233,7 +316,7 @@ class BeProductClient:
         body: Any,
         params: dict[str, Any] | None = None,
     ) -> AsyncIterator[dict[str, Any]]:
-        """Every item of a paged POST endpoint."""
+        """Every item of a paged POST endpoint, as the pages arrive."""
         async for page in self.pages(path, endpoint, page_size=page_size, body=body, params=params):
             for item in page.items:
                 yield item
@@ -379,6 +462,22 @@ class BeProductClient:
                 await outcome
         except Exception as exc:  # noqa: BLE001 - persisting is the caller's job; keep serving
             log.warning("beproduct.refresh_hook_failed", error=type(exc).__name__)
+
+
+def _count(value: Any) -> int:
+    """A page's `total` as a count (0 when missing or unreadable)."""
+    try:
+        return max(0, int(value))
+    except (TypeError, ValueError):
+        return 0
+
+
+def _unique(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Items in order, each `id` once (the last copy wins: it was read later)."""
+    by_id: dict[Any, dict[str, Any]] = {}
+    for item in items:
+        by_id[item.get("id", id(item))] = item
+    return list(by_id.values())
 
 
 def _decode(resp: httpx.Response, method: str, endpoint: str) -> Any:

@@ -91,6 +91,13 @@ def backfill(
             f" {summary['milestones']} milestones ({summary['rows_changed']} rows and"
             f" {summary['milestones_changed']} milestones changed) in {summary['seconds']} s"
         )
+    if summary["incomplete"]:
+        missing = ", ".join(f"{i['plan_id']} ({i['kind']})" for i in summary["incomplete"])
+        raise fail(
+            f"rows kept moving while these plans were paged, so some may be missing: {missing};"
+            " rerun the same command to page them again",
+            1,
+        )
 
 
 class _display:

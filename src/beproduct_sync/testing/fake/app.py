@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import asdict, dataclass, replace
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl
@@ -36,6 +37,9 @@ class Backend:
     faults: Faults
     stats: Stats
     limiter: RateLimiter
+    # Called once, in order, right after the next timeline page of a kind is served: a test's
+    # way to change the data while a client is paging.
+    after_page: dict[str, list[Callable[[], None]]] = field(default_factory=dict)
 
     @property
     def behaviour(self) -> Behaviour:
@@ -153,6 +157,9 @@ def build_app(b: Backend) -> Gate:
                 "result": [rest.row(r, b.behaviour, now) for r in chunk["result"]],
                 "total": chunk["total"],
             }
+            hooks = b.after_page.get(kind) or []
+            if hooks:
+                hooks.pop(0)()
         b.stats.served(kind, len(body["result"]))
         # Large pages are slow at BeProduct; the switch scales it down (or off).
         await asyncio.sleep(b.behaviour.seconds_per_row * len(body["result"]))

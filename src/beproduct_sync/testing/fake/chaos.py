@@ -46,6 +46,7 @@ class Fault:
     retry_after: float | None = None
     retry_info: str = "both"
     fraction: float = 1.0
+    skip: int = 0  # let this many matching requests through first
     times: int | None = None  # stop after this many matching requests
     seconds: float | None = None  # stop this long after being added
     deadline: float | None = field(default=None, repr=False)
@@ -109,6 +110,9 @@ class Faults:
         with self._lock:
             for f in self._faults:
                 if not _live(f, now) or f.endpoint not in (None, endpoint):
+                    continue
+                if f.skip > 0:
+                    f.skip -= 1
                     continue
                 if f.fraction < 1.0 and self._rng.random() >= f.fraction:
                     continue

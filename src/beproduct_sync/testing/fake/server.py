@@ -6,7 +6,7 @@ import logging
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -67,9 +67,10 @@ class FakeBeProduct:
         self.faults = Faults(seed)
         self.stats = Stats()
         self.limiter = RateLimiter(rate_limits or RateLimits())
-        self.app = build_app(
-            Backend(company, self.world, self.tokens, self.faults, self.stats, self.limiter)
+        self.backend = Backend(
+            company, self.world, self.tokens, self.faults, self.stats, self.limiter
         )
+        self.app = build_app(self.backend)
         self.base_url = ""
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
@@ -184,6 +185,11 @@ class FakeBeProduct:
     def set_rate_limits(self, limits: RateLimits) -> None:
         """New minute/hour/day limits; usage so far is forgotten."""
         self.limiter.reset(limits)
+
+    def after_page(self, kind: str, action: Callable[[], Any]) -> None:
+        """Run `action` once, right after the next `kind` ("Style", "Material") timeline page is
+        served: rows added or removed while a client pages."""
+        self.backend.after_page.setdefault(kind, []).append(action)
 
     def advance_rate_clock(self, seconds: float) -> None:
         """Let `seconds` pass for the rate windows (an hour-long wait in no time)."""
