@@ -71,7 +71,27 @@ class Settings(BaseSettings):
     beproduct_api_url: str = "https://developers.beproduct.com"
     beproduct_token_url: str = "https://id.winks.io/ids/connect/token"  # noqa: S105 - a URL
 
-    beproduct_api_timeout_seconds: float = Field(default=30.0, gt=0)
+    beproduct_api_timeout_seconds: float = Field(
+        default=300.0,
+        gt=0,
+        description="Request timeout; long because some BeProduct views and large pages take"
+        " minutes (BeProduct's own SDK waits 5).",
+    )
+    beproduct_api_connect_timeout_seconds: float = Field(
+        default=10.0, gt=0, description="How long to wait for a connection to BeProduct."
+    )
+    beproduct_api_max_pause_seconds: float = Field(
+        default=90_000.0,
+        ge=0,
+        description="Longest a backfill or reconcile request waits out BeProduct's rate limits"
+        " (a day window plus an hour); a longer wait fails with a readable error.",
+    )
+    beproduct_api_rate_reserve: int = Field(
+        default=5,
+        ge=0,
+        description="When X-RateLimit-Remaining falls to this, spread requests over the time left"
+        " in the window.",
+    )
     beproduct_api_max_concurrency: int = Field(default=4, ge=1)
     beproduct_api_max_retries: int = Field(default=6, ge=0)
     beproduct_api_backoff_base_seconds: float = Field(

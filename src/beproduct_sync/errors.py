@@ -11,6 +11,7 @@
         ├── BeProductNotConfigured
         ├── BeProductAuthError
         ├── BeProductUnavailable  (after retries: try again later)
+        │   └── BeProductThrottled  (a rate limit longer than the caller waits)
         ├── BeProductNotFound     (404)
         └── BeProductRejected     (other 4xx)
 
@@ -69,6 +70,15 @@ class BeProductAuthError(BeProductError):
 
 class BeProductUnavailable(BeProductError):
     """BeProduct did not answer successfully, even after retries; try again later."""
+
+
+class BeProductThrottled(BeProductUnavailable):
+    """BeProduct's rate limit is used up for longer than this process waits; try again after it
+    resets."""
+
+    def __init__(self, message: str | None = None, retry_after: float = 0.0) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after  # seconds until the limit resets
 
 
 class BeProductNotFound(BeProductError):

@@ -22,7 +22,9 @@ from beproduct_sync.apply.ingest import ingest
 from beproduct_sync.apply.policy import Policy
 from beproduct_sync.config import Settings
 from beproduct_sync.testing.fake import FakeBeProduct, Sizes
+from beproduct_sync.testing.fake.behaviour import RateLimits
 from tests.helpers.cli import run_cli
+from tests.helpers.clock import SkipAhead
 
 UTC_ZONE = ZoneInfo("UTC")
 SIZES = Sizes(folders=2, plans=2, styles=5, milestones=4, materials=2, material_milestones=3)
@@ -198,6 +200,27 @@ async def test_a_plan_whose_rows_never_hold_still_is_reported_and_not_marked_don
     assert summary["incomplete"] == [{"plan_id": plan_id, "kind": "style"}]
     assert q(db_url, "SELECT done FROM ops.backfill_checkpoint WHERE kind = 'style'") == [(False,)]
     assert q(db_url, "SELECT finished_at IS NULL FROM ops.backfill_run") == [(True,)]
+
+
+async def test_a_backfill_pauses_through_hour_windows_says_until_when_and_finishes(
+    db_url: str, fake: FakeBeProduct
+) -> None:
+    # Fails before rate-limit pauses: the client retried a few times without waiting for the
+    # hour window and the backfill failed.
+    fake.set_rate_limits(RateLimits(per_minute=0, per_hour=6, per_day=0))
+    time_ = SkipAhead(fake)
+    shown: list[str] = []
+    progress = backfill.Progress(on_change=lambda p: shown.append(p.status))
+    async with BeProductClient(settings_for(fake), sleep=time_.sleep, clock=time_.clock) as client:
+        client.on_pause = progress.paused
+        summary = await backfill.run(
+            db_url, client, backfill.Options(page_size=2), UTC_ZONE, progress=progress
+        )
+    assert (summary["rows"], summary["incomplete"]) == (28, [])
+    assert summary["pauses"] >= 3
+    assert summary["paused_seconds"] > 3 * 60
+    assert any(s.startswith("pacing: paused until") for s in shown)
+    assert q(db_url, "SELECT count(*) FROM ops.tracking_plan_style")[0][0] == 20
 
 
 async def test_webhooks_newer_than_the_api_snapshot_survive_a_backfill(

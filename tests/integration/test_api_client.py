@@ -7,19 +7,24 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
 from prometheus_client import REGISTRY
 
 from beproduct_sync.api.client import BeProductClient
+from beproduct_sync.api.ratelimit import Pause
 from beproduct_sync.config import Settings
 from beproduct_sync.errors import (
     BeProductAuthError,
     BeProductNotConfigured,
     BeProductNotFound,
+    BeProductThrottled,
     BeProductUnavailable,
 )
 from beproduct_sync.testing.fake import FakeBeProduct, Sizes
+from beproduct_sync.testing.fake.behaviour import RateLimits
 from beproduct_sync.testing.fake.model import fmt_time, now_ticks
+from tests.helpers.clock import SkipAhead
 
 SIZES = Sizes(folders=2, plans=4, styles=7, milestones=3, materials=2, material_milestones=2)
 
@@ -203,6 +208,113 @@ async def test_a_reusable_refresh_token_is_kept_and_never_reported_as_rotated(
         await client.folders()
     assert client.refresh_token == fake.refresh_token
     assert seen == []
+
+
+async def test_a_429_with_its_wait_only_in_the_body_waits_that_long(fake: FakeBeProduct) -> None:
+    # Fails before the client read the 429 body: with no Retry-After it retried at once.
+    fake.fault(status=429, retry_after=0.4, retry_info="body", times=1, endpoint="folders")
+    async with client_for(fake) as client:
+        await client.plan(first_plan_id(fake))  # token fetched outside the timed part
+        started = time.monotonic()
+        await client.folders()
+        waited = time.monotonic() - started
+    assert waited >= 0.4
+    assert [(p.reason, p.source) for p in client.pauses] == [("429", "retryAfterSeconds")]
+
+
+async def test_a_429_without_retry_information_waits_for_the_rate_limit_reset(
+    fake: FakeBeProduct,
+) -> None:
+    fake.set_rate_limits(RateLimits(time_scale=1 / 30))  # a "minute" of 2 s
+    fake.fault(status=429, retry_info="none", times=1, endpoint="folders")
+    try:
+        async with client_for(fake) as client:
+            await client.folders()
+    finally:
+        fake.set_rate_limits(RateLimits())
+    (pause,) = client.pauses
+    assert pause.source == "X-RateLimit-Reset"
+    assert 0 < pause.seconds <= 2.5
+
+
+async def test_a_low_remaining_count_paces_requests_instead_of_running_into_429s(
+    fake: FakeBeProduct,
+) -> None:
+    # Fails before pacing: the sixth request of a five-per-window limit got a 429.
+    fake.set_rate_limits(RateLimits(per_minute=5, per_hour=0, per_day=0, time_scale=1 / 60))
+    try:
+        async with client_for(fake, beproduct_api_rate_reserve=2) as client:
+            for _ in range(12):
+                await client.folders()
+    finally:
+        fake.set_rate_limits(RateLimits())
+    assert fake.count("folders", 200) == 12
+    assert fake.count("folders", 429) == 0
+
+
+async def test_an_hour_long_wait_is_a_pause_not_a_failure(fake: FakeBeProduct) -> None:
+    # Fails before: retries without waiting, then BeProductUnavailable after max_retries.
+    fake.set_rate_limits(RateLimits(per_minute=0, per_hour=3, per_day=0))
+    time_ = SkipAhead(fake)
+    heard: list[Pause] = []
+    try:
+        async with (
+            BeProductClient(
+                settings_for(fake, beproduct_api_rate_reserve=0),
+                sleep=time_.sleep,
+                clock=time_.clock,
+                on_pause=heard.append,
+            ) as client,
+            httpx.AsyncClient() as other,
+        ):
+            await client.folders()
+            # Another client of the same account spends the rest of the hour's budget.
+            token = client._access
+            for _ in range(2):
+                await other.get(
+                    fake.api_base + "Tracking/Folders", headers={"Authorization": f"Bearer {token}"}
+                )
+            folders = await client.folders()
+    finally:
+        fake.set_rate_limits(RateLimits())
+    assert len(folders) == SIZES.folders
+    assert fake.count("folders", 429) == 1
+    (pause,) = heard
+    assert (pause.reason, pause.window) == ("429", "hour")
+    assert pause.seconds > 60  # minutes, not a retry backoff
+    assert pause.resume_at.timestamp() == pytest.approx(time_.clock(), abs=5)
+    assert "429 (hour window): paused until" in pause.describe()
+
+
+async def test_a_wait_longer_than_the_caller_allows_fails_with_the_reset_time(
+    fake: FakeBeProduct,
+) -> None:
+    fake.set_rate_limits(RateLimits(per_minute=0, per_hour=1, per_day=0))
+    try:
+        async with client_for(fake) as client:
+            await client.folders()
+            client._max_pause = 30.0
+            with pytest.raises(BeProductThrottled) as caught:
+                await client.folders()
+    finally:
+        fake.set_rate_limits(RateLimits())
+    assert 30 < caught.value.retry_after <= 3600
+    assert "rate limit is used up for GET Tracking/Folders" in str(caught.value)
+    assert "Try again then" in str(caught.value)
+
+
+async def test_a_slow_page_is_waited_for_while_connecting_is_timed_separately(
+    fake: FakeBeProduct,
+) -> None:
+    # Fails before the separate connect timeout: one 0.3 s timeout covered the whole request.
+    fake.fault(latency=0.6, times=1, endpoint="folders")
+    async with client_for(
+        fake, beproduct_api_timeout_seconds=5, beproduct_api_connect_timeout_seconds=0.3
+    ) as client:
+        assert len(await client.folders()) == SIZES.folders
+    defaults = Settings(_env_file=None)
+    assert defaults.beproduct_api_timeout_seconds == 300
+    assert defaults.beproduct_api_connect_timeout_seconds == 10
 
 
 async def test_a_429_waits_for_retry_after(fake: FakeBeProduct) -> None:

@@ -15,7 +15,7 @@ from psycopg import AsyncConnection
 
 from beproduct_sync import bootstrap, db
 from beproduct_sync.api.client import BeProductClient
-from beproduct_sync.api.enricher import run_enricher
+from beproduct_sync.api.enricher import MAX_PAUSE_SECONDS, run_enricher
 from beproduct_sync.api.jobs import ALL_FOLDERS, EnrichConfig
 from beproduct_sync.bootstrap import Runtime, policy_from
 from beproduct_sync.config import Settings
@@ -24,7 +24,7 @@ from beproduct_sync.inbox.report import gather
 from beproduct_sync.model.body import canonical
 from beproduct_sync.model.body import digest as body_digest
 from beproduct_sync.testing.fake import FakeBeProduct, Sizes
-from beproduct_sync.testing.fake.behaviour import Behaviour
+from beproduct_sync.testing.fake.behaviour import Behaviour, RateLimits
 from beproduct_sync.testing.fake.model import Folder, MilestoneDef, Plan, to_ticks
 from tests.helpers.apply import apply_one
 from tests.helpers.samples import load_sample
@@ -74,7 +74,7 @@ def runtime_for(settings: Settings) -> Runtime:
 async def enricher(rt: Runtime) -> AsyncIterator[asyncio.Event]:
     """The enricher running in this loop against the fake, until the block ends."""
     stop = asyncio.Event()
-    async with BeProductClient(rt.settings) as client:
+    async with BeProductClient(rt.settings, max_pause=MAX_PAUSE_SECONDS) as client:
         config = EnrichConfig.from_settings(rt.settings)
         task = asyncio.create_task(run_enricher(rt.url, config, client, stop))
         try:
@@ -422,3 +422,40 @@ async def test_enricher_task_runs_only_when_the_api_is_configured_and_stops_with
         assert await scalar(conn, "SELECT name FROM ops.tracking_plan") == "SAMPLE PLAN"
     stop.set()
     await asyncio.wait_for(task, 5)
+
+
+async def test_jobs_wait_in_the_queue_for_an_hour_window_instead_of_holding_a_request(
+    db_url: str, fake: FakeBeProduct
+) -> None:
+    # Fails before: the 429 was retried twice without waiting and the job came back in a
+    # fraction of a second, whatever the window said.
+    rt = runtime_for(settings_for(db_url, fake))
+    add_plan(fake, SAMPLE_PLAN, SAMPLE_FOLDER, {}, "2025-11-01T00:00:00Z")
+    # Five seconds into an hour, with the hour's budget spent by another client.
+    fake.set_rate_limits(RateLimits(per_minute=0, per_hour=1, per_day=0))
+    fake.advance_rate_clock(3600 - time.time() % 3600 + 5)
+    fake.limiter.hit()
+    stop = asyncio.Event()
+    async with await db.aconnect(db_url, autocommit=True) as conn:
+        await apply_bodies(conn, rt, [load_sample("tracking_oncreate.json")])
+        work = bootstrap.enricher_work(rt, stop)
+        assert work is not None
+        task = asyncio.create_task(work)
+        deadline = time.monotonic() + 10
+        while not await scalar(conn, "SELECT count(*) FROM ops.enrichment_job WHERE attempts > 0"):
+            assert time.monotonic() < deadline, "the enricher never tried"
+            await asyncio.sleep(0.02)
+        stop.set()
+        await asyncio.wait_for(task, 5)
+        cur = await conn.execute(
+            "SELECT extract(epoch FROM next_attempt_at - now()), last_error, status"
+            " FROM ops.enrichment_job ORDER BY kind"
+        )
+        jobs = await cur.fetchall()
+    assert fake.count("folders", 429) + fake.count("plan", 429) >= 1
+    tried = [j for j in jobs if j[1]]
+    assert tried
+    for wait, error, status in tried:
+        assert float(wait) > 3000  # the hour window's reset, not a retry backoff
+        assert "rate limit is used up" in error
+        assert status == "failed"

@@ -21,7 +21,7 @@ import hashlib
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from datetime import tzinfo
+from datetime import UTC, datetime, tzinfo
 from typing import Any, Protocol
 
 import orjson
@@ -33,6 +33,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from beproduct_sync.api.catalog import store_folders, store_plan
 from beproduct_sync.api.client import Listing, Page
+from beproduct_sync.api.ratelimit import Pause
 from beproduct_sync.apply.writer import apply_many
 from beproduct_sync.model.from_rest import map_api_row, row_version
 from beproduct_sync.model.rows import KINDS, Kind, master_folder
@@ -116,6 +117,9 @@ class Progress:
     resumed_pages: int = 0
     walks_repeated: int = 0
     incomplete: list[dict[str, Any]] = field(default_factory=list)
+    pauses: int = 0
+    paused_seconds: float = 0.0
+    last_pause: Pause | None = None
     started: float = field(default_factory=time.perf_counter)
     on_change: Callable[[Progress], None] | None = None
 
@@ -123,6 +127,19 @@ class Progress:
         """Tell the display (if any) that counters moved."""
         if self.on_change is not None:
             self.on_change(self)
+
+    def paused(self, pause: Pause) -> None:
+        """The client is waiting out a rate limit (its on_pause hook): show until when."""
+        self.pauses += 1
+        self.paused_seconds += pause.seconds
+        self.last_pause = pause
+        self.tick()
+
+    @property
+    def status(self) -> str:
+        """`paused until …` while a rate-limit pause lasts, else empty."""
+        p = self.last_pause
+        return p.describe() if p is not None and p.resume_at > datetime.now(UTC) else ""
 
     def summary(self) -> dict[str, Any]:
         """The JSON-ready result of a run."""
@@ -137,6 +154,8 @@ class Progress:
             "resumed_pages": self.resumed_pages,
             "walks_repeated": self.walks_repeated,
             "incomplete": self.incomplete,
+            "pauses": self.pauses,
+            "paused_seconds": round(self.paused_seconds, 3),
             "seconds": round(seconds, 3),
             "rows_per_s": round(self.rows / seconds, 1) if seconds else None,
             "milestones_per_s": round(self.milestones / seconds, 1) if seconds else None,

@@ -11,9 +11,9 @@ import asyncio
 import inspect
 import re
 import time
+from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
@@ -22,6 +22,15 @@ import structlog
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt
 from tenacity.wait import wait_exponential_jitter
 
+from beproduct_sync.api.ratelimit import (
+    Clock,
+    Pacer,
+    Pause,
+    Throttle,
+    resume_time,
+    retry_after_seconds,
+    throttle,
+)
 from beproduct_sync.config import Settings
 from beproduct_sync.errors import (
     BeProductAuthError,
@@ -29,6 +38,7 @@ from beproduct_sync.errors import (
     BeProductNotConfigured,
     BeProductNotFound,
     BeProductRejected,
+    BeProductThrottled,
     BeProductUnavailable,
 )
 from beproduct_sync.metrics import API_CALLS
@@ -36,6 +46,8 @@ from beproduct_sync.metrics import API_CALLS
 log = structlog.get_logger(__name__)
 
 RefreshHook = Callable[[str], Awaitable[None] | None]
+PauseHook = Callable[[Pause], None]
+Sleep = Callable[[float], Awaitable[None]]
 # Given the refresh token BeProduct just refused, a newer one (another process rotated it) or None.
 InvalidGrantHook = Callable[[str], Awaitable[str | None]]
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
@@ -44,11 +56,20 @@ _ERROR_CODE = re.compile(r"^[A-Za-z_][\w.-]{0,39}$")
 
 
 class _Transient(Exception):
-    """A failure worth retrying: 429, 502/503/504, a timeout or a broken connection."""
+    """A failure worth retrying: 502/503/504, a 429 that says nothing of when, a timeout or a
+    broken connection."""
 
     def __init__(self, reason: str, retry_after: float | None = None) -> None:
         super().__init__(reason)
         self.reason, self.retry_after = reason, retry_after
+
+
+class _Throttled(Exception):
+    """A 429 that said how long to wait: a pause, outside the retry budget."""
+
+    def __init__(self, wait: Throttle) -> None:
+        super().__init__(wait.source)
+        self.wait = wait
 
 
 @dataclass(frozen=True)
@@ -85,20 +106,6 @@ class Listing:
     walks: int
 
 
-def retry_after_seconds(value: str | None) -> float | None:
-    """`Retry-After` as seconds: a number (fractions accepted) or an HTTP date; None if unusable."""
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
-    except (TypeError, ValueError):
-        return None
-
-
 class BeProductClient:
     """Async BeProduct Tracking API client; use as `async with BeProductClient(settings) as c:`."""
 
@@ -112,7 +119,15 @@ class BeProductClient:
         page_size: int = 20,
         plan_page_size: int = 30,
         transport: httpx.AsyncBaseTransport | None = None,
+        max_pause: float | None = None,
+        on_pause: PauseHook | None = None,
+        sleep: Sleep = asyncio.sleep,
+        clock: Clock = time.time,
     ) -> None:
+        """`max_pause`: the longest a request waits out rate limits before failing with
+        BeProductThrottled (default BEPRODUCT_API_MAX_PAUSE_SECONDS); `on_pause` hears of every
+        pause; `sleep` and `clock` are how the client waits and tells the time (tests move
+        both forward together)."""
         if not settings.api_configured:
             raise BeProductNotConfigured()
         secret, refresh = settings.beproduct_client_secret, settings.beproduct_refresh_token
@@ -135,10 +150,24 @@ class BeProductClient:
             multiplier=base, max=settings.beproduct_api_backoff_max_seconds, jitter=base
         )
         self._retry_after_cap = retry_after_cap
+        self._max_pause = (
+            settings.beproduct_api_max_pause_seconds if max_pause is None else max_pause
+        )
+        self._sleep, self._clock = sleep, clock
+        self.on_pause = on_pause
+        self.pacer = Pacer(settings.beproduct_api_rate_reserve, clock)
+        self.pauses: deque[Pause] = deque(maxlen=1000)
         self.page_size, self.plan_page_size = page_size, plan_page_size
         limit = settings.beproduct_api_max_concurrency
+        # Some views and large pages take minutes (BeProduct's own SDK waits 5): the request
+        # timeout is long, while a server that does not even accept the connection is
+        # noticed after the (short) connect timeout.
+        timeout = httpx.Timeout(
+            settings.beproduct_api_timeout_seconds,
+            connect=settings.beproduct_api_connect_timeout_seconds,
+        )
         self._http = httpx.AsyncClient(
-            timeout=settings.beproduct_api_timeout_seconds,
+            timeout=timeout,
             transport=transport,
             limits=httpx.Limits(max_connections=limit + 1, max_keepalive_connections=limit + 1),
             headers={"Accept": "application/json", "User-Agent": "beproduct-sync"},
@@ -348,23 +377,31 @@ class BeProductClient:
     async def _send(
         self, method: str, url: str, endpoint: str, *, auth: bool, **kwargs: Any
     ) -> tuple[httpx.Response, str | None]:
-        retrying = AsyncRetrying(
-            stop=stop_after_attempt(self._attempts),
-            wait=self._wait,
-            retry=retry_if_exception_type(_Transient),
-            reraise=True,
-            before_sleep=_log_retry(endpoint),
-        )
-        try:
-            async for attempt in retrying:
-                with attempt:
-                    return await self._once(method, url, endpoint, auth, **kwargs)
-        except _Transient as exc:
-            raise BeProductUnavailable(
-                f"BeProduct {method} {endpoint} failed after {self._attempts} attempt(s);"
-                f" last: {exc.reason}. Try again later."
-            ) from None
-        raise AssertionError("unreachable")  # pragma: no cover
+        paused = 0.0
+        while True:
+            retrying = AsyncRetrying(
+                stop=stop_after_attempt(self._attempts),
+                wait=self._wait,
+                retry=retry_if_exception_type(_Transient),
+                reraise=True,
+                before_sleep=_log_retry(endpoint),
+                sleep=self._sleep,
+            )
+            try:
+                async for attempt in retrying:
+                    with attempt:
+                        return await self._once(method, url, endpoint, auth, **kwargs)
+            except _Transient as exc:
+                raise BeProductUnavailable(
+                    f"BeProduct {method} {endpoint} failed after {self._attempts} attempt(s);"
+                    f" last: {exc.reason}. Try again later."
+                ) from None
+            except _Throttled as t:
+                # A rate-limit wait is not a failure: it costs no retry, however long it is,
+                # up to max_pause in all for this request.
+                paused += t.wait.seconds
+                self._check_pause(paused, t.wait.seconds, t.wait.window, method, endpoint)
+                await self._pause(t.wait.seconds, "429", t.wait.source, t.wait.window, endpoint)
 
     async def _once(
         self, method: str, url: str, endpoint: str, auth: bool, **kwargs: Any
@@ -372,6 +409,11 @@ class BeProductClient:
         # The token is fetched before taking a slot: a refresh is itself a request.
         token = await self._access_token() if auth else None
         headers = {"Authorization": f"Bearer {token}"} if token else {}
+        if auth:  # the identity server has no rate limits of its own
+            wait, source = self.pacer.reserve_one()
+            if wait > 0:
+                self._check_pause(wait, wait, None, method, endpoint)
+                await self._pause(wait, "pacing", source, None, endpoint)
         async with self._sem:
             try:
                 resp = await self._http.request(method, url, headers=headers, **kwargs)
@@ -382,11 +424,56 @@ class BeProductClient:
                 API_CALLS.labels(endpoint=endpoint, status="network").inc()
                 raise _Transient(f"connection failed ({type(exc).__name__})") from None
         API_CALLS.labels(endpoint=endpoint, status=str(resp.status_code)).inc()
+        if auth:
+            self.pacer.observe(resp.headers)
+        if resp.status_code == 429:
+            asked = throttle(resp.headers, _json(resp), self._clock())
+            if asked is None:
+                raise _Transient("HTTP 429")
+            self.pacer.block(asked.seconds)  # every other request waits too
+            raise _Throttled(asked)
         if resp.status_code in RETRY_STATUSES:
             raise _Transient(
                 f"HTTP {resp.status_code}", retry_after_seconds(resp.headers.get("Retry-After"))
             )
         return resp, token
+
+    def _check_pause(
+        self, total: float, wait: float, window: str | None, method: str, endpoint: str
+    ) -> None:
+        if total <= self._max_pause:
+            return
+        at = resume_time(wait, self._clock)
+        which = f"{window} " if window else ""
+        raise BeProductThrottled(
+            f"BeProduct's {which}rate limit is used up for {method} {endpoint}: it resets in"
+            f" {wait:.0f} s (at {at:%Y-%m-%d %H:%M:%S} UTC), longer than this process waits."
+            " Try again then.",
+            retry_after=wait,
+        )
+
+    async def _pause(
+        self, seconds: float, reason: str, source: str, window: str | None, endpoint: str
+    ) -> None:
+        """Wait out a rate limit, telling listeners and the log when it is worth a mention."""
+        if reason == "429" or seconds >= 1.0:
+            pause = Pause(
+                seconds, resume_time(seconds, self._clock), reason, source, window, endpoint
+            )
+            self.pauses.append(pause)
+            say = log.warning if seconds >= 1.0 else log.info
+            say(
+                "beproduct.paused",
+                reason=reason,
+                source=source,
+                window=window,
+                endpoint=endpoint,
+                seconds=round(seconds, 3),
+                resume_at=pause.resume_at.isoformat(timespec="seconds"),
+            )
+            if self.on_pause is not None:
+                self.on_pause(pause)
+        await self._sleep(seconds)
 
     def _wait(self, state: RetryCallState) -> float:
         exc = state.outcome.exception() if state.outcome else None
@@ -500,6 +587,14 @@ def _decode(resp: httpx.Response, method: str, endpoint: str) -> Any:
         raise BeProductError(
             f"BeProduct {method} {endpoint} answered with a body that is not JSON"
         ) from None
+
+
+def _json(resp: httpx.Response) -> Any:
+    """The answer's JSON body, or None when it has none."""
+    try:
+        return orjson.loads(resp.content)
+    except orjson.JSONDecodeError:
+        return None
 
 
 def _error_code(resp: httpx.Response) -> str:

@@ -20,6 +20,8 @@ from beproduct_sync.config import Settings
 
 log = structlog.get_logger("beproduct_sync.enrich")
 
+MAX_PAUSE_SECONDS = 5.0
+
 
 async def run_enricher(url: str, config: EnrichConfig, client: Source, stop: asyncio.Event) -> None:
     """Run due enrichment jobs until `stop` is set; reconnects after database errors."""
@@ -42,9 +44,13 @@ async def run_with_api(settings: Settings, url: str, stop: asyncio.Event) -> Non
     """Open the BeProduct client (it reads the shared refresh token, so the database must be
     up first: retried with backoff) and run the enricher with it until `stop` is set."""
     config = EnrichConfig.from_settings(settings)
+    # A fetch waits out a few seconds of rate limiting; longer (an hour or day window, or a
+    # 429 storm) fails the job with the reset time as its retry delay, so jobs wait in the
+    # queue rather than in a request that holds their lease and the rest of the batch.
+    max_pause = min(MAX_PAUSE_SECONDS, config.lease_seconds / 4)
 
     async def opened(backoff: Backoff) -> None:
-        async with await open_client(settings, url) as client:
+        async with await open_client(settings, url, max_pause=max_pause) as client:
             await run_enricher(url, config, client, stop)
 
     await keep_running("enricher_db_error", stop, opened)

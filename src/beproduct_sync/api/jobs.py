@@ -23,7 +23,7 @@ from beproduct_sync._backoff import retry_delay
 from beproduct_sync.api.catalog import store_folders, store_plan, store_plan_missing
 from beproduct_sync.config import Settings
 from beproduct_sync.db import describe_error
-from beproduct_sync.errors import BeProductNotFound
+from beproduct_sync.errors import BeProductNotFound, BeProductThrottled
 from beproduct_sync.inbox.report import job_counts
 from beproduct_sync.metrics import CACHE_LOOKUPS, ENRICHMENT_OUTCOMES, ENRICHMENT_QUEUE
 from beproduct_sync.model.rows import RowSet
@@ -166,9 +166,8 @@ async def fail(conn: AsyncConnection[Any], job: Job, error: str, delay_seconds: 
 
 
 def retry_after(exc: BaseException) -> float:
-    """Seconds the API asked us to wait (429 Retry-After), when the client exposes it."""
-    value = getattr(exc, "retry_after", None)
-    return float(value) if isinstance(value, int | float) else 0.0
+    """Seconds until BeProduct's rate limit resets, when the failure was one (else 0)."""
+    return exc.retry_after if isinstance(exc, BeProductThrottled) else 0.0
 
 
 async def conclude(conn: AsyncConnection[Any], job: Job, result: Any, config: EnrichConfig) -> str:
@@ -186,9 +185,10 @@ async def conclude(conn: AsyncConnection[Any], job: Job, result: Any, config: En
             return "done"
         except Exception as exc:  # noqa: BLE001 - a response we cannot store is a failed attempt
             error = exc
-    delay = retry_delay(job.attempts + 1, config.retry_base_seconds, config.retry_max_seconds)
+    backoff = retry_delay(job.attempts + 1, config.retry_base_seconds, config.retry_max_seconds)
+    delay = max(backoff, retry_after(error))
     message = describe_error(error)
-    await fail(conn, job, message, max(delay, retry_after(error)))
+    await fail(conn, job, message, delay)
     log.warning(
         "enrichment_failed",
         kind=job.kind,

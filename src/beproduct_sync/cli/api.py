@@ -70,6 +70,9 @@ def backfill(
     async def go() -> dict[str, Any]:
         async with await open_client() as client:
             with _display() as progress:
+                # Rate-limit pauses (minutes or hours in hour and day windows) are shown, not
+                # failures: the bar says until when; without a terminal, the client logs it.
+                client.on_pause = progress.paused
                 return await do_backfill(
                     rt.url,
                     client,
@@ -90,6 +93,11 @@ def backfill(
             f"backfilled {summary['plans']} plan(s): {summary['rows']} rows,"
             f" {summary['milestones']} milestones ({summary['rows_changed']} rows and"
             f" {summary['milestones_changed']} milestones changed) in {summary['seconds']} s"
+            + (
+                f", {summary['pauses']} rate-limit pause(s) of {summary['paused_seconds']} s"
+                if summary["pauses"]
+                else ""
+            )
         )
     if summary["incomplete"]:
         missing = ", ".join(f"{i['plan_id']} ({i['kind']})" for i in summary["incomplete"])
@@ -115,10 +123,11 @@ class _display:
             TimeElapsedColumn(),
             TextColumn("ETA"),
             TimeRemainingColumn(),
+            TextColumn("{task.fields[status]}"),
             transient=False,
         )
         self.bar.start()
-        task = self.bar.add_task("backfill", total=None, rows=0, rate="-")
+        task = self.bar.add_task("backfill", total=None, rows=0, rate="-", status="")
 
         def update(p: Progress) -> None:
             summary = p.summary()
@@ -128,6 +137,7 @@ class _display:
                 completed=p.plans_done,
                 rows=p.rows,
                 rate=summary["rows_per_s"] or "-",
+                status=p.status,
             )
 
         return Progress(on_change=update)

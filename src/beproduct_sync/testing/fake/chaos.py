@@ -240,9 +240,10 @@ class RateLimiter:
             self._offset += seconds
 
     def reset(self, limits: RateLimits | None = None) -> None:
-        """Forget all usage (and change the limits, when given)."""
+        """Forget all usage and any time `advance` added (and change the limits, when given)."""
         with self._lock:
             self._used.clear()
+            self._offset = 0.0
             if limits is not None:
                 self.limits = limits
 
