@@ -7,7 +7,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -342,6 +342,25 @@ def test_backfill_and_reconcile_commands_work_end_to_end(db_url: str, fake: Fake
     assert "1 drift item(s)" in drift.stdout
     assert cli("reconcile", "--fix").returncode == 0
     assert cli("reconcile").returncode == 0
+
+
+def test_backfill_since_with_an_offset_is_sent_in_utc_and_finds_the_change(
+    db_url: str, fake: FakeBeProduct
+) -> None:
+    # Fails before --since was normalised: "…+05:00" went out as written, BeProduct read its
+    # digits as UTC (five hours later than meant) and found nothing.
+    env = {**fake.env(), "DATABASE_URL": db_url, "BEPRODUCT_SYNC_LOG_FORMAT": "json"}
+    assert run_cli("backfill", "--json", env=env).returncode == 0
+    before = datetime.now(UTC) - timedelta(seconds=1)
+    row = fake.world.rows("Style")[2]
+    fake.change_milestone(row.id, status="Rejected")
+    local = before.astimezone(timezone(timedelta(hours=5))).isoformat(timespec="seconds")
+    done = run_cli("backfill", "--json", "--since", local, env=env)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["rows"] == 1
+    bad = run_cli("backfill", "--since", "yesterday", env=env)
+    assert bad.returncode == 2
+    assert "--since" in bad.stderr and "ISO date" in bad.stderr
 
 
 def test_backfill_without_api_settings_says_what_to_set(db_url: str) -> None:

@@ -37,7 +37,7 @@ from beproduct_sync.api.ratelimit import Pause
 from beproduct_sync.apply.writer import apply_many
 from beproduct_sync.model.from_rest import map_api_row, row_version
 from beproduct_sync.model.rows import KINDS, Kind, master_folder
-from beproduct_sync.model.times import SourceTime, parse_time
+from beproduct_sync.model.times import SourceTime, parse_time, utc_text
 from beproduct_sync.sql import kind_query, query
 
 log = structlog.get_logger("beproduct_sync.backfill")
@@ -85,9 +85,15 @@ class Options:
 
     folders: tuple[str, ...] = ()
     plans: tuple[str, ...] = ()
-    since: str | None = None  # ISO timestamp: only rows with ModifiedAt >= since
+    since: str | None = None  # ISO date or timestamp: only rows with ModifiedAt >= since
     page_size: int = 20
     restart: bool = False
+
+    def __post_init__(self) -> None:
+        # BeProduct misparses filter dates not in UTC with Z; any ISO form given is sent so
+        # (ValueError if it is not one), and equal instants share a run.
+        if self.since is not None:
+            object.__setattr__(self, "since", utc_text(self.since))
 
     @property
     def run_key(self) -> str:

@@ -28,7 +28,6 @@ from beproduct_sync.api.tokens import open_client
 from beproduct_sync.bootstrap import Runtime
 from beproduct_sync.cli.common import app, fail, run, runtime
 from beproduct_sync.errors import SyncError
-from beproduct_sync.model.times import parse_time
 
 
 def _client() -> tuple[Runtime, Callable[[], Awaitable[BeProductClient]]]:
@@ -51,7 +50,8 @@ def backfill(
     since: Annotated[
         str | None,
         typer.Option(
-            help="Only rows modified at or after this ISO timestamp (incremental catch-up)."
+            help="Only rows modified at or after this ISO date or timestamp (a date is midnight"
+            " UTC; an offset is honoured): an incremental catch-up."
         ),
     ] = None,
     page_size: Annotated[int, typer.Option(min=1, max=500)] = 20,
@@ -59,13 +59,11 @@ def backfill(
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
     """Copy folders, plans, style and material timelines from the BeProduct API."""
-    if since is not None:
-        try:
-            parse_time(since)
-        except ValueError as exc:
-            raise fail(f"--since: {exc}") from None
+    try:
+        opts = Options(tuple(folder or ()), tuple(plan or ()), since, page_size, restart)
+    except ValueError as exc:
+        raise fail(f"--since: {exc}; use an ISO date or timestamp such as 2026-01-31") from None
     rt, open_client = _client()
-    opts = Options(tuple(folder or ()), tuple(plan or ()), since, page_size, restart)
 
     async def go() -> dict[str, Any]:
         async with await open_client() as client:

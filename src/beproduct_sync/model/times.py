@@ -99,6 +99,23 @@ def _iso_of(ticks: int) -> str | None:
         return None
 
 
+def zulu(ticks: int) -> str:
+    """An instant as BeProduct writes it: UTC with `Z`, 7 fractional digits when not whole."""
+    whole, frac = divmod(ticks, 10_000_000)
+    text = (EPOCH + timedelta(seconds=whole)).strftime("%Y-%m-%dT%H:%M:%S")
+    return f"{text}.{frac:07d}Z" if frac else f"{text}Z"
+
+
+def utc_text(value: str) -> str:
+    """Any ISO-8601 date or timestamp as UTC with `Z`, the only form BeProduct's filters read
+    right (others are misparsed): a plain date is midnight UTC, an offset is applied.
+    ValueError when it is not one."""
+    parsed = parse_time(value.strip())
+    if parsed is None:
+        raise ValueError("empty timestamp")
+    return zulu(parsed.ticks)
+
+
 def calendar_date(time: SourceTime | None, zone: tzinfo) -> str | None:
     """The calendar day of `time` in `zone`, ISO formatted (cached: dates repeat a lot)."""
     return _date_of(time.ticks, zone) if time else None

@@ -8,23 +8,17 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 
-from beproduct_sync.model.times import parse_time
+from beproduct_sync.model.times import parse_time, zulu
 
 TICKS_PER_SECOND = 10_000_000
 TICKS_PER_DAY = 86_400 * TICKS_PER_SECOND
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def fmt_time(ticks: int | None) -> str | None:
-    """BeProduct's text for an instant: 7 fractional digits and Z; whole seconds without them."""
-    if ticks is None:
-        return None
-    whole, frac = divmod(ticks, TICKS_PER_SECOND)
-    text = (_EPOCH + timedelta(seconds=whole)).strftime("%Y-%m-%dT%H:%M:%S")
-    # Midnight dates come back as "2025-11-06T00:00:00Z" in real payloads; instants with 7 digits.
-    return f"{text}.{frac:07d}Z" if frac else f"{text}Z"
+    """BeProduct's text for an instant: 7 fractional digits and Z; whole seconds without them
+    (midnight dates come back as "2025-11-06T00:00:00Z" in real payloads)."""
+    return None if ticks is None else zulu(ticks)
 
 
 def to_ticks(text: str) -> int:
