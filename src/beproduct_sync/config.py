@@ -29,7 +29,8 @@ class Settings(BaseSettings):
     )
     beproduct_sync_date_timezone: str = Field(
         default="UTC",
-        description="Time zone whose calendar day becomes the *_date columns.",
+        description="Zone for the *_date of a timestamp with an explicit non-zero offset;"
+        " BeProduct's Z-labelled calendar dates keep the date written (see model.times).",
     )
     beproduct_sync_auto_migrate: bool = Field(
         default=True, description="Apply pending migrations when a command starts."

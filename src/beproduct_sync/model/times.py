@@ -3,6 +3,20 @@
 BeProduct writes .NET timestamps with 7 fractional digits and a `Z`; a Python datetime (and a
 Postgres timestamptz) keeps only 6. Versions and ordering use the exact ticks; `iso` and
 `calendar_date` give what the database columns hold.
+
+Calendar dates (a milestone's plan, due, revised and final dates; a plan's start and end) are
+sent as timestamps labelled `Z`, but they are not UTC instants. The real bodies show two forms:
+- picked at creation, the local wall-clock time labelled Z: a style added at 01:52:06Z (its
+  `ModifiedAt` 01:52:05.07Z) got a first milestone dated "2025-11-05T18:52:05.0708456Z", the
+  same instant's digits 7 hours earlier — the creator's clock; and a milestone completed at
+  05:10:01Z got `Final` "2025-11-06T15:09:56Z", 10 hours later — that user's clock;
+- edited later, midnight Z: "2025-11-05T00:00:00Z", and `timeLineSchema.Plan`
+  "2025-11-01T00:00:00Z".
+In both, the date written is the date meant (the one BeProduct's screens show). Moving either into
+another time zone would change it (midnight Z is the day before anywhere west of UTC, and a
+wall-clock time already is local), so `calendar_date` keeps the date as written for every
+UTC-labelled value. Only a value written with an explicit non-zero offset — which BeProduct
+does not send — is a true instant; its day is taken in the configured zone.
 """
 
 from __future__ import annotations
@@ -116,9 +130,18 @@ def utc_text(value: str) -> str:
     return zulu(parsed.ticks)
 
 
+_OFFSET = re.compile(r"([+-])(\d{2}):?(\d{2})$")
+
+
 def calendar_date(time: SourceTime | None, zone: tzinfo) -> str | None:
-    """The calendar day of `time` in `zone`, ISO formatted (cached: dates repeat a lot)."""
-    return _date_of(time.ticks, zone) if time else None
+    """The calendar date BeProduct means by `time`, ISO formatted: the date as written for a
+    value labelled Z (every one BeProduct sends; see the module docstring), the day in `zone`
+    only for a value with an explicit non-zero offset."""
+    if time is None:
+        return None
+    offset = _OFFSET.search(time.text.strip())
+    explicit = offset is not None and (offset.group(2), offset.group(3)) != ("00", "00")
+    return _date_of(time.ticks, zone if explicit else UTC)
 
 
 def iso(time: SourceTime | None) -> str | None:

@@ -100,14 +100,16 @@ def test_definition_fields_are_read_from_alternative_names_and_page_objects() ->
     ("value", "zone", "expected"),
     [
         ("2025-09-01T00:00:00Z", "UTC", "2025-09-01"),
-        ("2025-09-01T02:00:00.1234567Z", "America/Los_Angeles", "2025-08-31"),
+        ("2025-09-01T02:00:00.1234567Z", "America/Los_Angeles", "2025-09-01"),
+        ("2025-09-01T00:00:00Z", "America/Los_Angeles", "2025-09-01"),
+        ("2025-09-01T02:00:00-08:00", "UTC", "2025-09-01"),
         ("2025-09-01", "UTC", "2025-09-01"),
         ("soon", "UTC", None),
         (None, "UTC", None),
         (20250901, "UTC", None),
     ],
 )
-def test_plan_dates_become_calendar_days_in_the_configured_zone(
+def test_plan_dates_are_the_dates_beproduct_wrote(
     value: Any, zone: str, expected: str | None
 ) -> None:
     assert date_of_text(value, ZoneInfo(zone)) == expected

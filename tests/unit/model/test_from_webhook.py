@@ -80,10 +80,18 @@ def test_oncreate_milestone_dates_are_utc_calendar_dates() -> None:
     assert first["status"] == "NOT_STARTED" and first["status_label"] == "Not Started"
 
 
-def test_a_configured_zone_moves_the_calendar_date() -> None:
-    rows = rows_of(load_sample("tracking_oncreate.json"), ZoneInfo("Asia/Tokyo"))
-    first = next(m for m in rows.milestones if m["id"] == "73431d54-c2c1-429e-b2f1-2746e4429790")
-    assert first["due_date"] == "2025-11-06"  # 18:52 UTC is 03:52 next day in Tokyo
+@pytest.mark.parametrize("zone", ["Asia/Tokyo", "America/Los_Angeles", "UTC"])
+def test_a_configured_zone_never_moves_the_date_beproduct_wrote(zone: str) -> None:
+    # Fails before the rule: Tokyo turned the creator's 18:52 wall-clock time (labelled Z) into
+    # the next day, and Los Angeles turned an edited midnight-Z date into the day before.
+    created = rows_of(load_sample("tracking_oncreate.json"), ZoneInfo(zone))
+    first = next(m for m in created.milestones if m["id"] == "73431d54-c2c1-429e-b2f1-2746e4429790")
+    assert (first["due_date"], first["plan_date"]) == ("2025-11-05", "2025-11-05")
+    assert first["due_at"] == "2025-11-05T18:52:05.070845+00:00"  # the exact instant is kept
+    edited = load_sample("tracking_onchangetimeline.json")
+    edited["data"]["after"]["TimeLineItem"]["DueDate"] = "2025-11-20T00:00:00Z"
+    item = rows_of(edited, ZoneInfo(zone)).milestones[0]
+    assert (item["due_date"], item["final_date"]) == ("2025-11-20", "2025-11-06")
 
 
 def test_onchange_claims_no_version_for_the_record_fields_it_does_not_carry() -> None:
