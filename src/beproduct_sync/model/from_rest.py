@@ -143,6 +143,9 @@ def map_api_row(
         "raw_payload": {k: v for k, v in row.items() if k != "timelines"},
         "header_version": version,
         "record_version": version,
+        "color_version": version,
+        "size_version": version,
+        "supplier_version": version,
         "lifecycle_version": version,
     }
     return RowSet(
@@ -182,6 +185,9 @@ def retire_row(kind: Kind, plan_id: str, record_id: str, version: str, at: str) 
         "raw_payload": None,
         "header_version": None,
         "record_version": None,
+        "color_version": None,
+        "size_version": None,
+        "supplier_version": None,
         "lifecycle_version": version,
     }
     return RowSet(kind, [], {"id": plan_id, "folder_id": None}, [], record, [])

@@ -1,8 +1,13 @@
 """Tracking webhook event → the row set it writes. Pure; the heart of the sync.
 
-An OnCreate or OnDelete carries the whole style-in-plan record with every milestone; an OnChange
-carries one milestone (its `TimeLineItem`) and the record's header, so it claims only the header
-group and that milestone, and never the record or lifecycle groups (see model.rows).
+An OnCreate or OnDelete carries the whole style-in-plan record with every milestone, and claims
+every group of the record (see model.rows). An OnChange carries the record's header and usually
+one milestone (its `TimeLineItem`); one made by BeProduct's Edit API may carry no milestone but
+the record's own fields (colourway, size, supplier). So an OnChange claims the header group, its
+milestone if any, and of the colour, size and supplier groups exactly those whose field it
+carries (`Color`, `Size`, `Supplier` present in `data.after`); never the rest of the record
+(modified time, raw record) or the lifecycle group, so an older OnCreate arriving later still
+fills what the OnChange did not say.
 """
 
 from __future__ import annotations
@@ -93,9 +98,21 @@ def milestone_row(
     return row, notices
 
 
+def _carried(rec: Record, full: bool) -> tuple[bool, bool, bool]:
+    """Whether an event claims the colour, size and supplier groups: a create or delete always
+    (it carries the whole record), an OnChange only for the fields present in its record."""
+    if full:
+        return True, True, True
+    raw = rec.raw
+    color = "Color" in raw and (raw["Color"] is None or isinstance(raw["Color"], dict))
+    supplier = "Supplier" in raw and (raw["Supplier"] is None or isinstance(raw["Supplier"], list))
+    return color, "Size" in raw, supplier
+
+
 def record_row(event: TrackingEvent, rec: Record, version: str, at: str) -> RecordRow:
     """The style-in-plan record an event leaves behind."""
     full = event.event_type != EventType.ON_CHANGE  # only creates and deletes carry it whole
+    has_color, has_size, has_supplier = _carried(rec, full)
     color = rec.color or {}
     raw = {k: v for k, v in rec.raw.items() if k not in ("Timelines", "TimeLineItem")}
     modified_by = rec.modified_by or {}
@@ -109,12 +126,12 @@ def record_row(event: TrackingEvent, rec: Record, version: str, at: str) -> Reco
         "style_name": event.header_name,
         "header_folder_id": _s(event.folder_id),
         "header_folder_name": event.folder_name,
-        "color_id": (color.get("_id") or None) if full else None,
-        "color_name": color.get("suggested_name") if full else None,
-        "color_number": color.get("suggested_hex") if full else None,
-        "size": rec.size if full else None,
-        "supplier_name": _supplier_names(rec.supplier) if full else None,
-        "suppliers": rec.supplier if full else None,
+        "color_id": (color.get("_id") or None) if has_color else None,
+        "color_name": color.get("suggested_name") if has_color else None,
+        "color_number": color.get("suggested_hex") if has_color else None,
+        "size": rec.size if has_size else None,
+        "supplier_name": _supplier_names(rec.supplier) if has_supplier else None,
+        "suppliers": rec.supplier if has_supplier else None,
         "modified_at": iso(rec.modified_at) if full else None,
         "modified_by": modifier if full else None,
         "active": event.event_type != EventType.ON_DELETE,
@@ -123,6 +140,9 @@ def record_row(event: TrackingEvent, rec: Record, version: str, at: str) -> Reco
         "raw_payload": raw,
         "header_version": version,
         "record_version": version if full else None,
+        "color_version": version if has_color else None,
+        "size_version": version if has_size else None,
+        "supplier_version": version if has_supplier else None,
         "lifecycle_version": version if full else None,
     }
 
@@ -141,7 +161,7 @@ def map_event(event: TrackingEvent, body_digest: bytes, zone: tzinfo) -> RowSet:
     on_change = event.event_type == EventType.ON_CHANGE
     items = [rec.timeline_item] if on_change else (rec.timelines or [])
     by_id: dict[str, MilestoneRow] = {}
-    notices: list[Notice] = []
+    notices = [Notice(s.entity_id or record_id, s.message) for s in event.skipped]
     for m in items:
         if m is None:
             continue
@@ -163,10 +183,12 @@ def map_event(event: TrackingEvent, body_digest: bytes, zone: tzinfo) -> RowSet:
             }
     if event.schema_ is not None:
         s = event.schema_
+        # The definition belongs to the row's kind (its MasterFolder); LinkFolder names the
+        # folder of the page the milestone links to, not the kind of row.
         templates[str(s.id)] = {
             "id": str(s.id),
             "plan_id": plan_id,
-            "master_folder": s.link_folder or master,
+            "master_folder": master,
             "name": s.task_description,
             "short_name": s.short_description,
             "department": s.department,

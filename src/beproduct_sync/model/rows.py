@@ -50,7 +50,8 @@ class TemplateRow(TypedDict):
 
 
 class RecordRow(TypedDict):
-    """A style- (or material-) in-plan record, in its three versioned groups (apply_record.sql)."""
+    """A style- (or material-) in-plan record, in its versioned groups (apply_record.sql):
+    header, record (modified time, raw record), colour, size, supplier, lifecycle."""
 
     id: str
     plan_id: str
@@ -74,6 +75,9 @@ class RecordRow(TypedDict):
     raw_payload: Any
     header_version: str | None
     record_version: str | None
+    color_version: str | None
+    size_version: str | None
+    supplier_version: str | None
     lifecycle_version: str | None
 
 

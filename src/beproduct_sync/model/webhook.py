@@ -3,10 +3,17 @@
 BeProduct's webhook JSON is PascalCase inside `data` and camelCase on the envelope, is not fully
 documented, and grows fields over time. Models here therefore ignore unknown fields, default every
 optional one, and keep the raw dicts so nothing the sender said is lost.
+
+Reading is tolerant per entry: a `Timelines`, `AssignedTo` or `ShareWith` entry that is not an
+object (null, a string, a number, a list), or a milestone without a readable `Id`, is skipped
+with a `Skipped` note naming its JSON path (it becomes a warning in ops.import_errors), and the
+rest of the event is applied. Only what an event cannot be applied without at all makes it
+malformed: a readable `date`, `data.planId` and the record's `Id`.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 from uuid import UUID
@@ -72,15 +79,7 @@ class Milestone(_Model):
     @field_validator("assigned_to", "share_with", mode="before")
     @classmethod
     def _null_list(cls, value: object) -> object:
-        if value is None:
-            return []
-        return value if isinstance(value, list) else [value]
-
-    @field_validator("assigned_to", mode="before")
-    @classmethod
-    def _drop_unreadable_people(cls, value: object) -> object:
-        # Entries that are not objects cannot name a user; they stay in raw_payload.
-        return [p for p in value if isinstance(p, dict)] if isinstance(value, list) else value
+        return [] if value is None else value
 
 
 class Record(_Model):
@@ -109,15 +108,6 @@ class Record(_Model):
     def _object_or_none(cls, value: object) -> object:
         return value if isinstance(value, dict) else None
 
-    @field_validator("timelines", mode="before")
-    @classmethod
-    def _readable_milestones(cls, value: object) -> object:
-        # An entry that is not an object or has no usable Id cannot be stored; it stays in
-        # raw_payload and the rest of the record is kept.
-        if not isinstance(value, list):
-            return value
-        return [m for m in value if isinstance(m, dict) and coerce.as_uuid(m.get("Id"))]
-
     @field_validator("supplier", mode="before")
     @classmethod
     def _null_list(cls, value: object) -> object:
@@ -134,7 +124,6 @@ class TimelineSchema(_Model):
     task_description: str | None = Field(default=None, alias="TaskDescription")
     short_description: str | None = Field(default=None, alias="ShortDescription")
     page: str | None = Field(default=None, alias="Page")
-    link_folder: str | None = Field(default=None, alias="LinkFolder")
     raw: dict[str, Any] = Field(default_factory=dict, exclude=True)
 
     @field_validator("page", mode="before")
@@ -144,6 +133,20 @@ class TimelineSchema(_Model):
         if isinstance(value, dict):
             return value.get("name") or value.get("Name") or value.get("title")
         return value
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """An entry read past: where it was (`path`), whose it was, and why."""
+
+    path: str
+    entity_id: str
+    reason: str
+
+    @property
+    def message(self) -> str:
+        """The warning for ops.import_errors."""
+        return f"{self.path}: {self.reason}; skipped, the rest of the event applied"
 
 
 class TrackingEvent(_Model):
@@ -164,6 +167,7 @@ class TrackingEvent(_Model):
     before: Record | None
     after: Record | None
     schema_: TimelineSchema | None = Field(default=None, alias="schema")
+    skipped: tuple[Skipped, ...] = ()
 
     @property
     def record(self) -> Record | None:
@@ -185,18 +189,69 @@ def _with_raw(model: type[_Model], raw: Any, where: str) -> Any:
     return model.model_validate({**raw, "raw": raw})
 
 
-def _record(raw: Any, where: str) -> Record | None:
+def _shape(value: Any) -> str:
+    return "null" if value is None else type(value).__name__
+
+
+def _objects(value: Any, path: str, owner: str, notes: list[Skipped]) -> list[Any]:
+    """The object entries of a list field; anything else is noted and left out."""
+    if value is None:
+        return []
+    if isinstance(value, dict):  # one entry sent without its list: still readable
+        return [value]
+    if not isinstance(value, list):
+        notes.append(Skipped(path, owner, f"expected a list, got {_shape(value)}"))
+        return []
+    kept = []
+    for i, entry in enumerate(value):
+        if isinstance(entry, dict):
+            kept.append(entry)
+        else:
+            notes.append(Skipped(f"{path}[{i}]", owner, f"expected an object, got {_shape(entry)}"))
+    return kept
+
+
+def _milestone(raw: Any, path: str, owner: str, notes: list[Skipped]) -> dict[str, Any] | None:
+    """A milestone entry ready for the model (its lists cleaned), or None if unreadable."""
+    if not isinstance(raw, dict):
+        notes.append(Skipped(path, owner, f"expected an object, got {_shape(raw)}"))
+        return None
+    mid = coerce.as_uuid(raw.get("Id"))
+    if mid is None:
+        notes.append(Skipped(path, owner, "no readable milestone Id"))
+        return None
+    fields = {**raw, "raw": raw}
+    for name in ("AssignedTo", "ShareWith"):
+        if name in raw:
+            fields[name] = _objects(raw[name], f"{path}.{name}", str(mid), notes)
+    return fields
+
+
+def _record(raw: Any, where: str, notes: list[Skipped]) -> Record | None:
     if raw is None:
         return None
     if not isinstance(raw, dict):
         raise MalformedEvent(f"{where} must be an object")
+    owner = str(coerce.as_uuid(raw.get("Id")) or "")
     fields: dict[str, Any] = {**raw, "raw": raw}
-    if isinstance(raw.get("Timelines"), list):
-        fields["Timelines"] = [
-            {**m, "raw": m} if isinstance(m, dict) else m for m in raw["Timelines"]
-        ]
-    if isinstance(raw.get("TimeLineItem"), dict):
-        fields["TimeLineItem"] = {**raw["TimeLineItem"], "raw": raw["TimeLineItem"]}
+    if "Timelines" in raw:
+        entries = raw["Timelines"]
+        if entries is not None and not isinstance(entries, list):
+            notes.append(
+                Skipped(f"{where}.Timelines", owner, f"expected a list, got {_shape(entries)}")
+            )
+            entries = None
+        if entries is not None:
+            read = (
+                _milestone(m, f"{where}.Timelines[{i}]", owner, notes)
+                for i, m in enumerate(entries)
+            )
+            entries = [m for m in read if m is not None]
+        fields["Timelines"] = entries
+    if raw.get("TimeLineItem") is not None:
+        fields["TimeLineItem"] = _milestone(
+            raw["TimeLineItem"], f"{where}.TimeLineItem", owner, notes
+        )
     return Record.model_validate(fields)
 
 
@@ -238,8 +293,11 @@ def parse_event(body: Any) -> TrackingEvent:
         if date is None:
             raise MalformedEvent("date is missing: the event's source time is required")
         date.datetime  # noqa: B018 - raises for a date outside years 1 to 9999
-        before = _record(data.get("before"), "data.before")
-        after = _record(data.get("after"), "data.after")
+        # Only the side the event applies is worth notes: an OnChange's `before` is history.
+        notes: list[Skipped] = []
+        kept = "data.before" if event_type == EventType.ON_DELETE else "data.after"
+        before = _record(data.get("before"), "data.before", notes if kept == "data.before" else [])
+        after = _record(data.get("after"), "data.after", notes if kept == "data.after" else [])
         where = "data.timeLineSchema"
         try:
             schema = _with_raw(TimelineSchema, data.get("timeLineSchema"), where)
@@ -254,8 +312,6 @@ def parse_event(body: Any) -> TrackingEvent:
     if record is None:
         side = "before" if event_type == EventType.ON_DELETE else "after"
         raise MalformedEvent(f"{event_type} without data.{side}")
-    if event_type == EventType.ON_CHANGE and record.timeline_item is None:
-        raise MalformedEvent("OnChange without data.after.TimeLineItem")
     user: dict[str, Any] = body["user"] if isinstance(body.get("user"), dict) else {}
     try:
         return TrackingEvent.model_validate(
@@ -275,6 +331,7 @@ def parse_event(body: Any) -> TrackingEvent:
                 "before": before,
                 "after": after,
                 "schema": schema,
+                "skipped": tuple(notes),
             }
         )
     except ValidationError as exc:

@@ -1,25 +1,28 @@
--- Style- (or material-) in-plan records (one or many; ids unique within a call). Three independently versioned groups:
---   header    (every event):            plan, company, style header, number, name
---   record    (OnCreate / OnDelete):    colour, size, suppliers, modified, raw_payload
---   lifecycle (OnCreate / OnDelete):    active, deleted_at
+-- Style- (or material-) in-plan records (one or many; ids unique within a call). Independently versioned groups:
+--   header    (every event):                        plan, company, style header, number, name
+--   record    (OnCreate / OnDelete):                modified, raw_payload
+--   colour, size, supplier (OnCreate / OnDelete, and an OnChange carrying the field)
+--   lifecycle (OnCreate / OnDelete):                active, deleted_at
 -- raw_payload follows the record group, or the header group while no full record was seen.
 INSERT INTO {record_table} AS t (
     id, plan_id, company_id, style_header_id, style_number, style_name, header_folder_id,
     header_folder_name, color_id, color_name, color_number, size, supplier_name, suppliers,
     modified_at, modified_by, active, deleted_at, source_updated_at, raw_payload,
-    header_version, record_version, lifecycle_version)
+    header_version, record_version, color_version, size_version, supplier_version,
+    lifecycle_version)
 SELECT x.id, x.plan_id, x.company_id, x.style_header_id, x.style_number, x.style_name,
        x.header_folder_id, x.header_folder_name, x.color_id, x.color_name, x.color_number, x.size,
        x.supplier_name, x.suppliers, x.modified_at, x.modified_by, x.active, x.deleted_at,
        x.source_updated_at, x.raw_payload, x.header_version, x.record_version,
-       x.lifecycle_version
+       x.color_version, x.size_version, x.supplier_version, x.lifecycle_version
 FROM jsonb_to_recordset(%(rows)s::jsonb) AS x(
     id uuid, plan_id uuid, company_id uuid, style_header_id uuid, style_number text,
     style_name text, header_folder_id uuid, header_folder_name text, color_id text,
     color_name text, color_number text, size text, supplier_name text, suppliers jsonb,
     modified_at timestamptz, modified_by text, active boolean, deleted_at timestamptz,
     source_updated_at timestamptz, raw_payload jsonb, header_version numeric,
-    record_version numeric, lifecycle_version numeric)
+    record_version numeric, color_version numeric, size_version numeric,
+    supplier_version numeric, lifecycle_version numeric)
 ON CONFLICT (id) DO UPDATE SET
     plan_id            = CASE WHEN excluded.header_version > coalesce(t.header_version, -1) THEN excluded.plan_id ELSE t.plan_id END,
     company_id         = CASE WHEN excluded.header_version > coalesce(t.header_version, -1) THEN coalesce(excluded.company_id, t.company_id) ELSE t.company_id END,
@@ -29,12 +32,15 @@ ON CONFLICT (id) DO UPDATE SET
     header_folder_id   = CASE WHEN excluded.header_version > coalesce(t.header_version, -1) THEN coalesce(excluded.header_folder_id, t.header_folder_id) ELSE t.header_folder_id END,
     header_folder_name = CASE WHEN excluded.header_version > coalesce(t.header_version, -1) THEN coalesce(excluded.header_folder_name, t.header_folder_name) ELSE t.header_folder_name END,
     header_version     = greatest(t.header_version, excluded.header_version),
-    color_id           = CASE WHEN excluded.record_version > coalesce(t.record_version, -1) THEN excluded.color_id ELSE t.color_id END,
-    color_name         = CASE WHEN excluded.record_version > coalesce(t.record_version, -1) THEN excluded.color_name ELSE t.color_name END,
-    color_number          = CASE WHEN excluded.record_version > coalesce(t.record_version, -1) THEN excluded.color_number ELSE t.color_number END,
-    size               = CASE WHEN excluded.record_version > coalesce(t.record_version, -1) THEN excluded.size ELSE t.size END,
-    supplier_name      = CASE WHEN excluded.record_version > coalesce(t.record_version, -1) THEN excluded.supplier_name ELSE t.supplier_name END,
-    suppliers          = CASE WHEN excluded.record_version > coalesce(t.record_version, -1) THEN excluded.suppliers ELSE t.suppliers END,
+    color_id           = CASE WHEN excluded.color_version > coalesce(t.color_version, -1) THEN excluded.color_id ELSE t.color_id END,
+    color_name         = CASE WHEN excluded.color_version > coalesce(t.color_version, -1) THEN excluded.color_name ELSE t.color_name END,
+    color_number       = CASE WHEN excluded.color_version > coalesce(t.color_version, -1) THEN excluded.color_number ELSE t.color_number END,
+    color_version      = greatest(t.color_version, excluded.color_version),
+    size               = CASE WHEN excluded.size_version > coalesce(t.size_version, -1) THEN excluded.size ELSE t.size END,
+    size_version       = greatest(t.size_version, excluded.size_version),
+    supplier_name      = CASE WHEN excluded.supplier_version > coalesce(t.supplier_version, -1) THEN excluded.supplier_name ELSE t.supplier_name END,
+    suppliers          = CASE WHEN excluded.supplier_version > coalesce(t.supplier_version, -1) THEN excluded.suppliers ELSE t.suppliers END,
+    supplier_version   = greatest(t.supplier_version, excluded.supplier_version),
     modified_at        = CASE WHEN excluded.record_version > coalesce(t.record_version, -1) THEN excluded.modified_at ELSE t.modified_at END,
     modified_by        = CASE WHEN excluded.record_version > coalesce(t.record_version, -1) THEN excluded.modified_by ELSE t.modified_by END,
     raw_payload        = CASE
@@ -49,5 +55,8 @@ ON CONFLICT (id) DO UPDATE SET
     updated_at         = now()
 WHERE excluded.header_version > coalesce(t.header_version, -1)
    OR excluded.record_version > coalesce(t.record_version, -1)
+   OR excluded.color_version > coalesce(t.color_version, -1)
+   OR excluded.size_version > coalesce(t.size_version, -1)
+   OR excluded.supplier_version > coalesce(t.supplier_version, -1)
    OR excluded.lifecycle_version > coalesce(t.lifecycle_version, -1)
 RETURNING t.id::text AS id

@@ -171,3 +171,90 @@ def test_equal_times_are_ordered_by_body_hash_deterministically() -> None:
     t = parse_time("2025-11-06T01:52:06Z")
     assert t is not None
     assert source_version(t, b"\x00\x00\x00\x01" + b"\x00" * 28) != source_version(t, b"\x00" * 32)
+
+
+GOOD = {"value": "chrisk", "code": "875fe554-cd04-430d-a9a4-f95c27659293"}
+FIRST = "73431d54-c2c1-429e-b2f1-2746e4429790"
+
+
+@pytest.mark.parametrize("odd", [None, "x", 5, [1], True])
+@pytest.mark.parametrize("field", ["AssignedTo", "ShareWith"])
+def test_a_non_object_person_is_skipped_with_its_path_and_the_rest_applied(
+    field: str, odd: object
+) -> None:
+    # Fails before per-entry notes: the odd entry vanished (AssignedTo) or was stored as it
+    # was (ShareWith), and nothing told anyone.
+    body = load_sample("tracking_oncreate.json")
+    body["data"]["after"]["Timelines"][0][field] = [odd, GOOD]
+    rows = rows_of(body)
+    first = next(m for m in rows.milestones if m["id"] == FIRST)
+    people = first["assigned_to"] if field == "AssignedTo" else first["shared_with"]
+    assert people == [GOOD]
+    assert len(rows.milestones) == 25
+    (note,) = rows.notices
+    assert note.entity_id == FIRST
+    assert note.message.startswith(f"data.after.Timelines[0].{field}[0]: expected an object")
+    assert "skipped, the rest of the event applied" in note.message
+
+
+@pytest.mark.parametrize("odd", [None, "x", 5, [1]])
+def test_a_non_object_milestone_is_skipped_with_its_path(odd: object) -> None:
+    body = load_sample("tracking_oncreate.json")
+    body["data"]["after"]["Timelines"].insert(3, odd)
+    rows = rows_of(body)
+    assert len(rows.milestones) == 25
+    (note,) = rows.notices
+    assert note.entity_id == "b9f9d07f-7edf-496d-80c6-d51b57a3052b"
+    assert note.message.startswith("data.after.Timelines[3]: expected an object")
+
+
+def test_a_list_field_that_is_no_list_is_noted_and_read_as_empty() -> None:
+    body = load_sample("tracking_oncreate.json")
+    body["data"]["after"]["Timelines"][0]["ShareWith"] = "everyone"
+    body["data"]["before"] = None
+    deleted = load_sample("tracking_ondelete.json")
+    deleted["data"]["before"]["Timelines"] = "gone"
+    rows, gone = rows_of(body), rows_of(deleted)
+    assert [n.message.split(":")[0] for n in rows.notices] == ["data.after.Timelines[0].ShareWith"]
+    assert gone.milestones == []
+    assert gone.record["active"] is False
+    assert [n.message.split(":")[0] for n in gone.notices] == ["data.before.Timelines"]
+
+
+def test_an_onchange_with_a_null_before_is_applied() -> None:
+    body = load_sample("tracking_onchangetimeline.json")
+    body["data"]["before"] = None
+    rows = rows_of(body)
+    assert [m["status"] for m in rows.milestones] == ["APPROVED"]
+    assert rows.notices == []
+
+
+def test_an_onchange_without_a_milestone_claims_the_record_fields_it_carries() -> None:
+    # Fails before: "OnChange without data.after.TimeLineItem" dead-lettered the event.
+    body = load_sample("tracking_onchangetimeline.json")
+    for side in ("before", "after"):
+        del body["data"][side]["TimeLineItem"]
+    body["data"]["after"]["Size"] = "XL"
+    body["data"]["after"]["Color"] = {
+        "_id": "c-1",
+        "suggested_name": "MOSS",
+        "suggested_hex": "310",
+    }
+    rec = rows_of(body).record
+    assert rows_of(body).milestones == []
+    assert (rec["size"], rec["color_name"], rec["color_number"]) == ("XL", "MOSS", "310")
+    assert rec["size_version"] == rec["color_version"] == rec["header_version"] is not None
+    assert rec["supplier_version"] is None  # no Supplier in the body: not claimed
+    assert rec["record_version"] is None and rec["lifecycle_version"] is None
+    assert rec["active"] is True
+
+
+def test_the_template_kind_comes_from_the_record_not_the_linked_page_folder() -> None:
+    # Fails before: a material milestone's definition took LinkFolder "Style" as its kind.
+    body = load_sample("tracking_onchangetimeline.json")
+    for side in ("before", "after"):
+        body["data"][side]["MasterFolder"] = "Material"
+    assert body["data"]["timeLineSchema"]["LinkFolder"] == "Style"
+    rows = rows_of(body)
+    assert rows.kind == "material"
+    assert {t["master_folder"] for t in rows.templates} == {"Material"}

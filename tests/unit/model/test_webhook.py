@@ -10,7 +10,7 @@ import pytest
 from beproduct_sync.errors import MalformedEvent, NotATrackingEvent
 from beproduct_sync.model.times import parse_time
 from beproduct_sync.model.webhook import event_type_label, parse_event
-from tests.helpers.samples import load_sample
+from tests.helpers.samples import load_case, load_sample
 
 
 def test_seven_fractional_digits_parse_to_exact_ticks() -> None:
@@ -104,14 +104,9 @@ def test_extra_and_missing_optional_fields_are_tolerated() -> None:
 
 
 def test_a_style_attribute_change_is_not_a_tracking_event() -> None:
-    body = {
-        "eventType": "OnChange",
-        "objectType": "Header",
-        "headerId": "x",
-        "data": {"fields": [{"name": "Season", "before": "SS25", "after": "SS26"}]},
-    }
+    # The real shape: header fields before and after, the plans as planIds, no data.planId.
     with pytest.raises(NotATrackingEvent, match="planId"):
-        parse_event(body)
+        parse_event(load_case("style_attribute_change.json"))
 
 
 @pytest.mark.parametrize("body", [[], "text", 42, None])
@@ -173,6 +168,7 @@ def test_odd_values_in_optional_fields_are_read_tolerantly_not_fatal() -> None:
     assert event.user_id == "5"
     assert event.header_name == "12345"
     assert event.schema_ is None
+    assert [s.path for s in event.skipped] == ["data.after.TimeLineItem.AssignedTo[1]"]
 
 
 @pytest.mark.parametrize(
@@ -213,6 +209,10 @@ def test_unreadable_timeline_entries_are_dropped_and_the_rest_kept() -> None:
     event = parse_event(body)
     assert event.record is not None and event.record.timelines is not None
     assert len(event.record.timelines) == 23
+    assert [(s.path, s.reason) for s in event.skipped] == [
+        ("data.after.Timelines[0]", "expected an object, got null"),
+        ("data.after.Timelines[1]", "no readable milestone Id"),
+    ]
 
 
 def test_event_types_a_sender_made_up_share_one_metric_label() -> None:

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from beproduct_sync.testing.fake.model import Milestone, MilestoneDef, Row, User, fmt_time
+from beproduct_sync.testing.fake.seed import SIZES
 from beproduct_sync.testing.fake.world import Change, RowEdit, World
 
 
@@ -223,7 +224,8 @@ def on_delete(
 
 def stream(world: World, count: int, *, kind: str = "Style") -> Iterator[dict[str, Any]]:
     """`count` bodies of a plausible day: OnCreate for every row first touched, then mostly
-    milestone changes, some new rows and a few removals — each mutation applied to `world`."""
+    milestone changes, some new rows, a few removals and a few row edits (a new size: an
+    OnChange without TimeLineItem) — each mutation applied to `world`."""
     rng = world.rng  # the world's own generator keeps streams reproducible
     announced: set[str] = set()
     plans = list(world.plans)
@@ -242,6 +244,10 @@ def stream(world: World, count: int, *, kind: str = "Style") -> Iterator[dict[st
             if row.id not in announced:
                 announced.add(row.id)
                 yield on_create(world, row)
+                continue
+            if roll > 0.97:
+                sizes = [s for s in SIZES if s != row.size]
+                yield on_row_change(world, world.edit_row(row.id, size=rng.choice(sizes)))
                 continue
             change = world.advance(row.id)
             yield on_change(world, change)
