@@ -35,6 +35,7 @@ from beproduct_sync.api.catalog import store_folders, store_plan
 from beproduct_sync.api.client import Listing, Page
 from beproduct_sync.api.ratelimit import Pause
 from beproduct_sync.apply.writer import apply_many
+from beproduct_sync.inbox.log import add_notices
 from beproduct_sync.model.from_rest import map_api_row, row_version
 from beproduct_sync.model.rows import KINDS, Kind, master_folder
 from beproduct_sync.model.times import SourceTime, parse_time, utc_text
@@ -229,6 +230,9 @@ async def _write_page(
             for r in fresh
         ]
         result = await apply_many(conn, rowsets) if rowsets else None
+        # Unknown statuses of the rows written (a rerun skips unchanged rows: no repeats).
+        notices = [n for rows in rowsets for n in rows.notices]
+        await add_notices(conn, notices, "BeProduct API (backfill)")
         await conn.execute(
             query("backfill_checkpoint_save"),
             {

@@ -1,16 +1,34 @@
 """Reconciliation: compare the database with the BeProduct API and report (or fix) drift.
 
-Drift kinds, per plan: `missing` (a row BeProduct has and we do not), `extra` (active here,
-absent in BeProduct), `inactive` (active in BeProduct, inactive here), `milestone_missing`, and
-`milestone` (status, dates, late flag or assignees differ). `--fix` writes the API's rows through
-the same versioned upserts, versioned at the snapshot time minus a clock-skew margin: drifted
-data older than that is replaced, while anything a webhook wrote later is newer and is kept.
+Report kinds, per plan and kind of row:
+- `missing`: a row BeProduct has and we do not;
+- `extra`: a row active here that BeProduct no longer lists (or lists as archived);
+- `inactive`: a row active in BeProduct and inactive here;
+- `milestone_missing`: a milestone BeProduct has on a row we have, and we do not;
+- `milestone`: a milestone whose status, calendar dates, assignees or share list differ;
+- `newer_here` (not drift): our copy differs but is newer than the API's snapshot of the row —
+  a webhook arrived after BeProduct served the row; the next webhook or pass settles it.
+
+Values are compared normalised, as BeProduct means them: the status as `ops.timeline_status`
+(labels that differ only in case, spacing or spelling — "Approved with Corrections" in REST,
+"Approved with corrections" in webhooks, "N/A" / "NA" — are the same status; unknown labels are
+compared by the same key), dates as calendar dates, assignees and shares as sets of ids. The
+`late` flag is never compared: REST computes it when read, a webhook carries a snapshot.
+
+Which side is newer is decided by source versions: a milestone's stored version (the event or
+API row that wrote it) against the API row's `modifiedAt`; a row's existence by its newest
+header or lifecycle version against the time its plan was listed, less a clock-skew margin (our
+clock against BeProduct's). `--fix` writes the API's truth only for drift, versioned one tick
+after the API row's `modifiedAt`: that beats the stored data it replaces (never newer than the
+row) and loses to any webhook about a later change. So a fix never undoes a newer webhook,
+never flip-flops a value, and an immediate second pass finds nothing to fix.
 """
 
 from __future__ import annotations
 
 import asyncio
-from dataclasses import asdict, dataclass, field
+import time
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any, Protocol
 
@@ -20,31 +38,45 @@ from psycopg.rows import dict_row
 
 from beproduct_sync import db
 from beproduct_sync._backoff import pause
-from beproduct_sync.api.client import BeProductClient
+from beproduct_sync.api.client import BeProductClient, Listing
 from beproduct_sync.api.tokens import open_client
 from beproduct_sync.apply.writer import apply_many
 from beproduct_sync.config import Settings
 from beproduct_sync.db import describe_error
-from beproduct_sync.model.from_rest import map_api_row, retire_row
-from beproduct_sync.model.rows import KINDS, Kind, RowSet, source_version
+from beproduct_sync.inbox.log import add_notices
+from beproduct_sync.model.from_rest import map_api_row, retire_row, row_version
+from beproduct_sync.model.rows import (
+    KINDS,
+    Kind,
+    MilestoneRow,
+    RecordRow,
+    RowSet,
+    master_folder,
+    source_version,
+    status_key,
+)
 from beproduct_sync.model.times import SourceTime, parse_time
 from beproduct_sync.sql import kind_query, query
 
 log = structlog.get_logger("beproduct_sync.reconcile")
 
-COMPARED = ("status", "status_label", "plan_date", "due_date", "rev_date", "final_date", "late")
+DRIFT_KINDS = ("missing", "extra", "inactive", "milestone_missing", "milestone")
+NEWER_HERE = "newer_here"
+DATES = ("plan_date", "due_date", "rev_date", "final_date")
+TICKS_PER_SECOND = 10_000_000
+# A forced version's tie-break digits: none, so the version is exactly its tick.
+_NO_HASH = b"\x00" * 32
 
 
 class Api(Protocol):
     """The part of api.client.BeProductClient reconciliation uses."""
 
-    def style_timelines(self, plan_id: str, filters: Any = None) -> Any: ...
-    def material_timelines(self, plan_id: str, filters: Any = None) -> Any: ...
+    async def timeline_listing(self, plan_id: str, kind: str) -> Listing: ...
 
 
 @dataclass(frozen=True)
 class Drift:
-    """One difference between BeProduct and the database."""
+    """One difference between BeProduct and the database (or a row newer here)."""
 
     kind: str
     entity: str  # 'style' | 'material'
@@ -56,16 +88,22 @@ class Drift:
 
 @dataclass
 class PlanReport:
-    """Drift found in one plan."""
+    """What one plan's comparison found."""
 
     plan_id: str
     api_rows: int = 0
     db_rows: int = 0
-    drift: list[Drift] = field(default_factory=list)
+    drift: list[Drift] = field(default_factory=list)  # newer_here included, see `drifted`
     fixed: int = 0
+    unsettled: list[str] = field(default_factory=list)  # kinds whose rows never held still
+
+    @property
+    def drifted(self) -> list[Drift]:
+        """The drift proper (rows newer here are not drift)."""
+        return [d for d in self.drift if d.kind != NEWER_HERE]
 
     def counts(self) -> dict[str, int]:
-        """Drift items per kind."""
+        """Items per kind, `newer_here` included."""
         out: dict[str, int] = {}
         for d in self.drift:
             out[d.kind] = out.get(d.kind, 0) + 1
@@ -78,69 +116,180 @@ class PlanReport:
             "api_rows": self.api_rows,
             "db_rows": self.db_rows,
             "counts": self.counts(),
+            "drift_total": len(self.drifted),
             "fixed": self.fixed,
+            "unsettled": self.unsettled,
             "drift": [asdict(d) for d in self.drift],
         }
 
 
-async def _api_rows(api: Api, plan_id: str, kind: Kind) -> list[dict[str, Any]]:
-    source = api.style_timelines if kind == "style" else api.material_timelines
-    return [r async for r in source(plan_id) if isinstance(r, dict) and r.get("id")]
+@dataclass(frozen=True)
+class _Record:
+    """A stored record as reconcile weighs it."""
+
+    active: bool
+    label: str | None
+    lifecycle: int  # the tick of the event that last set `active`
+    seen: int  # the newest header or lifecycle tick: the latest evidence the row exists
+
+
+@dataclass
+class _Found:
+    """One kind of one plan compared: what differs, and the row sets that would fix it."""
+
+    drift: list[Drift] = field(default_factory=list)
+    writes: list[RowSet] = field(default_factory=list)
+
+
+def _ticks(version: str | None) -> int:
+    return int(version) // 1_000_000 if version else -1
 
 
 async def _db_state(
     conn: AsyncConnection[Any], plan_id: str, kind: Kind
-) -> tuple[dict[str, tuple[bool, str | None]], dict[str, dict[str, Any]]]:
-    """Our records of the plan (id → (active, style number)) and milestones (id → fields)."""
+) -> tuple[dict[str, _Record], dict[str, dict[str, Any]]]:
+    """Our records of the plan and their milestones, in the form they are compared in."""
     cur = conn.cursor(row_factory=dict_row)
     await cur.execute(kind_query("reconcile_records", kind), {"plan_id": plan_id})
-    records = {r["id"]: (r["active"], r["style_number"]) for r in await cur.fetchall()}
+    records = {}
+    for r in await cur.fetchall():
+        lifecycle = _ticks(r["lifecycle_version"])
+        seen = max(_ticks(r["header_version"]), lifecycle)
+        records[r["id"]] = _Record(r["active"], r["style_number"], lifecycle, seen)
     await cur.execute(kind_query("reconcile_milestones", kind), {"plan_id": plan_id})
-    milestones = {
-        r["id"]: {"parent": r["parent"], **{k: r[k] for k in COMPARED}, "assignees": r["assignees"]}
-        for r in await cur.fetchall()
-    }
+    milestones = {r["id"]: r for r in await cur.fetchall()}
     return records, milestones
 
 
-def _compare(
+def _status(status: str | None, label: str | None) -> str | None:
+    """The status compared: the enum, or for a label that maps to none, its key."""
+    return status if status is not None else status_key(label)
+
+
+def _compared(m: dict[str, Any]) -> dict[str, Any]:
+    """A milestone (stored row or API row set) in compared form."""
+    return {
+        "status": _status(m["status"], m["status_label"]),
+        **{d: m[d] for d in DATES},
+        "assignees": sorted(m["assignees"]),
+        "shared": sorted(m["shared"]),
+    }
+
+
+def _api_side(m: MilestoneRow) -> dict[str, Any]:
+    return {
+        **m,
+        "assignees": [a["assignee_id"] for a in m["assignees"]],
+        "shared": {
+            str(p["code"]) for p in m["shared_with"] if isinstance(p, dict) and p.get("code")
+        },
+    }
+
+
+def _diff(ours: dict[str, Any], theirs: MilestoneRow) -> dict[str, list[Any]]:
+    """The fields that differ, with both sides' values as stored and as served."""
+    a, b = _compared(ours), _compared(_api_side(theirs))
+    out: dict[str, list[Any]] = {}
+    for name in a:
+        if a[name] != b[name]:
+            if name == "status":
+                out[name] = [ours["status_label"], theirs["status_label"]]
+            else:
+                out[name] = [a[name], b[name]]
+    return out
+
+
+def _only(rows: RowSet, milestones: list[MilestoneRow]) -> RowSet:
+    """The row set writing only `milestones` of a known record: none of its groups is claimed."""
+    record: RecordRow = {
+        **rows.record,
+        "header_version": None,
+        "record_version": None,
+        "color_version": None,
+        "size_version": None,
+        "supplier_version": None,
+        "lifecycle_version": None,
+    }
+    ids = {m["id"] for m in milestones}
+    notices = [n for n in rows.notices if n.entity_id in ids]
+    return replace(rows, record=record, milestones=milestones, notices=notices)
+
+
+def compare(
     kind: Kind,
-    api: list[RowSet],
-    records: dict[str, tuple[bool, str | None]],
-    milestones: dict[str, dict[str, Any]],
-) -> tuple[list[Drift], list[RowSet], list[str]]:
-    drift: list[Drift] = []
-    to_fix: list[RowSet] = []
+    plan_id: str,
+    listing: Listing,
+    stored: tuple[dict[str, _Record], dict[str, dict[str, Any]]],
+    zone: tzinfo,
+    snapshot: SourceTime,
+    listed_at: int,
+) -> _Found:
+    """Compare one kind of one plan's rows (pure); `listed_at` is the tick (our clock, less
+    the skew margin) a stored row must be older than to count as `extra`."""
+    records, milestones = stored
+    found = _Found()
     seen: set[str] = set()
-    for rows in api:
-        rid, label = rows.record["id"], rows.record["style_number"]
+    for raw in listing.items:
+        rid = str(raw.get("id") or "")
+        if not rid:
+            continue
         seen.add(rid)
-        found = len(drift)
-        if rid not in records:
-            drift.append(Drift("missing", kind, rid, label=label))
-        elif rows.record["active"] and not records[rid][0]:
-            drift.append(Drift("inactive", kind, rid, label=label))
-        for m in rows.milestones:
-            ours = milestones.get(m["id"])
-            if ours is None:
-                if rid in records:
-                    drift.append(Drift("milestone_missing", kind, rid, m["id"], label=label))
+        at = row_version(raw, snapshot)[1]
+        options: dict[str, Any] = {
+            "plan_id": plan_id,
+            "folder_id": None,
+            "kind": kind,
+            "zone": zone,
+            "fallback": snapshot,
+        }
+        # Versioned one tick after the API row's modifiedAt: newer than any stored state the
+        # row replaces, older than any webhook about a later change.
+        forced = map_api_row(raw, **options, force=SourceTime(at.ticks + 1, at.text))
+        label = forced.record["style_number"]
+        ours = records.get(rid)
+        if ours is None:
+            found.drift.append(Drift("missing", kind, rid, label=label))
+            found.writes.append(map_api_row(raw, **options))
+            continue
+        active = forced.record["active"]
+        if active != ours.active:
+            change = {"active": [ours.active, active]}
+            if ours.lifecycle > at.ticks:
+                found.drift.append(Drift(NEWER_HERE, kind, rid, fields=change, label=label))
+            else:
+                what = "inactive" if active else "extra"
+                found.drift.append(Drift(what, kind, rid, fields=change, label=label))
+                found.writes.append(forced)  # the whole row, milestones included
                 continue
-            fields: dict[str, Any] = dict(m)
-            theirs = {
-                **{k: fields[k] for k in COMPARED},
-                "assignees": sorted(a["assignee_id"] for a in m["assignees"]),
-            }
-            diff = {
-                k: [ours[k], theirs[k]] for k in (*COMPARED, "assignees") if ours[k] != theirs[k]
-            }
-            if diff:
-                drift.append(Drift("milestone", kind, rid, m["id"], diff, label))
-        if len(drift) > found:
-            to_fix.append(rows)
-    extra = [rid for rid, (active, _) in records.items() if active and rid not in seen]
-    drift.extend(Drift("extra", kind, rid, label=records[rid][1]) for rid in extra)
-    return drift, to_fix, extra
+        to_write: list[MilestoneRow] = []
+        for m in forced.milestones:
+            mine = milestones.get(m["id"])
+            if mine is None:
+                found.drift.append(Drift("milestone_missing", kind, rid, m["id"], label=label))
+                to_write.append(m)
+                continue
+            diff = _diff(mine, m)
+            if not diff:
+                continue
+            if _ticks(mine["version"]) > at.ticks:
+                found.drift.append(Drift(NEWER_HERE, kind, rid, m["id"], diff, label))
+            else:
+                found.drift.append(Drift("milestone", kind, rid, m["id"], diff, label))
+                to_write.append(m)
+        if to_write:
+            found.writes.append(_only(forced, to_write))
+    if listing.complete:  # else a row not listed may only have been paged past
+        for rid, ours in records.items():
+            if not ours.active or rid in seen:
+                continue
+            if ours.seen > listed_at:
+                found.drift.append(Drift(NEWER_HERE, kind, rid, label=ours.label))
+                continue
+            found.drift.append(Drift("extra", kind, rid, label=ours.label))
+            version = source_version(SourceTime(max(listed_at, ours.seen + 1), ""), _NO_HASH)
+            removed_at = SourceTime(listed_at, "").datetime.isoformat()
+            found.writes.append(retire_row(kind, plan_id, rid, version, removed_at))
+    return found
 
 
 async def reconcile_plan(
@@ -153,36 +302,25 @@ async def reconcile_plan(
     fix: bool = False,
     skew: timedelta = timedelta(minutes=1),
 ) -> PlanReport:
-    """Compare one plan (styles and materials); with `fix`, write the API's truth."""
+    """Compare one plan (styles and materials); with `fix`, write the API's truth for drift."""
     report = PlanReport(plan_id)
-    margin = int(skew.total_seconds() * 10_000_000)
-    at_ticks = snapshot.ticks - margin
-    forced = SourceTime(at_ticks, snapshot.text)
-    version = source_version(forced, b"\xff" * 32)
-    at = forced.datetime.isoformat()
+    margin = int(skew.total_seconds() * TICKS_PER_SECOND)
     for kind in KINDS:
-        raw = await _api_rows(api, plan_id, kind)
-        mapped = [
-            map_api_row(
-                r,
-                plan_id=plan_id,
-                folder_id=None,
-                kind=kind,
-                zone=zone,
-                fallback=snapshot,
-                force=forced,
-            )
-            for r in raw
-        ]
-        records, milestones = await _db_state(conn, plan_id, kind)
-        drift, to_fix, extra = _compare(kind, mapped, records, milestones)
-        report.api_rows += len(raw)
-        report.db_rows += len(records)
-        report.drift.extend(drift)
-        if fix and (to_fix or extra):
-            retire = [retire_row(kind, plan_id, rid, version, at) for rid in extra]
+        listed_at = time.time_ns() // 100 - margin
+        listing = await api.timeline_listing(plan_id, master_folder(kind))
+        stored = await _db_state(conn, plan_id, kind)
+        found = compare(kind, plan_id, listing, stored, zone, snapshot, listed_at)
+        report.api_rows += len(listing.items)
+        report.db_rows += len(stored[0])
+        report.drift.extend(found.drift)
+        if not listing.complete:
+            report.unsettled.append(kind)
+            log.warning("reconcile_rows_moving", plan_id=plan_id, kind=kind)
+        if fix and found.writes:
             async with conn.transaction():
-                result = await apply_many(conn, [*to_fix, *retire])
+                result = await apply_many(conn, found.writes)
+                notices = [n for rows in found.writes for n in rows.notices]
+                await add_notices(conn, notices, "BeProduct API (reconcile)")
             report.fixed += result.records_changed + result.milestones_changed
     return report
 
@@ -228,7 +366,8 @@ async def run_scheduled(settings: Settings, url: str, stop: asyncio.Event) -> No
             log.info(
                 "reconcile_done",
                 plans=len(reports),
-                drift=sum(len(r.drift) for r in reports),
+                drift=sum(len(r.drifted) for r in reports),
+                newer_here=sum(r.counts().get(NEWER_HERE, 0) for r in reports),
                 fixed=sum(r.fixed for r in reports),
             )
     finally:

@@ -23,7 +23,7 @@ from rich.table import Table
 from beproduct_sync.api.backfill import Options, Progress
 from beproduct_sync.api.backfill import run as do_backfill
 from beproduct_sync.api.client import BeProductClient
-from beproduct_sync.api.reconcile import reconcile_all
+from beproduct_sync.api.reconcile import DRIFT_KINDS, NEWER_HERE, reconcile_all
 from beproduct_sync.api.tokens import open_client
 from beproduct_sync.bootstrap import Runtime
 from beproduct_sync.cli.common import app, fail, run, runtime
@@ -154,7 +154,11 @@ def reconcile(
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
     details: Annotated[int, typer.Option(help="Drift lines to show per plan.")] = 20,
 ) -> None:
-    """Compare the database with the BeProduct API and report drift per plan."""
+    """Compare the database with the BeProduct API and report drift per plan.
+
+    Exit codes: 0 no drift (rows only newer here are not drift), or every drifted row fixed
+    with --fix; 1 the API or the database failed; 2 bad options or settings; 3 drift found.
+    """
     rt, open_client = _client()
 
     async def go() -> list[Any]:
@@ -164,29 +168,20 @@ def reconcile(
     try:
         reports = run(go())
     except SyncError as exc:
-        raise fail(str(exc), 1) from None
+        raise fail(f"{exc} (nothing is half-written: rerun to try again)", 1) from None
     if as_json:
         typer.echo(json.dumps([r.to_json() for r in reports], indent=2, default=str))
     else:
         _print_reports(reports, details, fix)
-    if any(r.drift for r in reports) and not fix:
+    if any(r.drifted for r in reports) and not fix:
         raise typer.Exit(3)
 
 
 def _print_reports(reports: list[Any], details: int, fix: bool) -> None:
     console = Console()
     table = Table(title="drift per plan")
-    for col in (
-        "plan",
-        "api rows",
-        "db rows",
-        "missing",
-        "extra",
-        "inactive",
-        "milestone_missing",
-        "milestone",
-        *(["fixed"] if fix else []),
-    ):
+    kinds = (*DRIFT_KINDS, NEWER_HERE)
+    for col in ("plan", "api rows", "db rows", *kinds, *(["fixed"] if fix else [])):
         table.add_column(col, justify="left" if col == "plan" else "right")
     for r in reports:
         c = r.counts()
@@ -194,10 +189,7 @@ def _print_reports(reports: list[Any], details: int, fix: bool) -> None:
             r.plan_id,
             str(r.api_rows),
             str(r.db_rows),
-            *(
-                str(c.get(k, 0))
-                for k in ("missing", "extra", "inactive", "milestone_missing", "milestone")
-            ),
+            *(str(c.get(k, 0)) for k in kinds),
             *([str(r.fixed)] if fix else []),
         )
     console.print(table)
@@ -210,5 +202,14 @@ def _print_reports(reports: list[Any], details: int, fix: bool) -> None:
                 f" milestone {d.milestone_id}" if d.milestone_id else ""
             )
             console.print(f"  {r.plan_id} {d.kind:<17} {where} {what}")
-    total = sum(len(r.drift) for r in reports)
-    console.print(f"{total} drift item(s) in {sum(1 for r in reports if r.drift)} plan(s)")
+        for kind in r.unsettled:
+            console.print(
+                f"  {r.plan_id} {kind} rows kept moving while paged: rows gone from BeProduct"
+                " were not judged (run again)"
+            )
+    total = sum(len(r.drifted) for r in reports)
+    newer = sum(r.counts().get(NEWER_HERE, 0) for r in reports)
+    console.print(
+        f"{total} drift item(s) in {sum(1 for r in reports if r.drifted)} plan(s)"
+        + (f"; {newer} row(s) newer here than BeProduct's snapshot" if newer else "")
+    )

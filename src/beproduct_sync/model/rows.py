@@ -148,14 +148,19 @@ STATUSES: dict[str, str] = {
 _STATUS_NOISE = re.compile(r"[\s\-_/]+")
 
 
+def status_key(label: str | None) -> str | None:
+    """A status text with case, spaces, dashes, underscores and slashes removed: two texts with
+    the same key are the same status ("Approved with Corrections", "approved-with-corrections")."""
+    return None if label is None else _STATUS_NOISE.sub("", label).lower()
+
+
 def map_status(label: str | None) -> str | None:
     """BeProduct's status text → ops.timeline_status; None when empty or unknown.
 
     Case, spaces, dashes, underscores (and the slash of "N/A") are ignored.
     """
-    if label is None:
-        return None
-    return STATUSES.get(_STATUS_NOISE.sub("", label).lower())
+    key = status_key(label)
+    return None if key is None else STATUSES.get(key)
 
 
 def status_notice(entity_id: str, label: str | None, status: str | None) -> Notice | None:
