@@ -298,7 +298,7 @@ async def test_a_wait_longer_than_the_caller_allows_fails_with_the_reset_time(
                 await client.folders()
     finally:
         fake.set_rate_limits(RateLimits())
-    assert 30 < caught.value.retry_after <= 3600
+    assert 30 < caught.value.retry_after <= 3601  # the header rounds up to whole seconds
     assert "rate limit is used up for GET Tracking/Folders" in str(caught.value)
     assert "Try again then" in str(caught.value)
 

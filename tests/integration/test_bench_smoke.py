@@ -4,6 +4,7 @@ every figure and target."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -54,3 +55,32 @@ def test_service_benchmark_reports_every_target_with_no_request_errors(
     }
     assert isinstance(report["pass"], bool)
     assert "loadavg_at_start" in report["host"]
+
+
+RATELIMIT = Path(__file__).resolve().parents[2] / "bench" / "backfill_ratelimit.py"
+
+
+@pytest.mark.slow
+def test_rate_limited_backfill_benchmark_writes_every_row_served_through_its_pauses(
+    pg_server_url: str,
+) -> None:
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(RATELIMIT),
+            *("--folders", "1", "--plans", "3", "--styles", "20"),
+            *("--per-minute", "8", "--minute-seconds", "1", "--neighbour-every", "0.3"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+        env={**os.environ, "DATABASE_URL": pg_server_url},
+    )
+    report = json.loads(done.stdout)
+    assert report["rows"]["in_account"] == 3 * (20 + 10)
+    assert report["rows"]["written_equals_served"] is True
+    assert report["incomplete"] == []
+    assert report["pauses"]["total"] >= 1
+    assert {"after_429", "after_429_by_source", "pacing", "seconds"} <= set(report["pauses"])
+    assert report["total_seconds"] > 0

@@ -217,8 +217,10 @@ class Quota:
 
 
 class RateLimiter:
-    """Fixed minute, hour and day windows (aligned to the wall clock, like BeProduct's reset
-    times in Unix seconds); a request refused by one window is counted in none.
+    """Fixed minute, hour and day windows, each starting when the limiter was (re)set and
+    reported with reset times in Unix seconds; a request refused by one window is counted in
+    none. Windows counted from the reset rather than the wall clock's hour keep tests clear
+    of boundaries: a new limit always starts with whole windows.
 
     `advance` moves the limiter's clock forward, so a test can let an hour pass at once.
     """
@@ -226,6 +228,7 @@ class RateLimiter:
     def __init__(self, limits: RateLimits) -> None:
         self._lock = threading.Lock()
         self._offset = 0.0
+        self._anchor = time.time()
         self._used: dict[str, tuple[float, int]] = {}  # window → (start, used)
         self.limits = limits
         self.refusals = 0
@@ -244,13 +247,14 @@ class RateLimiter:
         with self._lock:
             self._used.clear()
             self._offset = 0.0
+            self._anchor = time.time()
             if limits is not None:
                 self.limits = limits
 
     def _quotas(self, now: float) -> list[Quota]:
         out = []
         for name, limit, length in self.limits.windows():
-            start = now - now % length
+            start = now - (now - self._anchor) % length
             began, used = self._used.get(name, (start, 0))
             if began != start:
                 used = 0

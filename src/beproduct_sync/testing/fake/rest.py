@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from functools import lru_cache
 from typing import Any
 
 from beproduct_sync.testing.fake.behaviour import Behaviour
@@ -53,11 +54,16 @@ def folder(f: Folder, b: Behaviour) -> dict[str, Any]:
     return out
 
 
+@lru_cache(maxsize=1024)
+def _key(text: str) -> str:
+    return _NOISE.sub("", text).casefold()
+
+
 def status(text: str, b: Behaviour) -> str:
     """A status label as REST spells it."""
     if not b.rest_status_spellings:
         return text
-    return REST_SPELLINGS.get(_NOISE.sub("", text).casefold(), text)
+    return REST_SPELLINGS.get(_key(text), text)
 
 
 def late(m: Milestone, b: Behaviour, now: int) -> bool:
@@ -66,7 +72,7 @@ def late(m: Milestone, b: Behaviour, now: int) -> bool:
         return m.late
     if m.due is None:
         return False
-    overdue = m.due < now and _NOISE.sub("", m.status).casefold() not in _DONE
+    overdue = m.due < now and _key(m.status) not in _DONE
     return overdue or (m.plan is not None and m.due > m.plan)
 
 
@@ -74,8 +80,12 @@ def page_ref(name: str | None) -> dict[str, Any] | None:
     """An app page `{id, title, type}`."""
     if not name:
         return None
-    page_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"beproduct-fake-page:{name}"))
-    return {"id": page_id, "title": name, "type": "Form"}
+    return {"id": _page_id(name), "title": name, "type": "Form"}
+
+
+@lru_cache(maxsize=1024)
+def _page_id(name: str) -> str:
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"beproduct-fake-page:{name}"))
 
 
 def partner(u: User) -> dict[str, Any]:
