@@ -234,7 +234,7 @@ async def test_a_429_without_retry_information_waits_for_the_rate_limit_reset(
         fake.set_rate_limits(RateLimits())
     (pause,) = client.pauses
     assert pause.source == "X-RateLimit-Reset"
-    assert 0 < pause.seconds <= 2.5
+    assert 0 < pause.seconds <= 3.1  # the rest of the 2-s window; the header rounds up
 
 
 async def test_a_low_remaining_count_paces_requests_instead_of_running_into_429s(

@@ -1,8 +1,9 @@
 """The BeProduct refresh token, kept in Postgres and shared by every process that calls the API.
 
-BeProduct rotates refresh tokens and may retire a used one, so the latest must survive restarts
-and be the same for serve, worker, backfill and reconcile. `ops.beproduct_api_token` holds it,
-one row per client id:
+BeProduct documents refresh tokens as reusable until revoked, but a token response may carry a
+new one (both official SDKs adopt it) and a rotated-away token may be retired, so the latest
+must survive restarts and be the same for serve, worker, backfill and reconcile.
+`ops.beproduct_api_token` holds it, one row per client id:
 
 - **Start**: when the row was started from the configured BEPRODUCT_REFRESH_TOKEN (same SHA-256),
   its token is the latest rotation: start from it. Otherwise the operator configured a new token:
