@@ -11,7 +11,11 @@ import json
 import os
 import re
 import shutil
+import signal
+import socket
 import subprocess
+import sys
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import psycopg
 import pytest
 from psycopg import sql
@@ -475,6 +480,72 @@ def service_url(request: pytest.FixtureRequest) -> Iterator[str]:
         db_url = request.getfixturevalue("db_url")
         with service_login(db_url, db_url) as url:
             yield url
+
+
+def test_serve_runs_as_the_service_role_receives_applies_and_is_ready(
+    supabase_db: Database, tmp_path: Path
+) -> None:
+    """The default `serve` (receiver, and workers in a child process that LISTENs) as a login
+    role that is only a member of beproduct_sync_service."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = int(sock.getsockname()[1])
+    base = f"http://127.0.0.1:{port}"
+    with service_login(supabase_db.owner, supabase_db.owner) as url:
+        env = {
+            **os.environ,
+            "DATABASE_URL": url,
+            "BEPRODUCT_SYNC_AUTO_MIGRATE": "false",
+            "BEPRODUCT_WEBHOOK_SECRET": "service-role-secret",
+            "BEPRODUCT_SYNC_PORT": str(port),
+            "BEPRODUCT_SYNC_LOG_FORMAT": "json",
+        }
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "beproduct_sync", "serve"],
+            env=env,
+            cwd=tmp_path,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                assert proc.poll() is None, proc.communicate()
+                try:
+                    ready = httpx.get(base + "/readyz", timeout=1)
+                    if ready.status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                assert time.monotonic() < deadline, "serve did not become ready"
+                time.sleep(0.1)
+            for name in SAMPLE_NAMES:
+                answer = httpx.post(
+                    base + "/webhooks/beproduct/tracking",
+                    content=sample_path(name).read_bytes(),
+                    headers={
+                        "Authorization": "Bearer service-role-secret",
+                        "Content-Type": "application/json",
+                    },
+                )
+                assert answer.status_code == 202, answer.text
+            deadline = time.monotonic() + 30
+            while True:
+                with psycopg.connect(supabase_db.owner) as conn:
+                    statuses = [
+                        r[0] for r in conn.execute("SELECT status FROM ops.beproduct_sync_log")
+                    ]
+                if statuses == ["applied"] * 3 or time.monotonic() > deadline:
+                    break
+                time.sleep(0.1)
+            assert httpx.get(base + "/metrics", timeout=5).status_code == 200
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            _, err = proc.communicate(timeout=60)
+    assert statuses == ["applied"] * 3
+    assert proc.returncode == 0, err
+    assert "Traceback" not in err
 
 
 def test_the_service_role_is_neither_superuser_nor_owner_of_anything(service_url: str) -> None:
