@@ -328,6 +328,18 @@ def test_the_lints_catch_what_they_are_meant_to(supabase_db: Database) -> None:
             "CREATE FUNCTION ops.lint_probe_fn() RETURNS int LANGUAGE sql"
             " SECURITY DEFINER AS 'SELECT 1'"
         )
+        conn.execute("CREATE TABLE ops.lint_probe_pol (id int)")
+        conn.execute("ALTER TABLE ops.lint_probe_pol ENABLE ROW LEVEL SECURITY")
+        conn.execute("GRANT SELECT ON ops.lint_probe_pol TO authenticated")
+        conn.execute(
+            "CREATE POLICY p1 ON ops.lint_probe_pol FOR SELECT TO authenticated"
+            " USING (current_setting('request.jwt.claims', true) IS NOT NULL)"
+        )
+        conn.execute(
+            "CREATE POLICY p2 ON ops.lint_probe_pol FOR SELECT TO authenticated"
+            " USING ((auth.jwt() -> 'user_metadata') IS NOT NULL)"
+        )
+        conn.execute("CREATE POLICY p3 ON ops.lint_probe_pol FOR DELETE TO anon USING (true)")
     expected = {
         "rls_disabled_in_public": ["ops.lint_probe"],
         "policy_exists_rls_disabled": ["ops.lint_probe"],
@@ -337,10 +349,16 @@ def test_the_lints_catch_what_they_are_meant_to(supabase_db: Database) -> None:
         "sensitive_columns_exposed": ["ops.lint_probe.refresh_token"],
         "security_definer_function_executable": ["ops.lint_probe_fn"],
         "pg_graphql_anon_table_exposed": ["ops.lint_probe_view"],
+        "auth_rls_initplan": ["ops.lint_probe_pol:p1", "ops.lint_probe_pol:p2"],
+        "rls_references_user_metadata": ["ops.lint_probe_pol:p2"],
+        "multiple_permissive_policies": ["ops.lint_probe_pol:authenticated:SELECT"],
+        "rls_policy_always_true": ["ops.lint_probe_pol:p3"],
     }
     for name, found in expected.items():
         assert lint(supabase_db, name) == found, name
-    assert set(LINTS) >= set(expected)
+    graphql = set(lint(supabase_db, "pg_graphql_authenticated_table_exposed"))
+    assert {"ops.lint_probe", "ops.lint_probe_pol"} <= graphql
+    assert set(LINTS) == {*expected, "pg_graphql_authenticated_table_exposed"}
 
 
 # --- (b) what the API roles see ------------------------------------------------------------
