@@ -759,6 +759,92 @@ def test_the_service_role_runs_the_versioned_upserts(service_url: str) -> None:
     assert assigned == [(people[1],)]
 
 
+@contextmanager
+def fake_beproduct() -> Iterator[dict[str, str]]:
+    """`beproduct-sync fake-beproduct` on a free port; yields the settings it prints."""
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "beproduct_sync",
+            "fake-beproduct",
+            "--port",
+            "0",
+            "--folders",
+            "1",
+            "--plans",
+            "2",
+            "--styles",
+            "3",
+            "--milestones",
+            "3",
+            "--materials",
+            "1",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        settings: dict[str, str] = {}
+        while not {"BEPRODUCT_API_URL", "BEPRODUCT_TOKEN_URL", "BEPRODUCT_REFRESH_TOKEN"} <= set(
+            settings
+        ):
+            line = proc.stdout.readline()
+            assert line, "fake-beproduct stopped"
+            name, _, value = line.strip().partition("=")
+            settings[name] = value
+        yield settings
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=30)
+
+
+def test_the_service_role_enriches_backfills_and_reconciles(service_url: str) -> None:
+    with fake_beproduct() as api:
+        env = {
+            **api,
+            "DATABASE_URL": service_url,
+            "BEPRODUCT_SYNC_AUTO_MIGRATE": "false",
+            "BEPRODUCT_API_MAX_RETRIES": "1",
+        }
+        ingest_as(service_url, str(sample_path(SAMPLE_NAMES[0])))  # queues enrichment jobs
+        with psycopg.connect(service_url) as conn:
+            assert conn.execute("SELECT count(*) FROM ops.enrichment_job").fetchone() != (0,)
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "beproduct_sync", "worker"],
+            env={**os.environ, **env},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            deadline = time.monotonic() + 30
+            while True:
+                with psycopg.connect(service_url) as conn:
+                    row = conn.execute(
+                        "SELECT (SELECT count(*) FROM ops.enrichment_job),"
+                        " (SELECT p.name FROM ops.tracking_plan p JOIN ops.tracking_plan_style s"
+                        "  ON s.plan_id = p.id WHERE s.style_number = 'MSP26O73' LIMIT 1)"
+                    ).fetchone()
+                if (row is not None and row[0] == 0) or time.monotonic() > deadline:
+                    break
+                time.sleep(0.2)
+        finally:
+            worker.send_signal(signal.SIGTERM)
+            _, err = worker.communicate(timeout=60)
+        assert row is not None and row[0] == 0, err
+        assert row[1], "the sample's plan was not enriched"
+        assert worker.returncode == 0, err
+        for args in (("backfill", "--json"), ("reconcile", "--fix"), ("reconcile",)):
+            done = run_cli(*args, env=env)
+            assert done.returncode == 0, done.stdout + done.stderr
+    with psycopg.connect(service_url) as conn:
+        assert conn.execute("SELECT count(*) FROM ops.beproduct_api_token").fetchone() == (1,)
+        assert conn.execute("SELECT count(*) FROM ops.backfill_checkpoint").fetchone() != (0,)
+
+
 @pytest.mark.parametrize(
     "statement",
     [
