@@ -601,6 +601,10 @@ def test_the_service_role_ingests_applies_and_reports(service_url: str) -> None:
     assert counts is not None and counts[0] > 0 and counts[1] > 0 and counts[2] == 1
     assert counts[3] > 0 and counts[4] == len(PAYLOADS) and counts[5] == counts[0]
     assert sorted(applied) == [name.split("_")[0] for name, _ in migration_files()]
+    env = {"DATABASE_URL": service_url, "BEPRODUCT_SYNC_AUTO_MIGRATE": "false"}
+    for args in (("replay", "--status", "applied", "--dry-run"), ("replay", "--id", "1", "--now")):
+        done = run_cli(*args, env=env)
+        assert done.returncode == 0, done.stdout + done.stderr
 
 
 def test_the_service_role_claims_and_settles_inbox_rows(service_url: str) -> None:
