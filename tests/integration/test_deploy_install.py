@@ -20,8 +20,9 @@ import psycopg
 import pytest
 from psycopg.conninfo import conninfo_to_dict
 
-from tests.conftest import SAMPLE_NAMES, run_cli, sample_path
-from tests.integration.supabase_support import create_database, private_cluster, with_db
+from tests.helpers.cli import run_cli
+from tests.helpers.samples import SAMPLE_NAMES, sample_path
+from tests.helpers.supabase import create_database, private_cluster, with_db
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -30,9 +30,10 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 from psycopg.types.json import Jsonb
 
-from beproduct_sync import db
-from tests.conftest import CASES, SAMPLE_NAMES, run_cli, sample_path
-from tests.integration.supabase_support import (
+from beproduct_sync import migrations
+from tests.helpers.cli import run_cli
+from tests.helpers.samples import CASES, SAMPLE_NAMES, sample_path
+from tests.helpers.supabase import (
     DATABASE_SQL,
     EXPOSE_RECIPE_SQL,
     LINTS,
@@ -109,7 +110,7 @@ def supabase_template(supabase_server: str) -> Iterator[Database]:
     with psycopg.connect(template.superuser, autocommit=True) as conn:
         conn.execute(DATABASE_SQL.encode())
     before = user_schemas(template.superuser)
-    db.migrate(template.owner)
+    migrations.migrate(template.owner)
     yield Database(supabase_server, name, frozenset(user_schemas(template.superuser) - before))
     drop_database(supabase_server, name)
 
@@ -645,8 +646,8 @@ def test_the_service_role_claims_and_settles_inbox_rows(service_url: str) -> Non
         assert (
             len(conn.execute(q("log_lock_owned"), {"ids": ids[:1], "owner": "w1"}).fetchall()) == 1
         )
-        conn.execute(
-            q("log_finish_many"),
+        settled = conn.execute(
+            q("log_settle"),
             {
                 "rows": Jsonb(
                     [
@@ -657,11 +658,24 @@ def test_the_service_role_claims_and_settles_inbox_rows(service_url: str) -> Non
                             "reason": None,
                             "error": None,
                             "stamp": True,
-                        }
+                            "retry_in": 0,
+                            "max_attempts": 8,
+                        },
+                        {
+                            "id": ids[1],
+                            "status": "failed",
+                            "duration_ms": 1.0,
+                            "reason": None,
+                            "error": "boom",
+                            "stamp": True,
+                            "retry_in": 1,
+                            "max_attempts": 8,
+                        },
                     ]
                 )
             },
-        )
+        ).fetchall()
+        assert sorted(settled) == sorted([(ids[0], "applied", 1), (ids[1], "failed", 1)])
         conn.execute(
             q("import_error_insert_many"),
             {
@@ -678,17 +692,6 @@ def test_the_service_role_claims_and_settles_inbox_rows(service_url: str) -> Non
                 )
             },
         )
-        assert conn.execute(
-            q("log_fail"),
-            {
-                "id": ids[1],
-                "max_attempts": 8,
-                "stamp": True,
-                "duration_ms": 1.0,
-                "delay_seconds": 1,
-                "error": "boom",
-            },
-        ).fetchone() == ("failed", 1)
         assert conn.execute(q("worker_release"), {"ids": ids[2:], "worker": "w1"}).rowcount == 1
         conn.commit()
         conn.execute(
@@ -698,7 +701,7 @@ def test_the_service_role_claims_and_settles_inbox_rows(service_url: str) -> Non
         assert conn.execute("SELECT refresh_token FROM ops.beproduct_api_token").fetchone() == (
             "t",
         )
-        statuses = dict(
+        statuses: dict[int, str] = dict(
             conn.execute(
                 "SELECT id, status FROM ops.beproduct_sync_log WHERE id = ANY (%s)", (ids,)
             )
@@ -932,10 +935,10 @@ def test_applying_every_migration_again_changes_nothing_on_plain_postgres(
     empty_db_url: str,
 ) -> None:
     before_schemas = user_schemas(empty_db_url)
-    db.migrate(empty_db_url)
+    migrations.migrate(empty_db_url)
     ours = user_schemas(empty_db_url) - before_schemas
     first = security_snapshot(empty_db_url, ours)
-    assert db.migrate(empty_db_url) == []
+    assert migrations.migrate(empty_db_url) == []
     with psycopg.connect(empty_db_url, autocommit=True) as conn:
         for _, text in migration_files():
             conn.execute(text.encode())

@@ -4,7 +4,6 @@ settings and real commands, probe the right endpoints and run without privileges
 from __future__ import annotations
 
 import configparser
-import importlib
 import json
 import re
 import shlex
@@ -16,6 +15,9 @@ from typing import Any
 import pytest
 import typer
 import yaml
+
+from beproduct_sync import cli
+from beproduct_sync.config import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 KUBERNETES = ROOT / "deploy" / "kubernetes"
@@ -32,17 +34,12 @@ def cli_group() -> Any:
     knows how the command-line package is laid out: update it when the commands move.
 
     (Typer ships its own copy of click, so groups are recognised by their `commands`.)"""
-    from beproduct_sync import cli
-
-    for name in cli.COMMAND_MODULES:
-        importlib.import_module(f"beproduct_sync.{name}")
     return typer.main.get_command(cli.app)
 
 
 @cache
 def setting_names() -> frozenset[str]:
     """Environment variables the service reads: one per settings field, upper case."""
-    from beproduct_sync.config import Settings
 
     return frozenset(name.upper() for name in Settings.model_fields)
 
@@ -155,7 +152,7 @@ def test_the_build_context_holds_only_what_the_image_needs() -> None:
 
 
 def compose() -> dict[str, Any]:
-    return yaml.safe_load((ROOT / "compose.yaml").read_text())
+    return dict(yaml.safe_load((ROOT / "compose.yaml").read_text()))
 
 
 def our_services() -> dict[str, dict[str, Any]]:
