@@ -13,7 +13,7 @@ import orjson
 import psycopg
 from psycopg.types.json import set_json_dumps, set_json_loads
 
-from beproduct_sync.errors import DatabaseUnavailable, SyncError
+from beproduct_sync.errors import DatabaseUnavailable, EmbeddedNotInstalled, SyncError
 
 log = logging.getLogger(__name__)
 
@@ -27,13 +27,16 @@ _embedded: dict[Path, Any] = {}
 def embedded_url(data_dir: Path) -> str:
     """Start (or join) the embedded PostgreSQL kept in `data_dir` and return its URL.
 
-    `pgserver` is imported here, not at the top: it is only needed without a DATABASE_URL, and
-    its import costs the other commands' start-up time.
+    `pgserver` is imported here, not at the top: it is an optional extra (`embedded`), only
+    needed without a DATABASE_URL, and its import costs the other commands' start-up time.
     """
     with warnings.catch_warnings():
         # platformdirs warns when XDG_RUNTIME_DIR is unset (containers, CI); harmless here.
         warnings.simplefilter("ignore")
-        import pgserver  # heavy import; only when no DATABASE_URL is given
+        try:
+            import pgserver  # heavy, optional; only when no DATABASE_URL is given
+        except ImportError:
+            raise EmbeddedNotInstalled() from None
     logging.getLogger("pgserver").setLevel(logging.WARNING)
 
     pgdata = (data_dir / "pgdata").resolve()

@@ -2,6 +2,7 @@
 
     SyncError
     ├── ConfigError               the configuration is invalid
+    │   └── EmbeddedNotInstalled  no DATABASE_URL, and the embedded PostgreSQL is not installed
     ├── DatabaseUnavailable       the database cannot be reached
     ├── NotATrackingEvent         valid JSON, but not a tracking event (stored as ignored)
     ├── MalformedEvent            a tracking event missing what it needs (dead-lettered)
@@ -34,6 +35,11 @@ class ConfigError(SyncError):
 
 class DatabaseUnavailable(SyncError):
     """The database cannot be reached; check DATABASE_URL and that the server is running."""
+
+
+class EmbeddedNotInstalled(ConfigError):
+    """DATABASE_URL is not set and the embedded PostgreSQL is not installed: set DATABASE_URL,
+    or install the extra with `pip install 'beproduct-sync[embedded]'`."""
 
 
 class NotATrackingEvent(SyncError):

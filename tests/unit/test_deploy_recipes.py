@@ -341,13 +341,15 @@ def test_systemd_settings_are_real() -> None:
 # --- packaging ---------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="pgserver is still a core dependency: move it to an"
-    " optional extra `embedded` (used only without DATABASE_URL), then drop"
-    " this marker",
-)
 def test_the_embedded_postgres_is_an_optional_extra() -> None:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     assert not any(d.startswith("pgserver") for d in project["dependencies"])
     assert any(d.startswith("pgserver") for d in project["optional-dependencies"]["embedded"])
+
+
+def test_the_dev_extra_brings_the_embedded_postgres_for_the_quick_start() -> None:
+    # README: `pip install -e '.[dev]'` then `serve` without a DATABASE_URL.
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert "beproduct-sync[embedded]" in extras["optional-dependencies"]["dev"]
+    readme = (ROOT / "README.md").read_text()
+    assert "pip install -q -e '.[dev]' && .venv/bin/beproduct-sync serve --insecure-dev" in readme
