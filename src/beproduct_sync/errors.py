@@ -26,7 +26,8 @@ class SyncError(Exception):
     """beproduct-sync failed."""
 
     def __init__(self, message: str | None = None) -> None:
-        super().__init__(message or (self.__doc__ or "").strip())
+        # The docstring as one line: a message is one line of a log or of a CLI error.
+        super().__init__(message or " ".join((self.__doc__ or "").split()))
 
 
 class ConfigError(SyncError):

@@ -10,7 +10,7 @@ from typing import Any
 
 import psycopg
 import structlog
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 from psycopg.rows import scalar_row
 from psycopg_pool import AsyncConnectionPool, PoolClosed, PoolTimeout, TooManyRequests
 from starlette.applications import Starlette
@@ -43,6 +43,7 @@ class Receiver:
     pool: Pool
     max_body: int
     db_timeout: float
+    metrics_dir: str | None = None  # where worker children record their metrics (serve)
 
 
 async def tracking(request: Request) -> Response:
@@ -147,7 +148,7 @@ async def metrics_text(request: Request) -> Response:
         metrics.QUEUE_DEPTH.set(depth or 0)
     except psycopg.OperationalError:
         pass  # a scrape must not fail with the database; the gauge keeps its last value
-    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+    return Response(metrics.exposition(rx.metrics_dir), media_type=CONTENT_TYPE_LATEST)
 
 
 def new_pool(settings: Settings, url: str) -> Pool:
@@ -164,9 +165,12 @@ def new_pool(settings: Settings, url: str) -> Pool:
     )
 
 
-def create_app(settings: Settings, url: str, *, pool: Pool | None = None) -> Starlette:
+def create_app(
+    settings: Settings, url: str, *, pool: Pool | None = None, metrics_dir: str | None = None
+) -> Starlette:
     """The ASGI app for the database at `url`; a given `pool` is used as is (and left open),
-    else the lifespan owns one."""
+    else the lifespan owns one. `/metrics` includes what worker children record in
+    `metrics_dir`."""
     guard = guard_from(settings)  # ConfigError here: never listen without authentication
     if guard.insecure:
         log.warning(
@@ -184,6 +188,7 @@ def create_app(settings: Settings, url: str, *, pool: Pool | None = None) -> Sta
             active,
             settings.beproduct_sync_max_body_bytes,
             settings.beproduct_sync_pool_timeout_seconds,
+            metrics_dir,
         )
         try:
             yield
