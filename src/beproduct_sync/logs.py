@@ -7,7 +7,8 @@ from __future__ import annotations
 import logging
 import re
 import sys
-from collections.abc import MutableMapping
+import time
+from collections.abc import Callable, MutableMapping
 from types import TracebackType
 from typing import Any
 
@@ -52,6 +53,26 @@ def redact(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[s
             continue
         event[key] = REDACTED if _SECRET_KEYS.search(key) else _scrub_value(value)
     return event
+
+
+class Throttle:
+    """At most one log line per `seconds` for each key (e.g. an error text), so a failure that
+    repeats every second shows once a minute with a count instead of flooding the log."""
+
+    def __init__(self, seconds: float = 60.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self.seconds, self.clock = seconds, clock
+        self._last: dict[str, float] = {}
+        self._held: dict[str, int] = {}
+
+    def __call__(self, key: str) -> int | None:
+        """None: hold this line back. Otherwise log it, with this many held back before it."""
+        now = self.clock()
+        last = self._last.get(key)
+        if last is not None and now - last < self.seconds:
+            self._held[key] = self._held.get(key, 0) + 1
+            return None
+        self._last[key] = now
+        return self._held.pop(key, 0)
 
 
 class _Stderr:

@@ -13,7 +13,9 @@ offending object; the tests expect none, except where a test says why.
 
 from __future__ import annotations
 
+import re
 import shutil
+import subprocess
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -23,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from beproduct_sync import db
@@ -79,6 +82,36 @@ def with_db(url: str, name: str, user: str | None = None) -> str:
 def as_user(url: str, user: str) -> str:
     """`url` as another user (same database)."""
     return make_conninfo(url, user=user)
+
+
+@contextmanager
+def service_login(admin_url: str, app_db_url: str) -> Iterator[str]:
+    """A new login role, member of the service's group role, created through `admin_url`;
+    yields `app_db_url` as that role."""
+    name = f"bps_app_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE ROLE {} LOGIN").format(sql.Identifier(name)))
+        conn.execute(
+            sql.SQL("GRANT {} TO {}").format(sql.Identifier(SERVICE_ROLE), sql.Identifier(name))
+        )
+    try:
+        yield make_conninfo(app_db_url, user=name)
+    finally:
+        with psycopg.connect(admin_url, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(name)))
+
+
+@contextmanager
+def login_role(admin_url: str, app_db_url: str) -> Iterator[str]:
+    """A new login role that owns nothing and belongs to no group; yields `app_db_url` as it."""
+    name = f"bps_nobody_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE ROLE {} LOGIN").format(sql.Identifier(name)))
+    try:
+        yield make_conninfo(app_db_url, user=name)
+    finally:
+        with psycopg.connect(admin_url, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(name)))
 
 
 def dbname(url: str) -> str:
@@ -416,3 +449,118 @@ def security_snapshot(url: str, schemas: set[str]) -> list[list[Any]]:
             conn.execute(q.encode(), {"schemas": sorted(schemas)}).fetchall()
             for q in SNAPSHOT_QUERIES
         ]
+
+
+# --- `supabase db push`, by the real CLI or the way it does it ------------------------------
+
+_DOLLAR_TAG = re.compile(r"\$(?:[A-Za-z_][A-Za-z0-9_]*)?\$")
+
+
+def split_statements(text: str) -> list[str]:
+    """`text` split into statements as the Supabase CLI does before applying and recording a
+    file: at `;` outside quotes, comments and dollar quotes; each trimmed, empty ones dropped
+    (comments stay with the statement that follows them)."""
+    parts: list[str] = []
+    start = i = 0
+    n = len(text)
+    while i < n:
+        char = text[i]
+        if char in "'\"":
+            i += 1
+            while i < n and not (text[i] == char and text[i + 1 : i + 2] != char):
+                i += 2 if text[i] == char else 1  # a doubled quote stays inside
+            i += 1
+        elif text.startswith("--", i):
+            end = text.find("\n", i)
+            i = n if end < 0 else end + 1
+        elif text.startswith("/*", i):
+            depth = 0
+            while i < n:
+                if text.startswith("/*", i):
+                    depth, i = depth + 1, i + 2
+                elif text.startswith("*/", i):
+                    depth, i = depth - 1, i + 2
+                    if depth == 0:
+                        break
+                else:
+                    i += 1
+        elif (tag := _DOLLAR_TAG.match(text, i)) is not None:
+            end = text.find(tag.group(), tag.end())
+            i = n if end < 0 else end + len(tag.group())
+        elif char == ";":
+            parts.append(text[start:i])
+            start = i = i + 1
+        else:
+            i += 1
+    parts.append(text[start:])
+    return [p.strip() for p in parts if p.strip()]
+
+
+PUSH_HISTORY_SQL = """
+CREATE SCHEMA IF NOT EXISTS supabase_migrations;
+CREATE TABLE IF NOT EXISTS supabase_migrations.schema_migrations (
+    version text NOT NULL PRIMARY KEY, statements text[], name text);
+"""
+
+
+def push_like_the_cli(url: str, folder: Path) -> list[str]:
+    """Apply the migration files of `folder` not yet in Supabase's history, the way
+    `supabase db push` does: each file's statements in one transaction, then its row
+    (version, name, statements) in supabase_migrations.schema_migrations. Returns the files."""
+    pushed = []
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(PUSH_HISTORY_SQL.encode())
+        known = {
+            r[0] for r in conn.execute("SELECT version FROM supabase_migrations.schema_migrations")
+        }
+        for path in sorted(folder.glob("*.sql")):
+            version, _, name = path.stem.partition("_")
+            if version in known:
+                continue
+            statements = split_statements(path.read_text())
+            with conn.transaction():
+                for statement in statements:
+                    conn.execute(statement.encode())
+                conn.execute(
+                    "INSERT INTO supabase_migrations.schema_migrations (version, name, statements)"
+                    " VALUES (%s, %s, %s)",
+                    (version, name, statements),
+                )
+            pushed.append(path.name)
+    return pushed
+
+
+def cli_url(url: str) -> str:
+    """`url` as the Supabase CLI takes it: a URL (a socket directory goes in `host=`)."""
+    parts = conninfo_to_dict(url)
+    host = str(parts.get("host") or "127.0.0.1")
+    auth = str(parts.get("user", "postgres"))
+    if parts.get("password"):
+        auth += f":{parts['password']}"
+    where = (
+        f"localhost/{parts['dbname']}?host={host}"
+        if host.startswith("/")
+        else (f"{host}:{parts.get('port', 5432)}/{parts['dbname']}")
+    )
+    if host.startswith("/") and parts.get("port"):
+        where += f"&port={parts['port']}"
+    return f"postgresql://{auth}@{where}"
+
+
+def cli_push(launcher: Path, url: str, workdir: Path) -> subprocess.CompletedProcess[str]:
+    """`supabase db push` of the project in `workdir` to the database at `url`."""
+    return subprocess.run(
+        [
+            str(launcher),
+            "db",
+            "push",
+            f"--remote={cli_url(url)}",
+            "--yes",
+            "--workdir",
+            str(workdir),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )

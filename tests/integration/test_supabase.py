@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
-import shutil
 import signal
 import socket
 import subprocess
@@ -27,7 +25,6 @@ import httpx
 import psycopg
 import pytest
 from psycopg import sql
-from psycopg.conninfo import conninfo_to_dict
 from psycopg.types.json import Jsonb
 
 from beproduct_sync import migrations
@@ -46,6 +43,7 @@ from tests.helpers.supabase import (
     private_cluster,
     run_lint,
     security_snapshot,
+    service_login,
     user_schemas,
     with_db,
 )
@@ -467,23 +465,6 @@ def test_the_reader_rule_is_one_function_with_a_fixed_search_path(
 
 
 # --- (c) the service as a role that owns nothing -------------------------------------------
-
-
-@contextmanager
-def service_login(admin_url: str, app_db_url: str) -> Iterator[str]:
-    """A new login role, member of the service's group role, created through `admin_url`;
-    yields `app_db_url` as that role."""
-    name = f"bps_app_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE ROLE {} LOGIN").format(sql.Identifier(name)))
-        conn.execute(
-            sql.SQL("GRANT {} TO {}").format(sql.Identifier(SERVICE_ROLE), sql.Identifier(name))
-        )
-    try:
-        yield psycopg.conninfo.make_conninfo(app_db_url, user=name)
-    finally:
-        with psycopg.connect(admin_url, autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(name)))
 
 
 @pytest.fixture(params=["supabase", "plain"])
@@ -962,73 +943,3 @@ def test_migration_files_are_named_as_supabase_expects() -> None:
     assert all(
         Path(n).stem.split("_", 1)[0].isdigit() and len(n.split("_", 1)[0]) == 14 for n in names
     ), names
-
-
-# --- `supabase db push` --------------------------------------------------------------------
-
-SUPABASE_CLI = os.environ.get("SUPABASE_CLI") or shutil.which("supabase")
-
-
-def content_key(text: str) -> str:
-    """A migration's content as `supabase db push` records it, comparably: the CLI stores the
-    file split into statements (trailing `;` and surrounding white space trimmed), so file and
-    record agree once white space and semicolons are removed."""
-    return re.sub(r"[\s;]+", "", text)
-
-
-@pytest.mark.skipif(
-    SUPABASE_CLI is None,
-    reason="Supabase CLI not installed (npm install supabase; or set SUPABASE_CLI to its path)",
-)
-def test_supabase_db_push_gives_the_same_schema_and_privileges_as_migrate(
-    supabase_template: Database,
-    tmp_path: Path,
-) -> None:
-    assert SUPABASE_CLI is not None
-    folder = tmp_path / "supabase" / "migrations"
-    folder.mkdir(parents=True)
-    for name, text in migration_files():
-        (folder / name).write_text(text)
-    name = create_database(supabase_template.server, "sb_push", owner="migration_owner")
-    pushed = Database(supabase_template.server, name, supabase_template.schemas)
-    try:
-        with psycopg.connect(pushed.superuser, autocommit=True) as conn:
-            conn.execute(DATABASE_SQL.encode())
-        # The CLI takes URLs only; a socket directory goes in the host parameter.
-        socket = conninfo_to_dict(pushed.owner)["host"]
-        remote = f"postgresql://migration_owner@localhost/{name}?host={socket}"
-        for _ in range(2):  # the second push finds nothing to do
-            done = subprocess.run(
-                [
-                    SUPABASE_CLI,
-                    "db",
-                    "push",
-                    f"--remote={remote}",
-                    "--yes",
-                    "--workdir",
-                    str(tmp_path),
-                ],
-                capture_output=True,
-                text=True,
-                timeout=180,
-                check=False,
-            )
-            assert done.returncode == 0, done.stdout + done.stderr
-        assert "up to date" in done.stdout + done.stderr
-        schemas = set(supabase_template.schemas)
-        assert security_snapshot(pushed.superuser, schemas) == security_snapshot(
-            supabase_template.superuser, schemas
-        )
-        for lint_name in LINTS:
-            if lint_name != "pg_graphql_authenticated_table_exposed":
-                assert lint(pushed, lint_name) == [], lint_name
-        with psycopg.connect(pushed.superuser) as conn:
-            recorded = conn.execute(
-                "SELECT version, name, statements FROM supabase_migrations.schema_migrations"
-                " ORDER BY version"
-            ).fetchall()
-        assert [(f"{v}_{n}.sql", content_key("".join(s))) for v, n, s in recorded] == [
-            (file, content_key(text)) for file, text in migration_files()
-        ]
-    finally:
-        drop_database(supabase_template.server, name)

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from beproduct_sync.logs import REDACTED, redact, scrub
+from beproduct_sync.logs import REDACTED, Throttle, redact, scrub
 
 
 @pytest.mark.parametrize(
@@ -52,3 +52,14 @@ def test_redact_blanks_secret_keys_and_scrubs_every_string_nested_or_not() -> No
     assert out["client_secret"] == REDACTED
     assert out["headers"] == {"Authorization": REDACTED, "accept": "json"}
     assert out["count"] == 3
+
+
+def test_throttle_lets_one_line_through_per_interval_and_counts_the_rest() -> None:
+    now = [0.0]
+    throttle = Throttle(60.0, clock=lambda: now[0])
+    assert throttle("db down") == 0
+    assert [throttle("db down") for _ in range(3)] == [None, None, None]
+    assert throttle("other error") == 0  # each text on its own
+    now[0] = 61.0
+    assert throttle("db down") == 3  # logged again, saying how many were held back
+    assert throttle("db down") is None

@@ -25,6 +25,7 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
+from beproduct_sync import db
 from beproduct_sync.api.catalog import store_folders, store_plan
 from beproduct_sync.apply.writer import apply_many
 from beproduct_sync.model.from_rest import map_api_row, row_version
@@ -236,7 +237,8 @@ async def run(
         min_size=1,
         max_size=concurrency + 1,
         open=False,
-        kwargs={"autocommit": True, "prepare_threshold": None},
+        connection_class=db.AsyncConnection,
+        kwargs=db.pool_kwargs(),
     ) as pool:
         async with pool.connection() as conn:
             cur = conn.cursor(row_factory=dict_row)
