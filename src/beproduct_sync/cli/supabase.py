@@ -54,7 +54,7 @@ def export(
         typer.echo(f"{'would write' if dry_run else 'wrote'} {item.path}")
     if not dry_run:
         typer.echo(
-            "next: `supabase db push` applies them (commit them with your project's other"
-            " migrations); beproduct-sync then counts them as applied and records them in"
-            " ops.schema_migrations"
+            "next: `supabase db push` applies them (`--remote` for the linked project; commit"
+            " them with your project's other migrations); beproduct-sync then counts them as"
+            " applied and records them in ops.schema_migrations"
         )
