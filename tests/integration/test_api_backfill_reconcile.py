@@ -6,8 +6,8 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
-from datetime import UTC, datetime
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -20,7 +20,10 @@ from beproduct_sync.api.client import BeProductClient
 from beproduct_sync.api.reconcile import reconcile_all
 from beproduct_sync.apply.ingest import ingest
 from beproduct_sync.apply.policy import Policy
+from beproduct_sync.apply.service import Entry, apply_batch
 from beproduct_sync.config import Settings
+from beproduct_sync.inbox.log import record
+from beproduct_sync.model.body import canonical, digest
 from beproduct_sync.testing.fake import FakeBeProduct, Sizes
 from tests.helpers.cli import run_cli
 
@@ -288,3 +291,92 @@ def test_backfill_without_api_settings_says_what_to_set(db_url: str) -> None:
     assert done.returncode == 2
     assert "BEPRODUCT_COMPANY" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+class WebhookDuringRead:
+    """The real client, except that right after the plan's style rows have been read (the
+    API's snapshot), a milestone changes in BeProduct and its OnChange webhook is received and
+    applied: it lands between reconcile's read and its comparison and fix, on purpose."""
+
+    def __init__(self, client: BeProductClient, url: str, fake: FakeBeProduct) -> None:
+        self.client, self.url, self.fake = client, url, fake
+        self.row = fake.world.rows("Style")[0]
+        self.milestone = self.row.milestones[0]
+        self.dated: datetime | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.client, name)
+
+    async def style_timelines(self, plan_id: str, filters: Any = None) -> AsyncIterator[Any]:
+        async for row in self.client.style_timelines(plan_id, filters):
+            yield row
+        change = self.fake.change_milestone(
+            self.row.id, self.milestone.id, status="Rejected", late=True, submits_quantity=7
+        )
+        body = self.fake.on_change(change)
+        # BeProduct stamps the change a few seconds after reconcile took its snapshot.
+        self.dated = datetime.now(UTC) + timedelta(seconds=5)
+        body["date"] = self.dated.strftime("%Y-%m-%dT%H:%M:%S.%f") + "0Z"
+        async with await db.aconnect(self.url, autocommit=True) as conn:
+            async with conn.transaction():
+                received = await record(conn, body)
+            entry = Entry(received.id, received.payload, digest(canonical(body)))
+            [outcome] = await apply_batch(conn, [entry], Policy(zone=UTC_ZONE))
+        assert outcome.status == "applied"
+
+
+async def test_a_webhook_landing_during_a_reconcile_fix_pass_keeps_its_newer_state(
+    db_url: str, fake: FakeBeProduct
+) -> None:
+    await run_backfill(db_url, fake)
+    async with BeProductClient(settings_for(fake)) as client:
+        racing = WebhookDuringRead(client, db_url, fake)
+        plan = racing.row.plan_id
+        [report] = await reconcile_all(db_url, racing, UTC_ZONE, plans=[plan], fix=True)
+    # Reconcile saw the webhook's state differ from the snapshot it had read ...
+    assert ("milestone", racing.milestone.id) in {(d.kind, d.milestone_id) for d in report.drift}
+    # ... and its fix, versioned before the snapshot (minus the skew margin), left alone what
+    # the newer webhook wrote.
+    assert q(
+        db_url,
+        "SELECT status::text, late, submits_quantity, source_updated_at"
+        " FROM ops.tracking_plan_style_timeline WHERE id = %s",
+        racing.milestone.id,
+    ) == [("REJECTED", True, 7, racing.dated)]
+
+
+async def test_unknown_statuses_in_api_rows_are_stored_as_warnings_by_backfill_and_reconcile(
+    db_url: str, fake: FakeBeProduct
+) -> None:
+    row = fake.world.rows("Style")[0]
+    unknown, empty = row.milestones[0], row.milestones[1]
+    unknown.status, empty.status = "On Hold", ""
+    await run_backfill(db_url, fake)
+    warning = "SELECT sync_log_id, entity_type, entity_id, severity, message FROM ops.import_errors"
+    assert q(db_url, warning) == [
+        (
+            None,
+            "tracking",
+            unknown.id,
+            "warning",
+            "unknown status 'On Hold' kept as status_label; status NULL (from backfill)",
+        )
+    ]
+    assert q(
+        db_url,
+        "SELECT status, status_label FROM ops.tracking_plan_style_timeline WHERE id = ANY(%s)"
+        " ORDER BY id = %s",
+        [unknown.id, empty.id],
+        empty.id,
+    ) == [(None, "On Hold"), (None, None)]
+    fake.change_milestone(row.id, unknown.id, status="Paused")
+    await reconcile(db_url, fake, fix=True)
+    assert q(db_url, warning + " ORDER BY id")[1:] == [
+        (
+            None,
+            "tracking",
+            unknown.id,
+            "warning",
+            "unknown status 'Paused' kept as status_label; status NULL (from reconcile)",
+        )
+    ]
