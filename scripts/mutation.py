@@ -4,7 +4,7 @@ catch it, put the source back. Prints JSON: how many mutations the tests killed,
 survived. Not part of CI (it takes many minutes); run it before changing what tests cover.
 
     TEST_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/test .venv/bin/python scripts/mutation.py
-    .venv/bin/python scripts/mutation.py --only reconcile-fix-plus-margin --only claim-without-skip-locked
+    .venv/bin/python scripts/mutation.py --only reconcile-fix-plus-margin --only offset-sign-flipped
     .venv/bin/python scripts/mutation.py --list      # the catalogue, with each mutation's tests
     .venv/bin/python scripts/mutation.py --check     # every patch still applies (fast)
 
@@ -56,11 +56,13 @@ class Mutation:
         return ((self.path, self.old, self.new), *self.also)
 
 
-# Test groups (files under tests/).
+# Tests (files or node ids under tests/).
 PROPERTY = "integration/test_order_independence.py"
 RACES = "integration/test_races.py"
-EXACT = "integration/test_exact_values.py"
-EXACT_UNIT = "unit/model/test_exact_values.py"
+EXACT = "integration/test_apply_exact_values.py"
+TIMES = "unit/model/test_times.py"
+ROWS = "unit/model/test_rows.py"
+FROM_WEBHOOK = "unit/model/test_from_webhook.py"
 WRITER = "integration/test_apply_writer.py"
 SERVICE = "integration/test_apply_service.py"
 RETRY = "integration/test_apply_retry_replay.py"
@@ -69,12 +71,27 @@ WORKER = "integration/test_apply_worker.py"
 API = "integration/test_api_backfill_reconcile.py"
 RECEIVE = "integration/test_web_receive.py"
 WEB_ERRORS = "integration/test_web_errors.py"
-AUTH_UNIT = "unit/web/test_auth.py"
 WEB_AUTH = "integration/test_web_auth.py"
-FROM_WEBHOOK = "unit/model/test_from_webhook.py"
+AUTH = "unit/web/test_auth.py"
+REPLAY_STALE = f"{EXACT}::test_a_replayed_event_is_stale_and_writes_nothing"
+ONCREATE = f"{EXACT}::test_every_column_an_oncreate_writes_has_its_exact_value"
+ONCHANGE = f"{EXACT}::test_every_column_an_onchange_for_an_unknown_style_writes_has_its_exact_value"
+ONDELETE = f"{EXACT}::test_an_ondelete_records_the_exact_deletion_time_and_its_record"
+API_ROW = f"{EXACT}::test_every_column_an_api_row_writes_has_its_exact_value"
+ZONES = f"{EXACT}::test_calendar_days_follow_the_configured_zone_while_instants_stay_exact"
+LEASE_MID_APPLY = (
+    f"{RACES}::test_a_lease_that_runs_out_mid_apply_lets_no_second_worker_claim_or_apply_the_events"
+)
+LEASE_STALLED = (
+    f"{RACES}::test_a_lease_that_ran_out_while_its_worker_was_stalled_passes_to_another_worker"
+)
+CONCURRENT_CLAIMS = (
+    f"{RACES}::test_two_workers_claiming_at_once_take_disjoint_batches"
+    "_without_waiting_and_apply_once"
+)
 
 CATALOGUE: tuple[Mutation, ...] = (
-    # --- The bugs of issue 15's table, each with the test written to catch it. ---
+    # --- The bugs of issue 15's table, each killed by the test written to catch it. ---
     Mutation(
         "reconcile-fix-plus-margin",
         "api/reconcile.py",
@@ -87,16 +104,64 @@ CATALOGUE: tuple[Mutation, ...] = (
         "sql/log_lock_owned.sql",
         "\nFOR UPDATE",
         "",
-        (f"{RACES}::test_a_lease_that_runs_out_mid_apply_lets_no_second_worker_claim_or_apply_the_events",),
+        (LEASE_MID_APPLY,),
+    ),
+    Mutation(
+        "due-at-from-project-date",
+        "model/from_webhook.py",
+        '"due_at": iso(m.due),',
+        '"due_at": iso(m.project),',
+        (ONCREATE,),
+    ),
+    Mutation(
+        "offset-minutes-read-as-seconds",
+        "model/times.py",
+        "int(digits[2:]) * 60",
+        "int(digits[2:])",
+        (
+            f"{TIMES}::test_offsets_with_minutes_and_odd_offsets_parse_to_the_exact_instant",
+            ONCREATE,
+        ),
     ),
     Mutation(
         "claim-without-skip-locked",
         "sql/worker_claim.sql",
         "FOR UPDATE SKIP LOCKED",
         "FOR UPDATE",
-        (f"{RACES}::test_two_workers_claiming_at_once_take_disjoint_batches_without_waiting_and_apply_once",),
+        (CONCURRENT_CLAIMS,),
     ),
-    # --- The property test on its own. ---
+    Mutation(
+        "equal-version-is-newer-milestones",
+        "sql/apply_milestones.sql",
+        "WHERE excluded.source_version > coalesce(t.source_version, -1)",
+        "WHERE excluded.source_version >= coalesce(t.source_version, -1)",
+        (REPLAY_STALE,),
+    ),
+    Mutation(
+        "equal-version-is-newer-records",
+        "sql/apply_record.sql",
+        "WHERE excluded.header_version > coalesce(t.header_version, -1)",
+        "WHERE excluded.header_version >= coalesce(t.header_version, -1)",
+        (REPLAY_STALE,),
+    ),
+    Mutation(
+        "equal-version-is-newer-definitions",
+        "sql/apply_templates.sql",
+        "WHERE excluded.source_version > coalesce(t.source_version, -1)",
+        "WHERE excluded.source_version >= coalesce(t.source_version, -1)",
+        (REPLAY_STALE,),
+    ),
+    Mutation(
+        "empty-status-text-warns",
+        "model/rows.py",
+        "if status is None and label is not None and label.strip():",
+        "if status is None and label is not None:",
+        (
+            f"{ROWS}::test_an_empty_status_text_adds_no_warning",
+            f"{EXACT}::test_an_unknown_status_warns_once_and_an_empty_status_never_warns",
+        ),
+    ),
+    # --- Killed by the property test on its own (the reference model). ---
     Mutation(
         "oldest-write-wins-milestones",
         "sql/apply_milestones.sql",
@@ -107,14 +172,18 @@ CATALOGUE: tuple[Mutation, ...] = (
     Mutation(
         "oldest-write-wins-lifecycle",
         "sql/apply_record.sql",
-        "active             = CASE WHEN excluded.lifecycle_version > coalesce(t.lifecycle_version, -1)",
-        "active             = CASE WHEN excluded.lifecycle_version < coalesce(t.lifecycle_version, 1e40)",
+        "active             = CASE WHEN excluded.lifecycle_version > "
+        "coalesce(t.lifecycle_version, -1)",
+        "active             = CASE WHEN excluded.lifecycle_version < "
+        "coalesce(t.lifecycle_version, 1e40)",
         (PROPERTY,),
         also=(
             (
                 "sql/apply_record.sql",
-                "deleted_at         = CASE WHEN excluded.lifecycle_version > coalesce(t.lifecycle_version, -1)",
-                "deleted_at         = CASE WHEN excluded.lifecycle_version < coalesce(t.lifecycle_version, 1e40)",
+                "deleted_at         = CASE WHEN excluded.lifecycle_version > "
+                "coalesce(t.lifecycle_version, -1)",
+                "deleted_at         = CASE WHEN excluded.lifecycle_version < "
+                "coalesce(t.lifecycle_version, 1e40)",
             ),
             (
                 "sql/apply_record.sql",
@@ -129,6 +198,425 @@ CATALOGUE: tuple[Mutation, ...] = (
         'return str(time.ticks * 1_000_000 + int.from_bytes(body_digest[:4], "big") % 1_000_000)',
         'return str(int.from_bytes(body_digest[:4], "big") % 1_000_000 * 10**20 + time.ticks)',
         (PROPERTY,),
+    ),
+    Mutation(
+        "record-group-follows-the-header-version",
+        "sql/apply_record.sql",
+        "color_name         = CASE WHEN excluded.record_version > coalesce(t.record_version, -1)",
+        "color_name         = CASE WHEN excluded.header_version > coalesce(t.header_version, -1)",
+        (PROPERTY,),
+    ),
+    Mutation(
+        "placeholder-raw-payload-never-replaced",
+        "sql/apply_record.sql",
+        "                            WHEN t.record_version IS NULL AND excluded.header_version"
+        " > coalesce(t.header_version, -1) THEN excluded.raw_payload\n",
+        "",
+        (PROPERTY,),
+    ),
+    Mutation(
+        "source-updated-at-of-the-last-arrival",
+        "sql/apply_record.sql",
+        "source_updated_at  = greatest(t.source_updated_at, excluded.source_updated_at),",
+        "source_updated_at  = excluded.source_updated_at,",
+        (PROPERTY,),
+    ),
+    Mutation(
+        "header-gap-never-filled-by-an-older-event",
+        "sql/apply_record.sql",
+        "ELSE coalesce(t.company_id, excluded.company_id) END,",
+        "ELSE t.company_id END,",
+        (PROPERTY,),
+        also=(
+            (
+                "sql/apply_record.sql",
+                "   OR (t.company_id IS NULL AND excluded.company_id IS NOT NULL)\n",
+                "",
+            ),
+        ),
+    ),
+    Mutation(
+        "stale-events-add-their-assignees",
+        "sql/apply_milestones.sql",
+        "FROM x JOIN up ON up.id = x.id, jsonb_array_elements(x.assignees) AS a",
+        "FROM x, jsonb_array_elements(x.assignees) AS a",
+        (PROPERTY,),
+    ),
+    Mutation(
+        "removed-assignees-kept",
+        "sql/apply_milestones.sql",
+        "    WHERE d.timeline_id = up.id\n",
+        "    WHERE d.timeline_id = up.id AND false\n",
+        (f"{WRITER}::test_a_change_replaces_the_assignment_set", PROPERTY),
+    ),
+    Mutation(
+        "milestone-keeps-its-first-source-time",
+        "sql/apply_milestones.sql",
+        "        source_updated_at = excluded.source_updated_at,",
+        "        source_updated_at = t.source_updated_at,",
+        (PROPERTY,),
+    ),
+    Mutation(
+        "definition-name-never-updated",
+        "sql/apply_templates.sql",
+        "    name = excluded.name,",
+        "    name = t.name,",
+        (PROPERTY,),
+    ),
+    Mutation(
+        "batch-keeps-the-older-definition",
+        "apply/writer.py",
+        'if known is None or int(version) > int(known["source_version"] or -1):',
+        'if known is None or int(version) < int(known["source_version"] or -1):',
+        (PROPERTY,),
+    ),
+    # --- Mapping: webhooks. ---
+    Mutation(
+        "plan-date-from-due-date",
+        "model/from_webhook.py",
+        '"plan_date": calendar_date(m.project, zone),',
+        '"plan_date": calendar_date(m.due, zone),',
+        (ONCREATE,),
+    ),
+    Mutation(
+        "final-date-from-rev",
+        "model/from_webhook.py",
+        '"final_date": calendar_date(m.final, zone),',
+        '"final_date": calendar_date(m.rev, zone),',
+        (ONCREATE,),
+    ),
+    Mutation(
+        "rev-at-from-final",
+        "model/from_webhook.py",
+        '"rev_at": iso(m.rev),',
+        '"rev_at": iso(m.final),',
+        (ONCREATE,),
+    ),
+    Mutation(
+        "onchange-claims-the-record-group",
+        "model/from_webhook.py",
+        "full = event.event_type != EventType.ON_CHANGE",
+        "full = True",
+        (ONCHANGE,),
+    ),
+    Mutation(
+        "ondelete-leaves-the-style-active",
+        "model/from_webhook.py",
+        '"active": event.event_type != EventType.ON_DELETE,',
+        '"active": True,',
+        (ONDELETE,),
+    ),
+    Mutation(
+        "ondelete-without-deletion-time",
+        "model/from_webhook.py",
+        '"deleted_at": at if event.event_type == EventType.ON_DELETE else None,',
+        '"deleted_at": None,',
+        (ONDELETE,),
+    ),
+    Mutation(
+        "color-number-from-the-color-name",
+        "model/from_webhook.py",
+        '"color_number": color.get("suggested_hex") if full else None,',
+        '"color_number": color.get("suggested_name") if full else None,',
+        (ONCREATE,),
+    ),
+    Mutation(
+        "invalid-assignee-not-reported",
+        "model/from_webhook.py",
+        'notices.append(Notice(str(m.id), f"assignee {p.value!r} has no valid user id"))',
+        "pass",
+        (ONCREATE,),
+    ),
+    Mutation(
+        "definition-name-from-the-short-description",
+        "model/from_webhook.py",
+        '"name": s.task_description,',
+        '"name": s.short_description,',
+        (ONCHANGE,),
+    ),
+    # --- Mapping: API rows. ---
+    Mutation(
+        "api-row-version-ignores-modified-at",
+        "model/from_rest.py",
+        'at = force or lenient_time(row.get("modifiedAt")) or fallback',
+        "at = force or fallback",
+        (API_ROW,),
+    ),
+    Mutation(
+        "reconcile-fix-versioned-by-modified-at",
+        "model/from_rest.py",
+        'at = force or lenient_time(row.get("modifiedAt")) or fallback',
+        'at = lenient_time(row.get("modifiedAt")) or force or fallback',
+        (f"{API}::test_reconcile_finds_each_kind_of_drift_and_fix_removes_it",),
+    ),
+    Mutation(
+        "api-archived-rows-stay-active",
+        "model/from_rest.py",
+        '"active": not bool(row.get("isArchived")),',
+        '"active": True,',
+        (PROPERTY,),
+    ),
+    Mutation(
+        "api-late-flag-dropped",
+        "model/from_rest.py",
+        '"late": m.get("late"),',
+        '"late": None,',
+        (API_ROW,),
+    ),
+    Mutation(
+        "api-empty-status-kept-as-text",
+        "model/from_rest.py",
+        'label = _str(m.get("status"))',
+        'label = m.get("status")',
+        (
+            f"{EXACT}::test_an_api_row_with_an_unknown_status_stores_its_warning_and_an_empty_one_none",
+        ),
+    ),
+    Mutation(
+        "api-single-supplier-ignored",
+        "model/from_rest.py",
+        'suppliers = row.get("suppliers") or ([supplier] if supplier else [])',
+        'suppliers = row.get("suppliers") or []',
+        (API_ROW,),
+    ),
+    Mutation(
+        "api-assignees-from-share-list",
+        "model/from_rest.py",
+        'assigned = people(m.get("assignedTo") or [])',
+        'assigned = people(m.get("shareWith") or [])',
+        (API_ROW,),
+    ),
+    Mutation(
+        "api-share-list-not-normalised",
+        "model/from_rest.py",
+        '"shared_with": people(m.get("shareWith") or []),',
+        '"shared_with": m.get("shareWith") or [],',
+        (API_ROW,),
+    ),
+    Mutation(
+        "api-warnings-dropped",
+        "apply/writer.py",
+        "            for n in rows.notices\n",
+        "            for n in rows.notices[:0]\n",
+        (
+            f"{API}::test_unknown_statuses_in_api_rows_are_stored_as_warnings_by_backfill_and_reconcile",
+        ),
+    ),
+    # --- Statuses, people, times, bodies. ---
+    Mutation(
+        "status-slash-not-ignored",
+        "model/rows.py",
+        '_STATUS_NOISE = re.compile(r"[\\s\\-_/]+")',
+        '_STATUS_NOISE = re.compile(r"[\\s\\-_]+")',
+        (ONCREATE,),
+    ),
+    Mutation(
+        "api-people-lose-their-ids",
+        "model/rows.py",
+        'out.append({"value": name, "code": e.get("code", e.get("id"))})',
+        'out.append({"value": name, "code": e.get("code")})',
+        (API_ROW,),
+    ),
+    Mutation(
+        "offset-sign-flipped",
+        "model/times.py",
+        'sign = 1 if zone[0] == "+" else -1',
+        'sign = -1 if zone[0] == "+" else 1',
+        (TIMES,),
+    ),
+    Mutation(
+        "seventh-fractional-digit-dropped",
+        "model/times.py",
+        'int(((frac or "") + "0000000")[:7])',
+        'int(((frac or "") + "0000000")[:6]) * 10',
+        (TIMES,),
+    ),
+    Mutation(
+        "calendar-day-always-utc",
+        "model/times.py",
+        'SourceTime(ticks, "").datetime.astimezone(zone).date().isoformat()',
+        'SourceTime(ticks, "").datetime.date().isoformat()',
+        (ZONES,),
+    ),
+    Mutation(
+        "instants-stored-to-the-second",
+        "model/times.py",
+        'return SourceTime(ticks, "").datetime.isoformat()',
+        'return SourceTime(ticks, "").datetime.replace(microsecond=0).isoformat()',
+        (ONCREATE,),
+    ),
+    Mutation(
+        "canonical-form-keeps-key-order",
+        "model/body.py",
+        "return orjson.dumps(body, option=orjson.OPT_SORT_KEYS)",
+        "return orjson.dumps(body)",
+        (f"{RECEIVE}::test_the_same_event_with_other_key_order_and_whitespace_is_a_duplicate",),
+    ),
+    # --- Apply service and inbox SQL. ---
+    Mutation(
+        "stale-reported-as-applied",
+        "apply/service.py",
+        "InboxStatus.APPLIED if result.changed_by(p.rows) else InboxStatus.STALE",
+        "InboxStatus.APPLIED",
+        (REPLAY_STALE,),
+    ),
+    Mutation(
+        "events-no-longer-ours-applied",
+        "apply/service.py",
+        "mine = [p for p in chunk if p.entry.id in owned]",
+        "mine = list(chunk)",
+        (f"{SERVICE}::test_rows_another_worker_holds_are_skipped_not_applied", LEASE_STALLED),
+    ),
+    Mutation(
+        "chunks-ignore-repeated-ids",
+        "apply/service.py",
+        "if current and (len(current) >= limit or keys & seen):",
+        "if current and len(current) >= limit:",
+        (SERVICE, PROPERTY),
+    ),
+    Mutation(
+        "lock-owned-ignores-the-owner",
+        "sql/log_lock_owned.sql",
+        "ELSE status = 'processing' AND locked_by = %(owner)s::text END",
+        "ELSE status = 'processing' END",
+        (f"{SERVICE}::test_rows_another_worker_holds_are_skipped_not_applied", LEASE_STALLED),
+    ),
+    Mutation(
+        "expired-leases-never-taken-over",
+        "sql/worker_claim.sql",
+        "AND (status <> 'processing' OR locked_until < now() OR locked_by = %(worker)s)",
+        "AND (status <> 'processing' OR locked_by = %(worker)s)",
+        (LEASE_STALLED,),
+    ),
+    Mutation(
+        "claims-not-counted",
+        "sql/worker_claim.sql",
+        "claims = t.claims + 1",
+        "claims = t.claims",
+        (RACES,),
+    ),
+    Mutation(
+        "renew-extends-other-workers-leases",
+        "sql/worker_renew.sql",
+        "WHERE id = ANY(%(ids)s) AND status = 'processing' AND locked_by = %(worker)s",
+        "WHERE id = ANY(%(ids)s) AND status = 'processing'",
+        (LEASE_STALLED,),
+    ),
+    Mutation(
+        "release-keeps-the-claim",
+        "sql/worker_release.sql",
+        "claims = greatest(claims - 1, 0)",
+        "claims = claims",
+        (f"{HARDENING}::test_events_handed_back_unstarted_do_not_count_as_claimed",),
+    ),
+    Mutation(
+        "last-attempt-not-dead-lettered",
+        "sql/log_settle.sql",
+        "t.attempts + 1 >= x.max_attempts",
+        "t.attempts + 1 > x.max_attempts",
+        (f"{RETRY}::test_a_failing_event_is_dead_lettered_then_replayed_and_applied",),
+    ),
+    Mutation(
+        "failed-event-retried-without-backoff",
+        "sql/log_settle.sql",
+        "THEN clock_timestamp() + make_interval(secs => x.retry_in)",
+        "THEN clock_timestamp()",
+        (f"{RETRY}::test_a_failing_event_waits_out_its_backoff_before_the_next_attempt",),
+    ),
+    Mutation(
+        "settle-leaves-the-lease",
+        "sql/log_settle.sql",
+        "    locked_until = NULL,\n    locked_by = NULL\n",
+        "    locked_until = NULL\n",
+        (RACES,),
+    ),
+    Mutation(
+        "duplicate-deliveries-not-counted",
+        "sql/log_insert.sql",
+        "deliveries = t.deliveries + 1",
+        "deliveries = t.deliveries",
+        (
+            f"{RECEIVE}::test_a_duplicate_delivery_answers_200_and_keeps_one_row_with_two_deliveries",
+        ),
+    ),
+    Mutation(
+        "replay-keeps-the-attempts",
+        "sql/replay_reset.sql",
+        "    attempts = 0,\n",
+        "",
+        (f"{RETRY}::test_a_failing_event_is_dead_lettered_then_replayed_and_applied",),
+    ),
+    # --- Receiver. ---
+    Mutation(
+        "duplicate-answered-202",
+        "web/app.py",
+        "200 if received.duplicate else 202",
+        "202",
+        (RECEIVE,),
+    ),
+    Mutation(
+        "new-events-not-notified",
+        "web/app.py",
+        "if not received.duplicate:",
+        "if received.duplicate:",
+        (f"{RECEIVE}::test_a_new_event_notifies_the_workers_channel_with_its_id",),
+    ),
+    Mutation(
+        "content-type-not-checked",
+        "web/app.py",
+        'if media != "application/json":',
+        'if media == "text/html":',
+        (WEB_ERRORS,),
+    ),
+    Mutation(
+        "streamed-body-cap-doubled",
+        "web/app.py",
+        "        if size > cap:",
+        "        if size > 2 * cap:",
+        (f"{WEB_ERRORS}::test_a_chunked_body_over_the_cap_is_refused_while_streaming",),
+    ),
+    Mutation(
+        "only-the-last-secret-counts",
+        "web/auth.py",
+        "matched |= hmac.compare_digest(given, secret)",
+        "matched = hmac.compare_digest(given, secret)",
+        (WEB_AUTH,),
+    ),
+    Mutation(
+        "any-auth-scheme-accepted",
+        "web/auth.py",
+        'if scheme.lower() != "bearer" or not token.strip():',
+        "if not token.strip():",
+        (AUTH,),
+    ),
+    # --- Reconcile. ---
+    Mutation(
+        "reconcile-reports-active-rows-inactive",
+        "api/reconcile.py",
+        'elif rows.record["active"] and not records[rid][0]:',
+        'elif rows.record["active"] and records[rid][0]:',
+        (f"{API}::test_reconcile_finds_each_kind_of_drift_and_fix_removes_it",),
+    ),
+    Mutation(
+        "reconcile-retires-rows-again",
+        "api/reconcile.py",
+        "if active and rid not in seen]",
+        "if rid not in seen]",
+        (f"{API}::test_reconcile_finds_each_kind_of_drift_and_fix_removes_it",),
+    ),
+    Mutation(
+        "reconcile-ignores-due-dates",
+        "api/reconcile.py",
+        '"plan_date", "due_date", "rev_date"',
+        '"plan_date", "rev_date"',
+        (f"{API}::test_reconcile_finds_each_kind_of_drift_and_fix_removes_it",),
+    ),
+    Mutation(
+        "reconcile-fixes-only-retirements",
+        "api/reconcile.py",
+        "if fix and (to_fix or extra):",
+        "if fix and extra:",
+        (f"{API}::test_reconcile_finds_each_kind_of_drift_and_fix_removes_it",),
     ),
 )
 
@@ -196,7 +684,7 @@ def run_one(mutation: Mutation, python: str) -> dict[str, Any]:
             *(f"tests/{t}" for t in mutation.tests),
         ]
         try:
-            done = subprocess.run(
+            done = subprocess.run(  # noqa: S603 - this project's own pytest, fixed arguments
                 command,
                 cwd=ROOT,
                 capture_output=True,
@@ -277,8 +765,7 @@ def main() -> int:
         "survivors": [r for r in results if r["status"] == "survived"],
         "errored": [r for r in results if r["status"] == "error"],
         "results": [
-            {k: r[k] for k in ("name", "status", "seconds", "killed_by") if k in r}
-            for r in results
+            {k: r[k] for k in ("name", "status", "seconds", "killed_by") if k in r} for r in results
         ],
     }
     print(json.dumps(report, indent=2))

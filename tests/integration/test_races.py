@@ -14,7 +14,7 @@ from psycopg import AsyncConnection
 
 from beproduct_sync.apply.policy import Policy
 from beproduct_sync.apply.worker import connect, process_many
-from beproduct_sync.inbox.leases import claim
+from beproduct_sync.inbox.leases import claim, renew
 from beproduct_sync.model.rows import RowSet
 from tests.helpers.factories import creates
 from tests.helpers.workers import store, until
@@ -30,6 +30,15 @@ def inbox(url: str) -> list[tuple[int, str, int, int, str | None]]:
         return conn.execute(
             "SELECT id, status, attempts, claims, locked_by FROM ops.beproduct_sync_log ORDER BY id"
         ).fetchall()
+
+
+def leases_ran_out(url: str) -> bool:
+    """Whether every inbox row's lease has run out."""
+    with psycopg.connect(url) as conn:
+        row = conn.execute(
+            "SELECT bool_and(locked_until < clock_timestamp()) FROM ops.beproduct_sync_log"
+        ).fetchone()
+    return bool(row and row[0])
 
 
 class Latch:
@@ -103,3 +112,24 @@ async def test_two_workers_claiming_at_once_take_disjoint_batches_without_waitin
     assert inbox(db_url) == [(i, "applied", 1, 1, None) for i in ids]
     with psycopg.connect(db_url) as conn:
         assert conn.execute("SELECT count(*) FROM ops.tracking_plan_style").fetchone() == (10,)
+
+
+async def test_a_lease_that_ran_out_while_its_worker_was_stalled_passes_to_another_worker(
+    db_url: str,
+) -> None:
+    ids = await store(db_url, list(creates(3)))
+    async with await connect(db_url) as first, await connect(db_url) as second:
+        stalled = await claim(first, "worker-a", 10, lease_seconds=0.2)
+        # A stalls before applying (no transaction open) until its lease has run out.
+        await until(lambda: leases_ran_out(db_url))
+        taken = await claim(second, "worker-b", 10, lease_seconds=60)
+        assert [e.id for e in taken] == ids
+        # A wakes up: it may renew only what it still holds (nothing) and applies nothing.
+        assert await renew(first, "worker-a", ids, 60) == set()
+        late = await process_many(first, stalled, POLICY, "worker-a")
+        assert [o.status for o in late] == ["skipped"] * 3
+        assert [o.status for o in await process_many(second, taken, POLICY, "worker-b")] == [
+            "applied"
+        ] * 3
+    # One apply each (attempts 1), by B; both claims counted.
+    assert inbox(db_url) == [(i, "applied", 1, 2, None) for i in ids]
