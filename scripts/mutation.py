@@ -85,6 +85,7 @@ LEASE_MID_APPLY = (
 LEASE_STALLED = (
     f"{RACES}::test_a_lease_that_ran_out_while_its_worker_was_stalled_passes_to_another_worker"
 )
+RECONCILE_RACE = f"{API}::test_a_webhook_landing_during_a_reconcile_fix_pass_keeps_its_newer_state"
 CONCURRENT_CLAIMS = (
     f"{RACES}::test_two_workers_claiming_at_once_take_disjoint_batches"
     "_without_waiting_and_apply_once"
@@ -97,7 +98,7 @@ CATALOGUE: tuple[Mutation, ...] = (
         "api/reconcile.py",
         "at_ticks = snapshot.ticks - margin",
         "at_ticks = snapshot.ticks + margin",
-        (f"{API}::test_a_webhook_landing_during_a_reconcile_fix_pass_keeps_its_newer_state",),
+        (RECONCILE_RACE,),
     ),
     Mutation(
         "lock-owned-without-for-update",
@@ -268,7 +269,7 @@ CATALOGUE: tuple[Mutation, ...] = (
         "apply/writer.py",
         'if known is None or int(version) > int(known["source_version"] or -1):',
         'if known is None or int(version) < int(known["source_version"] or -1):',
-        (PROPERTY,),
+        (f"{SERVICE}::test_a_batch_carrying_one_definition_twice_keeps_the_newer_definition",),
     ),
     # --- Mapping: webhooks. ---
     Mutation(
@@ -472,7 +473,7 @@ CATALOGUE: tuple[Mutation, ...] = (
         "apply/service.py",
         "if current and (len(current) >= limit or keys & seen):",
         "if current and len(current) >= limit:",
-        (SERVICE, PROPERTY),
+        ("unit/apply/test_service.py", SERVICE),
     ),
     Mutation(
         "lock-owned-ignores-the-owner",
@@ -546,6 +547,30 @@ CATALOGUE: tuple[Mutation, ...] = (
         "",
         (f"{RETRY}::test_a_failing_event_is_dead_lettered_then_replayed_and_applied",),
     ),
+    Mutation(
+        "processed-at-stamped-for-unreadable-dates",
+        "sql/log_settle.sql",
+        "processed_at = CASE WHEN x.stamp THEN clock_timestamp() END,",
+        "processed_at = clock_timestamp(),",
+        (
+            f"{HARDENING}::test_the_runbook_latency_query_works_after_ingest_settles"
+            "_unreadable_dates",
+        ),
+    ),
+    Mutation(
+        "malformed-event-retried-instead-of-dead",
+        "apply/service.py",
+        "                    InboxStatus.DEAD,\n",
+        "                    InboxStatus.FAILED,\n",
+        (f"{WRITER}::test_a_malformed_tracking_event_is_dead_lettered_at_once",),
+    ),
+    Mutation(
+        "webhooks-move-plans-between-folders",
+        "sql/apply_plan_folder.sql",
+        "WHERE id = %(id)s AND folder_id IS NULL AND",
+        "WHERE id = %(id)s AND",
+        (f"{WRITER}::test_a_plan_learns_its_folder_once_and_webhooks_never_move_it",),
+    ),
     # --- Receiver. ---
     Mutation(
         "duplicate-answered-202",
@@ -573,7 +598,10 @@ CATALOGUE: tuple[Mutation, ...] = (
         "web/app.py",
         "        if size > cap:",
         "        if size > 2 * cap:",
-        (f"{WEB_ERRORS}::test_a_chunked_body_over_the_cap_is_refused_while_streaming",),
+        (
+            f"{WEB_ERRORS}::test_a_chunked_body_one_byte_over_the_cap_is_refused"
+            "_and_one_at_the_cap_accepted",
+        ),
     ),
     Mutation(
         "only-the-last-secret-counts",
@@ -590,6 +618,20 @@ CATALOGUE: tuple[Mutation, ...] = (
         (AUTH,),
     ),
     # --- Reconcile. ---
+    Mutation(
+        "reconcile-fix-without-skew-margin",
+        "api/reconcile.py",
+        "at_ticks = snapshot.ticks - margin",
+        "at_ticks = snapshot.ticks",
+        (RECONCILE_RACE,),
+    ),
+    Mutation(
+        "reconcile-retires-at-the-snapshot-time",
+        "api/reconcile.py",
+        'version = source_version(forced, b"\\xff" * 32)',
+        'version = source_version(snapshot, b"\\xff" * 32)',
+        (f"{API}::test_a_style_added_during_a_reconcile_fix_pass_is_not_retired_by_it",),
+    ),
     Mutation(
         "reconcile-reports-active-rows-inactive",
         "api/reconcile.py",
@@ -616,7 +658,7 @@ CATALOGUE: tuple[Mutation, ...] = (
         "api/reconcile.py",
         "if fix and (to_fix or extra):",
         "if fix and extra:",
-        (f"{API}::test_reconcile_finds_each_kind_of_drift_and_fix_removes_it",),
+        (RECONCILE_RACE,),
     ),
 )
 

@@ -6,7 +6,7 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -293,15 +293,26 @@ def test_backfill_without_api_settings_says_what_to_set(db_url: str) -> None:
     assert "Traceback" not in done.stderr
 
 
+# When a webhook is dated relative to reconcile's snapshot: a few seconds after it, or half a
+# minute before it (BeProduct's clock behind ours, or an API read that missed the change).
+SKEWS = pytest.mark.parametrize(
+    "skew", [timedelta(seconds=5), timedelta(seconds=-30)], ids=["after", "behind"]
+)
+
+
 class WebhookDuringRead:
     """The real client, except that right after the plan's style rows have been read (the
-    API's snapshot), a milestone changes in BeProduct and its OnChange webhook is received and
-    applied: it lands between reconcile's read and its comparison and fix, on purpose."""
+    API's snapshot), something changes in BeProduct and its webhook, dated `skew` from now, is
+    received and applied: it lands between reconcile's read and its comparison and fix."""
 
-    def __init__(self, client: BeProductClient, url: str, fake: FakeBeProduct) -> None:
-        self.client, self.url, self.fake = client, url, fake
-        self.row = fake.world.rows("Style")[0]
-        self.milestone = self.row.milestones[0]
+    def __init__(
+        self,
+        client: BeProductClient,
+        url: str,
+        change: Callable[[], dict[str, Any]],
+        skew: timedelta,
+    ) -> None:
+        self.client, self.url, self.change, self.skew = client, url, change, skew
         self.dated: datetime | None = None
 
     def __getattr__(self, name: str) -> Any:
@@ -310,12 +321,8 @@ class WebhookDuringRead:
     async def style_timelines(self, plan_id: str, filters: Any = None) -> AsyncIterator[Any]:
         async for row in self.client.style_timelines(plan_id, filters):
             yield row
-        change = self.fake.change_milestone(
-            self.row.id, self.milestone.id, status="Rejected", late=True, submits_quantity=7
-        )
-        body = self.fake.on_change(change)
-        # BeProduct stamps the change a few seconds after reconcile took its snapshot.
-        self.dated = datetime.now(UTC) + timedelta(seconds=5)
+        body = self.change()
+        self.dated = datetime.now(UTC) + self.skew
         body["date"] = self.dated.strftime("%Y-%m-%dT%H:%M:%S.%f") + "0Z"
         async with await db.aconnect(self.url, autocommit=True) as conn:
             async with conn.transaction():
@@ -325,24 +332,72 @@ class WebhookDuringRead:
         assert outcome.status == "applied"
 
 
+@SKEWS
 async def test_a_webhook_landing_during_a_reconcile_fix_pass_keeps_its_newer_state(
-    db_url: str, fake: FakeBeProduct
+    db_url: str, fake: FakeBeProduct, skew: timedelta
 ) -> None:
     await run_backfill(db_url, fake)
+    row, other = fake.world.rows("Style")[:2]
+    racing, drifted = row.milestones[0], other.milestones[0]
+    # Older drift in the same plan, which the same fix pass must repair.
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        conn.execute(
+            "UPDATE ops.tracking_plan_style_timeline SET status = 'COMPLETE',"
+            " status_label = 'Complete' WHERE id = %s",
+            (drifted.id,),
+        )
+
+    def change() -> dict[str, Any]:
+        done = fake.change_milestone(
+            row.id, racing.id, status="Rejected", late=True, submits_quantity=7
+        )
+        return fake.on_change(done)
+
     async with BeProductClient(settings_for(fake)) as client:
-        racing = WebhookDuringRead(client, db_url, fake)
-        plan = racing.row.plan_id
-        [report] = await reconcile_all(db_url, racing, UTC_ZONE, plans=[plan], fix=True)
+        api = WebhookDuringRead(client, db_url, change, skew)
+        [report] = await reconcile_all(db_url, api, UTC_ZONE, plans=[row.plan_id], fix=True)
     # Reconcile saw the webhook's state differ from the snapshot it had read ...
-    assert ("milestone", racing.milestone.id) in {(d.kind, d.milestone_id) for d in report.drift}
-    # ... and its fix, versioned before the snapshot (minus the skew margin), left alone what
-    # the newer webhook wrote.
+    found = {(d.kind, d.milestone_id) for d in report.drift}
+    assert {("milestone", racing.id), ("milestone", drifted.id)} <= found
+    # ... and its fix, versioned a clock-skew margin before the snapshot, left alone what the
+    # webhook wrote, while it replaced the older drift.
     assert q(
         db_url,
         "SELECT status::text, late, submits_quantity, source_updated_at"
         " FROM ops.tracking_plan_style_timeline WHERE id = %s",
-        racing.milestone.id,
-    ) == [("REJECTED", True, 7, racing.dated)]
+        racing.id,
+    ) == [("REJECTED", True, 7, api.dated)]
+    assert q(
+        db_url,
+        "SELECT status_label FROM ops.tracking_plan_style_timeline WHERE id = %s",
+        drifted.id,
+    ) == [(drifted.status,)]
+
+
+@SKEWS
+async def test_a_style_added_during_a_reconcile_fix_pass_is_not_retired_by_it(
+    db_url: str, fake: FakeBeProduct, skew: timedelta
+) -> None:
+    await run_backfill(db_url, fake)
+    plan = fake.world.rows("Style")[0].plan_id
+    added: list[str] = []
+
+    def change() -> dict[str, Any]:
+        row = fake.add_style(plan)
+        added.append(row.id)
+        return fake.on_create(row)
+
+    async with BeProductClient(settings_for(fake)) as client:
+        api = WebhookDuringRead(client, db_url, change, skew)
+        [report] = await reconcile_all(db_url, api, UTC_ZONE, plans=[plan], fix=True)
+    # The read did not have the new style, so to reconcile it looked removed ...
+    assert [("extra", added[0])] == [(d.kind, d.row_id) for d in report.drift]
+    # ... but the retirement, versioned before the webhook, did not deactivate it.
+    assert q(
+        db_url,
+        "SELECT active, deleted_at FROM ops.tracking_plan_style WHERE id = %s",
+        added[0],
+    ) == [(True, None)]
 
 
 async def test_unknown_statuses_in_api_rows_are_stored_as_warnings_by_backfill_and_reconcile(
