@@ -498,8 +498,8 @@ MOVES = ("OnCreate", "OnChange", "OnChange", "OnDelete", "backfill", "reconcile"
 
 @st.composite
 def histories(draw: st.DrawFn, max_items: int = 3) -> History:
-    """Events about 1 to `max_items` styles or materials of one plan, in source-time order of
-    nothing in particular (the property permutes them anyway)."""
+    """Events about 1 to `max_items` styles or materials of one plan, in no particular order
+    (the property test permutes them anyway)."""
     fallback = BASE + draw(st.sampled_from(EVENT_OFFSETS))
     forced = BASE + draw(st.sampled_from(EVENT_OFFSETS))
     sent: list[Sent] = []
