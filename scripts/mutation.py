@@ -815,5 +815,7 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    os.environ.setdefault("PYTHONDONTWRITEBYTECODE", "1")
+    # No bytecode of a mutated module may be cached: a patch of the same size written within
+    # the same second as the file it replaced would make a stale .pyc look current.
+    os.environ["PYTHONDONTWRITEBYTECODE"] = "1"
     sys.exit(main())
