@@ -27,7 +27,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from beproduct_sync import db
 from beproduct_sync.api.catalog import store_folders, store_plan
-from beproduct_sync.apply.writer import apply_many
+from beproduct_sync.apply.writer import apply_api_rows
 from beproduct_sync.model.from_rest import map_api_row, row_version
 from beproduct_sync.model.rows import KINDS, Kind, master_folder
 from beproduct_sync.model.times import SourceTime, parse_time
@@ -192,7 +192,7 @@ async def _backfill_plan(
                     )
                     for r in fresh
                 ]
-                result = await apply_many(conn, rowsets) if rowsets else None
+                result = await apply_api_rows(conn, rowsets, "backfill") if rowsets else None
                 await conn.execute(
                     query("backfill_checkpoint_save"),
                     {

@@ -22,7 +22,7 @@ from beproduct_sync import db
 from beproduct_sync._backoff import pause
 from beproduct_sync.api.client import BeProductClient
 from beproduct_sync.api.tokens import open_client
-from beproduct_sync.apply.writer import apply_many
+from beproduct_sync.apply.writer import apply_api_rows
 from beproduct_sync.config import Settings
 from beproduct_sync.db import describe_error
 from beproduct_sync.model.from_rest import map_api_row, retire_row
@@ -182,7 +182,7 @@ async def reconcile_plan(
         if fix and (to_fix or extra):
             retire = [retire_row(kind, plan_id, rid, version, at) for rid in extra]
             async with conn.transaction():
-                result = await apply_many(conn, [*to_fix, *retire])
+                result = await apply_api_rows(conn, [*to_fix, *retire], "reconcile")
             report.fixed += result.records_changed + result.milestones_changed
     return report
 
