@@ -18,8 +18,11 @@ from typing import Any
 import structlog
 
 from beproduct_sync.db import describe_error, is_outage
+from beproduct_sync.logs import Throttle
 
 log = structlog.get_logger("beproduct_sync.backoff")
+
+REPEAT_LOG_SECONDS = 60.0
 
 
 def retry_delay(attempt: int, base: float, cap: float, rng: random.Random | None = None) -> float:
@@ -66,10 +69,13 @@ async def keep_running(
     """Run `body` until it returns or `stop` is set, retrying with backoff after any error.
 
     `body` gets the Backoff so it can `reset()` it once it is working again (e.g. after a
-    successful claim). Outages (database, network, BeProduct) are logged as warnings; anything
-    else is a bug and is logged with its traceback, but the loop still survives it.
+    successful claim). Outages (database, network, BeProduct, a missing privilege) are logged
+    as warnings; anything else is a bug and is logged with its traceback, but the loop still
+    survives it. The same error is logged at most once per REPEAT_LOG_SECONDS (with how often
+    it repeated meanwhile).
     """
     backoff = Backoff()
+    repeats = Throttle(REPEAT_LOG_SECONDS)
     while not stop.is_set():
         try:
             await body(backoff)
@@ -77,8 +83,11 @@ async def keep_running(
         except Exception as exc:
             delay = backoff.next_delay()
             error = describe_error(exc)
-            if is_outage(exc):
-                log.warning(name, error=error, retry_in_s=round(delay, 2), **fields)
-            else:
-                log.error(name, error=error, retry_in_s=round(delay, 2), exc_info=exc, **fields)
+            held = repeats(error)
+            if held is not None:
+                more = {"repeated": held, **fields} if held else fields
+                if is_outage(exc):
+                    log.warning(name, error=error, retry_in_s=round(delay, 2), **more)
+                else:
+                    log.error(name, error=error, retry_in_s=round(delay, 2), exc_info=exc, **more)
             await pause(stop, delay)

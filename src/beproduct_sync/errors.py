@@ -2,7 +2,10 @@
 
     SyncError
     ├── ConfigError               the configuration is invalid
+    │   └── EmbeddedNotInstalled  no DATABASE_URL, and the embedded PostgreSQL is not installed
     ├── DatabaseUnavailable       the database cannot be reached
+    ├── MissingPrivilege          the database role may not do what the service needs
+    ├── MigrationChanged          an applied migration differs from the one shipped
     ├── NotATrackingEvent         valid JSON, but not a tracking event (stored as ignored)
     ├── MalformedEvent            a tracking event missing what it needs (dead-lettered)
     ├── SelectionError            a replay selection that selects nothing sensible
@@ -26,7 +29,8 @@ class SyncError(Exception):
     """beproduct-sync failed."""
 
     def __init__(self, message: str | None = None) -> None:
-        super().__init__(message or (self.__doc__ or "").strip())
+        # The docstring as one line: a message is one line of a log or of a CLI error.
+        super().__init__(message or " ".join((self.__doc__ or "").split()))
 
 
 class ConfigError(SyncError):
@@ -35,6 +39,22 @@ class ConfigError(SyncError):
 
 class DatabaseUnavailable(SyncError):
     """The database cannot be reached; check DATABASE_URL and that the server is running."""
+
+
+class EmbeddedNotInstalled(ConfigError):
+    """DATABASE_URL is not set and the embedded PostgreSQL is not installed: set DATABASE_URL,
+    or install the extra with `pip install 'beproduct-sync[embedded]'`."""
+
+
+class MissingPrivilege(SyncError):
+    """The database role lacks a privilege the service needs: run the service as a member of
+    beproduct_sync_service (GRANT beproduct_sync_service TO <role>, as the owner), and apply the
+    migrations as the owner."""
+
+
+class MigrationChanged(SyncError):
+    """A migration differs from the one that was applied: released migrations are never edited;
+    reinstall the beproduct-sync version that applied it."""
 
 
 class NotATrackingEvent(SyncError):

@@ -6,7 +6,7 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -16,11 +16,15 @@ import pytest
 
 from beproduct_sync import db
 from beproduct_sync.api import backfill
-from beproduct_sync.api.client import BeProductClient
+from beproduct_sync.api.client import BeProductClient, Listing
 from beproduct_sync.api.reconcile import reconcile_all
 from beproduct_sync.apply.ingest import ingest
 from beproduct_sync.apply.policy import Policy
+from beproduct_sync.apply.service import Entry, apply_batch
 from beproduct_sync.config import Settings
+from beproduct_sync.inbox.log import record
+from beproduct_sync.model.body import canonical, digest
+from beproduct_sync.model.rows import map_status
 from beproduct_sync.testing.fake import FakeBeProduct, Sizes
 from beproduct_sync.testing.fake.behaviour import RateLimits
 from tests.helpers.cli import run_cli
@@ -376,3 +380,152 @@ def test_backfill_without_api_settings_says_what_to_set(db_url: str) -> None:
     assert done.returncode == 2
     assert "BEPRODUCT_COMPANY" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+# When a webhook is dated relative to reconcile's snapshot: a few seconds after it, or half a
+# minute before it (BeProduct's clock behind ours, or an API read that missed the change).
+SKEWS = pytest.mark.parametrize(
+    "skew", [timedelta(seconds=5), timedelta(seconds=-30)], ids=["after", "behind"]
+)
+
+
+class WebhookDuringRead:
+    """The real client, except that right after the plan's style rows have been read (the
+    API's snapshot), something changes in BeProduct and its webhook, dated `skew` from now, is
+    received and applied: it lands between reconcile's read and its comparison and fix."""
+
+    def __init__(
+        self,
+        client: BeProductClient,
+        url: str,
+        change: Callable[[], dict[str, Any]],
+        skew: timedelta,
+    ) -> None:
+        self.client, self.url, self.change, self.skew = client, url, change, skew
+        self.dated: datetime | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.client, name)
+
+    async def timeline_listing(self, plan_id: str, kind: str) -> Listing:
+        listing = await self.client.timeline_listing(plan_id, kind)
+        if kind != "Style":
+            return listing
+        body = self.change()
+        self.dated = datetime.now(UTC) + self.skew
+        body["date"] = self.dated.strftime("%Y-%m-%dT%H:%M:%S.%f") + "0Z"
+        async with await db.aconnect(self.url, autocommit=True) as conn:
+            async with conn.transaction():
+                received = await record(conn, body)
+            entry = Entry(received.id, received.payload, digest(canonical(body)))
+            [outcome] = await apply_batch(conn, [entry], Policy(zone=UTC_ZONE))
+        assert outcome.status == "applied"
+        return listing
+
+
+@SKEWS
+async def test_a_webhook_landing_during_a_reconcile_fix_pass_keeps_its_newer_state(
+    db_url: str, fake: FakeBeProduct, skew: timedelta
+) -> None:
+    await run_backfill(db_url, fake)
+    row, other = fake.world.rows("Style")[:2]
+    racing, drifted = row.milestones[0], other.milestones[0]
+    # Older drift in the same plan, which the same fix pass must repair.
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        conn.execute(
+            "UPDATE ops.tracking_plan_style_timeline SET status = 'COMPLETE',"
+            " status_label = 'Complete' WHERE id = %s",
+            (drifted.id,),
+        )
+
+    def change() -> dict[str, Any]:
+        done = fake.change_milestone(
+            row.id, racing.id, status="Rejected", late=True, submits_quantity=7
+        )
+        return fake.on_change(done)
+
+    async with BeProductClient(settings_for(fake)) as client:
+        api = WebhookDuringRead(client, db_url, change, skew)
+        [report] = await reconcile_all(db_url, api, UTC_ZONE, plans=[row.plan_id], fix=True)
+    # Reconcile saw that the webhook's state, newer than the snapshot it had read, is newer
+    # here (not drift), while the older edit is drift ...
+    found = {(d.kind, d.milestone_id or d.row_id) for d in report.drift}
+    assert ("milestone", drifted.id) in found
+    assert ("milestone", racing.id) not in found
+    assert any(kind == "newer_here" for kind, _ in found)
+    # ... and its fix left alone what the webhook wrote, while it replaced the older drift.
+    assert q(
+        db_url,
+        "SELECT status::text, late, submits_quantity, source_updated_at"
+        " FROM ops.tracking_plan_style_timeline WHERE id = %s",
+        racing.id,
+    ) == [("REJECTED", True, 7, api.dated)]
+    # (REST may spell the status differently from webhooks: compare the enum.)
+    assert q(
+        db_url,
+        "SELECT status::text FROM ops.tracking_plan_style_timeline WHERE id = %s",
+        drifted.id,
+    ) == [(map_status(drifted.status),)]
+
+
+@SKEWS
+async def test_a_style_added_during_a_reconcile_fix_pass_is_not_retired_by_it(
+    db_url: str, fake: FakeBeProduct, skew: timedelta
+) -> None:
+    await run_backfill(db_url, fake)
+    plan = fake.world.rows("Style")[0].plan_id
+    added: list[str] = []
+
+    def change() -> dict[str, Any]:
+        row = fake.add_style(plan)
+        added.append(row.id)
+        return fake.on_create(row)
+
+    async with BeProductClient(settings_for(fake)) as client:
+        api = WebhookDuringRead(client, db_url, change, skew)
+        [report] = await reconcile_all(db_url, api, UTC_ZONE, plans=[plan], fix=True)
+    # The read did not have the new style, but ours is newer than the read: not drift ...
+    assert ("extra", added[0]) not in [(d.kind, d.row_id) for d in report.drift]
+    # ... and the fix pass did not deactivate it.
+    assert q(
+        db_url,
+        "SELECT active, deleted_at FROM ops.tracking_plan_style WHERE id = %s",
+        added[0],
+    ) == [(True, None)]
+
+
+async def test_unknown_statuses_in_api_rows_are_stored_as_warnings_by_backfill_and_reconcile(
+    db_url: str, fake: FakeBeProduct
+) -> None:
+    row = fake.world.rows("Style")[0]
+    unknown, empty = row.milestones[0], row.milestones[1]
+    unknown.status, empty.status = "On Hold", ""
+    await run_backfill(db_url, fake)
+    warning = "SELECT sync_log_id, entity_type, entity_id, severity, message FROM ops.import_errors"
+    assert q(db_url, warning) == [
+        (
+            None,
+            "tracking",
+            unknown.id,
+            "warning",
+            "unknown status 'On Hold' kept as status_label; status NULL (from backfill)",
+        )
+    ]
+    assert q(
+        db_url,
+        "SELECT status, status_label FROM ops.tracking_plan_style_timeline WHERE id = ANY(%s)"
+        " ORDER BY id = %s",
+        [unknown.id, empty.id],
+        empty.id,
+    ) == [(None, "On Hold"), (None, None)]
+    fake.change_milestone(row.id, unknown.id, status="Paused")
+    await reconcile(db_url, fake, fix=True)
+    assert q(db_url, warning + " ORDER BY id")[1:] == [
+        (
+            None,
+            "tracking",
+            unknown.id,
+            "warning",
+            "unknown status 'Paused' kept as status_label; status NULL (from reconcile)",
+        )
+    ]

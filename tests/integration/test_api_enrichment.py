@@ -401,8 +401,8 @@ async def test_status_reports_enrichment_jobs_waiting_and_failing(
             "UPDATE ops.enrichment_job SET status = 'failed', attempts = 3 WHERE kind = 'plan'"
         )
     report = await gather(db_url)
-    assert report["enrichment"] == {"pending": 1, "running": 0, "failed": 1}
-    assert report["counts"]["applied"] == 1
+    assert report["enrichment_jobs"] == {"pending": 1, "running": 0, "failed": 1}
+    assert report["events"]["applied"] == 1
 
 
 async def test_enricher_task_runs_only_when_the_api_is_configured_and_stops_with_the_flag(

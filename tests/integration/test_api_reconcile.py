@@ -168,8 +168,10 @@ async def test_unknown_api_statuses_are_kept_as_warnings_by_backfill_and_reconci
         (None, "warning", row.milestones[0].id),
         (None, "warning", row.milestones[1].id),
     ]
-    assert warnings[0][3].startswith("BeProduct API (backfill): unknown status 'On Hold (vendor)'")
-    assert warnings[1][3].startswith("BeProduct API (reconcile): unknown status 'Parked'")
+    assert warnings[0][3].startswith("unknown status 'On Hold (vendor)'")
+    assert warnings[0][3].endswith("(from backfill)")
+    assert warnings[1][3].startswith("unknown status 'Parked'")
+    assert warnings[1][3].endswith("(from reconcile)")
 
 
 async def test_after_fix_an_immediate_reconcile_finds_no_drift_while_webhooks_arrive(

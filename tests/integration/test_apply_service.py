@@ -151,6 +151,28 @@ async def test_a_stale_change_is_stale_in_a_batch_even_when_a_neighbour_shares_i
     assert [o.status for o in outcomes] == ["stale", "applied"]
 
 
+@pytest.mark.parametrize("newer_first", [True, False])
+async def test_a_batch_carrying_one_definition_twice_keeps_the_newer_definition(
+    db_url: str, newer_first: bool
+) -> None:
+    newer = load_case("onchange_reassigned.json")  # 07:00
+    older: dict[str, Any] = load_case("onchange_status_spelling.json")  # 06:00, same definition
+    for side in ("before", "after"):  # another style of the plan, so both share one chunk
+        older["data"][side]["Id"] = "0f0f0f0f-0000-4000-8000-000000000001"
+        older["data"][side]["TimeLineItem"]["Id"] = "0f0f0f0f-0000-4000-8000-000000000002"
+    older["data"]["timelineId"] = "0f0f0f0f-0000-4000-8000-000000000001"
+    newer["data"]["timeLineSchema"]["TaskDescription"] = "TECHPACKS (renamed)"
+    older["data"]["timeLineSchema"]["TaskDescription"] = "TECHPACKS (old name)"
+    ids = await store(db_url, [newer, older] if newer_first else [older, newer])
+    async with await db.aconnect(db_url, autocommit=True) as conn:
+        outcomes = await apply_batch(conn, await entries(db_url, ids), POLICY)
+    assert [o.status for o in outcomes] == ["applied", "applied"]
+    with psycopg.connect(db_url) as conn:
+        assert conn.execute("SELECT name FROM ops.tracking_timeline_template_item").fetchall() == [
+            ("TECHPACKS (renamed)",)
+        ]
+
+
 async def test_per_plan_scheduling_takes_the_folder_from_any_event_of_the_plan() -> None:
     without: dict[str, Any] = load_case("onchange_reassigned.json")
     del without["data"]["planFolderId"]

@@ -82,6 +82,24 @@ async def test_a_stale_change_does_not_overwrite_newer_status(db_url: str, tmp_p
     ]
 
 
+async def test_a_plan_learns_its_folder_once_and_webhooks_never_move_it(
+    db_url: str, tmp_path: Any
+) -> None:
+    without = load_case("onchange_status_spelling.json")
+    del without["data"]["planFolderId"]
+    named = load_case("onchange_unknown_status.json")
+    moved = load_case("onchange_reassigned.json")
+    moved["data"]["planFolderId"] = "0f0f0f0f-0000-4000-8000-000000000009"
+    sql = "SELECT folder_id::text FROM ops.tracking_plan"
+    await ingest_bodies(db_url, tmp_path, [without])
+    assert one(db_url, sql) == [(None,)]
+    await ingest_bodies(db_url, tmp_path, [named])
+    assert one(db_url, sql) == [("136625d5-d9cc-4139-8747-d98b85314676",)]
+    # Moves between folders come from the API (enrichment, backfill, reconcile), not webhooks.
+    await ingest_bodies(db_url, tmp_path, [moved])
+    assert one(db_url, sql) == [("136625d5-d9cc-4139-8747-d98b85314676",)]
+
+
 async def test_a_change_replaces_the_assignment_set(db_url: str, tmp_path: Any) -> None:
     await ingest_bodies(
         db_url,

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
+import sys
+from datetime import datetime
 from pathlib import Path
 
 import psycopg
 
+from beproduct_sync import __version__
 from tests.helpers.cli import run_cli
-from tests.helpers.samples import SAMPLE_NAMES, sample_path
+from tests.helpers.samples import CASES, SAMPLE_NAMES, sample_path
 
 SAMPLES = [str(sample_path(n)) for n in SAMPLE_NAMES]
 
@@ -66,15 +70,47 @@ def test_ingest_of_a_missing_path_says_so_plainly(db_url: str) -> None:
     assert "Traceback" not in done.stderr
 
 
-def test_status_json_has_a_key_per_status_and_the_queue_depth(db_url: str) -> None:
-    cli(db_url, "ingest", *SAMPLES)
+def test_status_json_has_one_documented_shape(db_url: str) -> None:
+    cli(db_url, "ingest", *SAMPLES, str(CASES / "onchange_unknown_status.json"))
     done = cli(db_url, "status", "--json")
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
-    assert report["applied"] == 3
-    for key in ("pending", "processing", "ignored", "stale", "failed", "dead"):
-        assert report[key] == 0
+    assert set(report) == {"events", "queue_depth", "enrichment_jobs", "recent_errors"}
+    assert report["events"] == {
+        "pending": 0,
+        "processing": 0,
+        "applied": 4,
+        "stale": 0,
+        "ignored": 0,
+        "failed": 0,
+        "dead": 0,
+    }
     assert report["queue_depth"] == 0
+    assert set(report["enrichment_jobs"]) == {"pending", "running", "failed"}
+    (warning,) = report["recent_errors"]
+    assert set(warning) == {
+        "created_at",
+        "severity",
+        "entity_type",
+        "entity_id",
+        "sync_log_id",
+        "message",
+    }
+    assert warning["severity"] == "warning"
+    assert datetime.fromisoformat(warning["created_at"]).tzinfo is not None
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    for key in report:
+        assert f"`{key}`" in readme, key
+
+
+def test_status_prints_each_count_once_for_people(db_url: str) -> None:
+    cli(db_url, "ingest", *SAMPLES)
+    done = cli(db_url, "status")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.count(" 3\n") == 1  # applied, once
+    assert "queue depth: 0" in done.stdout
+    assert "enrichment jobs: pending" in done.stdout
+    assert "{" not in done.stdout
 
 
 def test_an_unreachable_database_is_a_clear_error_without_secrets(tmp_path: Path) -> None:
@@ -84,3 +120,27 @@ def test_an_unreachable_database_is_a_clear_error_without_secrets(tmp_path: Path
     assert "database cannot be reached" in done.stderr
     assert "hunter2" not in done.stderr + done.stdout
     assert "Traceback" not in done.stderr
+
+
+def test_version_prints_the_installed_version() -> None:
+    done = run_cli("--version", env={})
+    assert (done.returncode, done.stdout) == (0, f"beproduct-sync {__version__}\n")
+
+
+def test_without_database_url_or_the_embedded_extra_a_command_says_what_to_do(
+    tmp_path: Path,
+) -> None:
+    blocked = (
+        "import sys; sys.modules['pgserver'] = None; from beproduct_sync.cli import main; main()"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", blocked, "status"],
+        env={**os.environ, "DATABASE_URL": "", "BEPRODUCT_SYNC_DATA_DIR": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1, done.stderr
+    assert "DATABASE_URL" in done.stderr and "beproduct-sync[embedded]" in done.stderr

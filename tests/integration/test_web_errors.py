@@ -110,6 +110,20 @@ def test_a_chunked_body_over_the_cap_is_refused_while_streaming(base: str, db_ur
     assert count_rows(db_url) == 0
 
 
+def test_a_chunked_body_one_byte_over_the_cap_is_refused_and_one_at_the_cap_accepted(
+    base: str, db_url: str
+) -> None:
+    def chunks(size: int) -> Iterator[bytes]:
+        body = b'{"pad": "' + b"c" * (size - 11) + b'"}'
+        for i in range(0, size, 64):
+            yield body[i : i + 64]
+
+    over = httpx.post(webhook_url(base), content=chunks(1001), headers=auth())
+    assert_clean_error(over, 413, "body_too_large")
+    assert count_rows(db_url) == 0
+    assert httpx.post(webhook_url(base), content=chunks(1000), headers=auth()).status_code == 202
+
+
 def test_a_body_exactly_at_the_cap_is_accepted(base: str) -> None:
     body = b'{"pad": "' + b"z" * (1000 - 11) + b'"}'
     assert len(body) == 1000

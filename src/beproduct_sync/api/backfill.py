@@ -31,11 +31,11 @@ from psycopg.rows import class_row, dict_row
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
+from beproduct_sync import db
 from beproduct_sync.api.catalog import store_folders, store_plan
 from beproduct_sync.api.client import Listing, Page
 from beproduct_sync.api.ratelimit import Pause
-from beproduct_sync.apply.writer import apply_many
-from beproduct_sync.inbox.log import add_notices
+from beproduct_sync.apply.writer import apply_api_rows
 from beproduct_sync.model.from_rest import map_api_row, row_version
 from beproduct_sync.model.rows import KINDS, Kind, master_folder
 from beproduct_sync.model.times import SourceTime, parse_time, utc_text
@@ -229,10 +229,9 @@ async def _write_page(
             )
             for r in fresh
         ]
-        result = await apply_many(conn, rowsets) if rowsets else None
-        # Unknown statuses of the rows written (a rerun skips unchanged rows: no repeats).
-        notices = [n for rows in rowsets for n in rows.notices]
-        await add_notices(conn, notices, "BeProduct API (backfill)")
+        # Unknown statuses of the rows written are stored too (a rerun skips unchanged rows,
+        # so they are not repeated).
+        result = await apply_api_rows(conn, rowsets, "backfill") if rowsets else None
         await conn.execute(
             query("backfill_checkpoint_save"),
             {
@@ -338,7 +337,8 @@ async def run(
         min_size=1,
         max_size=concurrency + 1,
         open=False,
-        kwargs={"autocommit": True, "prepare_threshold": None},
+        connection_class=db.AsyncConnection,
+        kwargs=db.pool_kwargs(),
     ) as pool:
         async with pool.connection() as conn:
             cur = conn.cursor(row_factory=dict_row)

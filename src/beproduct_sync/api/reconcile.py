@@ -40,10 +40,9 @@ from beproduct_sync import db
 from beproduct_sync._backoff import pause
 from beproduct_sync.api.client import BeProductClient, Listing
 from beproduct_sync.api.tokens import open_client
-from beproduct_sync.apply.writer import apply_many
+from beproduct_sync.apply.writer import apply_api_rows
 from beproduct_sync.config import Settings
 from beproduct_sync.db import describe_error
-from beproduct_sync.inbox.log import add_notices
 from beproduct_sync.model.from_rest import map_api_row, retire_row, row_version
 from beproduct_sync.model.rows import (
     KINDS,
@@ -318,9 +317,7 @@ async def reconcile_plan(
             log.warning("reconcile_rows_moving", plan_id=plan_id, kind=kind)
         if fix and found.writes:
             async with conn.transaction():
-                result = await apply_many(conn, found.writes)
-                notices = [n for rows in found.writes for n in rows.notices]
-                await add_notices(conn, notices, "BeProduct API (reconcile)")
+                result = await apply_api_rows(conn, found.writes, "reconcile")
             report.fixed += result.records_changed + result.milestones_changed
     return report
 

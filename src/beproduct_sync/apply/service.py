@@ -28,7 +28,7 @@ from beproduct_sync._backoff import retry_delay
 from beproduct_sync.apply.policy import SKIPPED, Outcome, Policy
 from beproduct_sync.apply.writer import apply_many
 from beproduct_sync.db import describe_error
-from beproduct_sync.errors import MalformedEvent, NotATrackingEvent
+from beproduct_sync.errors import MalformedEvent, MissingPrivilege, NotATrackingEvent
 from beproduct_sync.inbox.log import Problem, Settlement, lock_owned, settle
 from beproduct_sync.inbox.status import InboxStatus
 from beproduct_sync.model.from_webhook import map_event
@@ -174,6 +174,8 @@ async def _apply_chunk(
                     for p in mine
                 ],
             )
+    except MissingPrivilege:
+        raise  # the role's fault, not the events': no attempt counted (see worker.py)
     except Exception as exc:  # noqa: BLE001 - every failure is recorded, none escapes unlogged
         if len(chunk) > 1:
             # Rolled back whole: apply each alone, so only the bad one fails.

@@ -17,6 +17,7 @@ import sys
 
 import structlog
 
+from beproduct_sync import metrics
 from beproduct_sync._backoff import pause
 
 log = structlog.get_logger("beproduct_sync.supervise")
@@ -45,8 +46,12 @@ def follow_parent() -> None:
         raise SystemExit(0)
 
 
-async def _child(index: int, url: str, loops: int | None, stop: asyncio.Event) -> None:
+async def _child(
+    index: int, url: str, loops: int | None, stop: asyncio.Event, metrics_dir: str | None
+) -> None:
     env = {**os.environ, "DATABASE_URL": url, PARENT_ENV: str(os.getpid())}
+    if metrics_dir is not None:  # the receiver's /metrics reads what the child records there
+        env[metrics.MULTIPROC_ENV] = metrics_dir
     args = [sys.executable, "-m", "beproduct_sync", "worker"]
     if loops is not None:
         args += ["--workers", str(loops)]
@@ -84,9 +89,11 @@ async def _child(index: int, url: str, loops: int | None, stop: asyncio.Event) -
                 log.warning("worker_process_killed", index=index, pid=proc.pid)
                 proc.kill()
                 await waiter
+            _forget(proc.pid, metrics_dir)
             log.info("worker_process_stopped", index=index, code=proc.returncode)
             return
         stopper.cancel()
+        _forget(proc.pid, metrics_dir)
         log.warning(
             "worker_process_exited",
             index=index,
@@ -96,8 +103,15 @@ async def _child(index: int, url: str, loops: int | None, stop: asyncio.Event) -
         await pause(stop, RESTART_DELAY_SECONDS)
 
 
+def _forget(pid: int, metrics_dir: str | None) -> None:
+    """A child is gone: its gauges no longer count (its counters do)."""
+    if metrics_dir is not None:
+        metrics.forget_process(pid, metrics_dir)
+
+
 async def run_worker_processes(
-    url: str, count: int, loops: int | None, stop: asyncio.Event
+    url: str, count: int, loops: int | None, stop: asyncio.Event, metrics_dir: str | None = None
 ) -> None:
-    """Keep `count` worker processes running until `stop` is set, then stop them gracefully."""
-    await asyncio.gather(*(_child(i, url, loops, stop) for i in range(count)))
+    """Keep `count` worker processes running until `stop` is set, then stop them gracefully.
+    With `metrics_dir`, the children record their metrics there (metrics.registry reads it)."""
+    await asyncio.gather(*(_child(i, url, loops, stop, metrics_dir) for i in range(count)))

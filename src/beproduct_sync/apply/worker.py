@@ -7,6 +7,10 @@ slice fails). If a worker dies mid-apply its transaction rolls back and the leas
 runs out, so another worker claims the event again; applies are idempotent, so repeating one
 is harmless. Workers wake on NOTIFY from the receiver and poll as a fallback.
 
+A missing database privilege is the deployment's fault, not the events': the batch is handed
+back uncounted and the loop backs off (see keep_running), so no event is failed or dead-lettered
+for it, and applying resumes once the role is granted what it needs.
+
 An event that kills its worker every time (out of memory, kill -9) or outlives its lease never
 settles, so `attempts` alone would let it be claimed forever. Each claim therefore counts in
 `claims`; an event claimed before without finishing is applied alone, after the rest of its
@@ -31,6 +35,7 @@ from beproduct_sync._backoff import Backoff, keep_running, pause
 from beproduct_sync.apply.policy import SKIPPED, Outcome, Policy
 from beproduct_sync.apply.service import Entry, apply_batch, settle_owned
 from beproduct_sync.config import Settings
+from beproduct_sync.errors import MissingPrivilege
 from beproduct_sync.inbox.leases import (
     Claimed,
     claim,
@@ -178,9 +183,15 @@ class Worker:
             # Cleared before claiming, so a NOTIFY that lands during the claim is not missed.
             self.wake.clear()
             batch = await claim(conn, self.name, cfg.batch_size, cfg.lease_seconds)
-            backoff.reset()  # a working claim ends an outage: the next one starts short again
             if batch:
-                await self._work(conn, batch, stop)
+                try:
+                    await self._work(conn, batch, stop)
+                except MissingPrivilege:
+                    # Not the events' fault: hand back what is unsettled, uncounted (no attempt,
+                    # no claim), and let keep_running back off and log it.
+                    await release(conn, self.name, [e.id for e in batch])
+                    raise
+            backoff.reset()  # claimed and applied: an outage is over, the next starts short
             if len(batch) < cfg.batch_size:  # a full batch means more is waiting: no pause
                 await pause(self.wake, cfg.poll_seconds)
 

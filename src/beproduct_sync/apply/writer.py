@@ -14,6 +14,7 @@ from psycopg import AsyncConnection, AsyncCursor
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
+from beproduct_sync.inbox.log import Problem, add_problems
 from beproduct_sync.model.rows import (
     KINDS,
     Kind,
@@ -174,3 +175,21 @@ async def apply_many(conn: AsyncConnection[Any], rowsets: Sequence[RowSet]) -> A
         definitions=frozenset([(i, str(sent[i])) for i in written]),
         other_changes=other,
     )
+
+
+async def apply_api_rows(
+    conn: AsyncConnection[Any], rowsets: Sequence[RowSet], source: str
+) -> ApplyResult:
+    """`apply_many` for rows read from the API (`source`: backfill or reconcile), whose notices
+    (e.g. an unknown status) have no inbox event to be settled with: they are added to
+    ops.import_errors as warnings without a sync_log_id, in the caller's transaction."""
+    result = await apply_many(conn, rowsets)
+    await add_problems(
+        conn,
+        [
+            (None, None, Problem(n.entity_id, f"{n.message} (from {source})", "warning"))
+            for rows in rowsets
+            for n in rows.notices
+        ],
+    )
+    return result

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -75,28 +76,33 @@ def ingest(
 
 @app.command()
 def status(
-    as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print as JSON (shape: README).")] = False,
     errors: Annotated[int, typer.Option(help="How many recent errors to show.")] = 10,
 ) -> None:
-    """Counts of events per status, queue depth and the most recent errors."""
+    """Counts of events per status, queue depth, enrichment jobs and the most recent errors."""
     rt = runtime()
     try:
         report = run(gather(rt.url, errors))
     except SyncError as exc:
         raise fail(str(exc)) from None
     if as_json:
-        typer.echo(json.dumps(report, indent=2, default=str))
+        typer.echo(json.dumps(report, indent=2, default=_json_value))
         return
     typer.echo("events by status:")
-    for name, count in report["counts"].items():
+    for name, count in report["events"].items():
         typer.echo(f"  {name:<10} {count}")
     typer.echo(f"queue depth: {report['queue_depth']}")
-    for extra, value in report.get("extra", {}).items():
-        typer.echo(f"{extra}: {value}")
+    jobs = ", ".join(f"{k} {v}" for k, v in report["enrichment_jobs"].items())
+    typer.echo(f"enrichment jobs: {jobs}")
     if report["recent_errors"]:
         typer.echo("recent errors:")
         for e in report["recent_errors"]:
             typer.echo(
-                f"  {e['created_at']} {e['severity']:<7} {e['entity_id'] or '-'}"
+                f"  {e['created_at']:%Y-%m-%d %H:%M:%S} {e['severity']:<7} {e['entity_id'] or '-'}"
                 f" (event {e['sync_log_id']}): {e['message']}"
             )
+
+
+def _json_value(value: object) -> str:
+    """Timestamps as ISO 8601; anything else JSON cannot hold as its text."""
+    return value.isoformat() if isinstance(value, datetime) else str(value)

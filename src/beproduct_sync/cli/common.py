@@ -6,12 +6,13 @@ from __future__ import annotations
 import asyncio
 import sys
 from collections.abc import Coroutine, Sequence
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import structlog
 import typer
 from pydantic import ValidationError
 
+from beproduct_sync import __version__
 from beproduct_sync.bootstrap import Runtime, build
 from beproduct_sync.config import Settings
 from beproduct_sync.errors import SyncError
@@ -33,6 +34,24 @@ app = typer.Typer(
 )
 
 T = TypeVar("T")
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"beproduct-sync {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """Keep a PostgreSQL ops schema in step with BeProduct tracking webhooks."""
 
 
 def fail(message: str, code: int = 2) -> typer.Exit:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import tempfile
 from collections.abc import Coroutine, Generator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -13,7 +14,7 @@ import structlog
 import typer
 import uvicorn
 
-from beproduct_sync import bootstrap
+from beproduct_sync import bootstrap, metrics
 from beproduct_sync.apply.supervise import run_worker_processes
 from beproduct_sync.bootstrap import Runtime, build
 from beproduct_sync.cli.common import (
@@ -70,7 +71,11 @@ def _background(
 
 
 async def serve_forever(
-    rt: Runtime, server: uvicorn.Server, workers: int | None, processes: int = 0
+    rt: Runtime,
+    server: uvicorn.Server,
+    workers: int | None,
+    processes: int = 0,
+    metrics_dir: str | None = None,
 ) -> None:
     """Run the HTTP server and the workers until a signal, then drain both.
 
@@ -82,7 +87,9 @@ async def serve_forever(
     task: asyncio.Task[None] | None = None
     background: list[asyncio.Future[None]] = []
     if processes > 0:
-        task = asyncio.create_task(run_worker_processes(rt.url, processes, workers, stop))
+        task = asyncio.create_task(
+            run_worker_processes(rt.url, processes, workers, stop, metrics_dir)
+        )
         background = _background([bootstrap.reconcile_work(rt, stop)], ["reconcile"])
     elif workers != 0:
         task = asyncio.create_task(bootstrap.workers(rt, stop, workers))
@@ -139,12 +146,45 @@ def serve(
         settings = settings.model_copy(update={"beproduct_sync_insecure_dev": True})
     host = host or settings.beproduct_sync_host
     port = settings.beproduct_sync_port if port is None else port
-    try:
-        guard_from(settings)  # refuse before touching the database when nothing authenticates
-        rt = build(settings)
-        web = create_app(rt.settings, rt.url)
-    except SyncError as exc:
-        raise fail(str(exc)) from None
+    processes = (
+        settings.beproduct_sync_worker_processes if worker_processes is None else worker_processes
+    )
+    if workers == 0:  # receive only
+        processes = 0
+    with _children_metrics(processes) as metrics_dir:
+        try:
+            guard_from(settings)  # refuse before touching the database when nothing authenticates
+            rt = build(settings)
+            web = create_app(rt.settings, rt.url, metrics_dir=metrics_dir)
+        except SyncError as exc:
+            raise fail(str(exc)) from None
+        _serve(rt, web, host, port, workers, processes, metrics_dir)
+
+
+@contextmanager
+def _children_metrics(processes: int) -> Generator[str | None, None, None]:
+    """Where the worker children record their metrics for this process's /metrics: a private
+    directory for this run, or the operator's own multiprocess directory when one is set."""
+    if processes == 0:
+        yield None
+    elif metrics.INHERITED_DIR is not None:
+        yield metrics.INHERITED_DIR
+    else:
+        with tempfile.TemporaryDirectory(prefix="beproduct-sync-metrics-") as path:
+            yield path
+
+
+def _serve(
+    rt: Runtime,
+    web: Any,
+    host: str,
+    port: int,
+    workers: int | None,
+    processes: int,
+    metrics_dir: str | None,
+) -> None:
+    """Say where webhooks go, then serve until a signal (see serve_forever)."""
+    settings = rt.settings
     if rt.embedded:
         typer.echo(
             f"no DATABASE_URL: using the embedded PostgreSQL in {settings.beproduct_sync_data_dir}"
@@ -160,12 +200,7 @@ def serve(
         timeout_graceful_shutdown=30,
         server_header=False,
     )
-    processes = (
-        settings.beproduct_sync_worker_processes if worker_processes is None else worker_processes
-    )
-    if workers == 0:  # receive only
-        processes = 0
-    run(serve_forever(rt, _Server(config), workers, processes))
+    run(serve_forever(rt, _Server(config), workers, processes, metrics_dir))
 
 
 def _local(host: str) -> str:

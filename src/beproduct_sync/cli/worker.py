@@ -11,7 +11,7 @@ from typing import Annotated, Any
 import typer
 from prometheus_client import start_http_server
 
-from beproduct_sync import bootstrap, db
+from beproduct_sync import bootstrap, db, metrics
 from beproduct_sync.apply.replay import replay as do_replay
 from beproduct_sync.apply.supervise import follow_parent
 from beproduct_sync.bootstrap import Runtime
@@ -95,7 +95,7 @@ def worker(
     follow_parent()
     rt = runtime()
     if metrics_port:
-        start_http_server(metrics_port)
+        start_http_server(metrics_port, registry=metrics.registry())
     try:
         run(_work_until_signalled(rt, workers, early))
     except asyncio.CancelledError:

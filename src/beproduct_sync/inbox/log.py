@@ -8,7 +8,7 @@ every problem worth a person's look lands in `ops.import_errors` in the same tra
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,7 +18,6 @@ from psycopg.types.json import Jsonb
 
 from beproduct_sync.inbox.status import InboxStatus
 from beproduct_sync.model.body import canonical, date_readable, digest, meta, sanitise
-from beproduct_sync.model.rows import Notice
 from beproduct_sync.sql import query
 
 
@@ -133,15 +132,6 @@ async def settle(conn: AsyncConnection[Any], settlements: list[Settlement]) -> d
     settled = await (await cur.execute(query("log_settle"), {"rows": Jsonb(rows)})).fetchall()
     await add_problems(conn, [(s.id, s.attempt, p) for s in settlements for p in s.problems])
     return {s.id: s for s in settled}
-
-
-async def add_notices(conn: AsyncConnection[Any], notices: Iterable[Notice], source: str) -> None:
-    """Warnings about rows read from somewhere other than the inbox (`source`: e.g. the
-    BeProduct API during a backfill): in ops.import_errors without a sync_log_id."""
-    await add_problems(
-        conn,
-        [(None, None, Problem(n.entity_id, f"{source}: {n.message}", "warning")) for n in notices],
-    )
 
 
 async def add_problems(

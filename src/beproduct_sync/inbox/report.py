@@ -24,20 +24,20 @@ async def job_counts(conn: AsyncConnection[Any]) -> dict[str, int]:
 
 
 async def gather(url: str, error_limit: int = 10) -> dict[str, Any]:
-    """The status report as a JSON-ready dict (keys of `counts` are the status names)."""
+    """The status report, in the one shape `status --json` prints (README, "Status"):
+    `events` (every inbox status → count), `queue_depth`, `enrichment_jobs` (every job status
+    → count) and `recent_errors` (newest first)."""
     async with await db.aconnect(url, autocommit=True) as conn:
         cur = conn.cursor(row_factory=dict_row)
         rows = await (await cur.execute(query("log_status_counts"))).fetchall()
         found = {r["status"]: r["count"] for r in rows}
-        counts = {s.value: int(found.get(s.value, 0)) for s in InboxStatus}
+        events = {s.value: int(found.get(s.value, 0)) for s in InboxStatus}
         await cur.execute(query("import_errors_recent"), {"limit": error_limit})
         errors = await cur.fetchall()
         jobs = await job_counts(conn)
     return {
-        **counts,
-        "counts": counts,
-        "queue_depth": sum(counts[s.value] for s in QUEUED),
+        "events": events,
+        "queue_depth": sum(events[s.value] for s in QUEUED),
+        "enrichment_jobs": jobs,
         "recent_errors": errors,
-        "enrichment": jobs,
-        "extra": {"enrichment jobs": ", ".join(f"{k} {v}" for k, v in jobs.items())},
     }

@@ -1,34 +1,27 @@
 """Numbered SQL migrations: the `.sql` files beside this module, and the migrator.
 
-File names are Supabase's (`<14-digit version>_<name>.sql`), so `supabase db push` can apply them
-too. Each runs in its own transaction and is recorded in `ops.schema_migrations` with a checksum
-of its text. A session advisory lock lets one migrator run at a time across processes.
+File names are Supabase's (`<14-digit version>_<name>.sql`). Each runs in its own transaction and
+is recorded in `ops.schema_migrations` with a checksum of its text. Migrations a Supabase project
+applied with `supabase db push` (from files `beproduct-sync supabase export` wrote) are
+recognised in Supabase's history and only recorded (see history.py). Both histories are read
+first: with nothing pending, nothing is changed and no lock is taken. A session advisory lock
+lets one migrator run at a time across processes.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 
-from psycopg.rows import scalar_row
-
 from beproduct_sync import db
+from beproduct_sync.migrations import history
 
 log = logging.getLogger(__name__)
 
 LOCK = 0x6265_7072_6F64  # "beprod": one migrator at a time, across processes
-# The versions already applied; fails with UndefinedTable before the first migration.
-APPLIED = "SELECT version FROM ops.schema_migrations"
-_BOOKKEEPING = (
-    "CREATE SCHEMA IF NOT EXISTS ops",
-    "CREATE TABLE IF NOT EXISTS ops.schema_migrations ("
-    " version text PRIMARY KEY, name text NOT NULL, checksum text NOT NULL,"
-    " applied_at timestamptz NOT NULL DEFAULT now())",
-)
 
 
 @dataclass(frozen=True)
@@ -56,31 +49,40 @@ def bundled() -> tuple[Migration, ...]:
     return tuple(sorted(found, key=lambda m: m.version))
 
 
-def pending(applied: Iterable[str]) -> list[Migration]:
-    """The bundled migrations not among the `applied` versions, in order."""
-    done = set(applied)
-    return [m for m in bundled() if m.version not in done]
+def pending(found: history.Histories) -> list[Migration]:
+    """The bundled migrations applied by neither history, in order (MigrationChanged when an
+    applied one differs from its file)."""
+    return history.plan(bundled(), found).to_run
 
 
 def migrate(url: str) -> list[str]:
-    """Apply pending migrations (each in its own transaction); returns the versions applied."""
-    done = []
+    """Apply pending migrations (each in its own transaction) and record those `supabase db
+    push` applied; returns the versions applied here."""
+    done: list[str] = []
     with db.connect(url, autocommit=True) as conn:
+        first = history.plan(bundled(), history.read(conn))
+        for note in first.notes:
+            log.info(note)
+        if not first.steps:
+            return done  # SELECTs only: a role that may not change the schema starts too
         conn.execute("SELECT pg_advisory_lock(%s)", (LOCK,))
         try:
-            for statement in _BOOKKEEPING:
-                conn.execute(statement)
-            applied = conn.cursor(row_factory=scalar_row).execute(APPLIED).fetchall()
-            for m in pending(applied):
+            history.prepare(conn)
+            todo = history.plan(bundled(), history.read(conn))  # another migrator may be done
+            for step in todo.steps:
+                m = step.migration
+                if not step.run:
+                    history.record(conn, m, history.SUPABASE)
+                    log.info(
+                        "recorded migration %s_%s: applied by supabase db push", m.version, m.name
+                    )
+                    continue
                 with conn.transaction():
                     conn.execute(m.sql.encode())
-                    conn.execute(
-                        "INSERT INTO ops.schema_migrations (version, name, checksum)"
-                        " VALUES (%s, %s, %s)",
-                        (m.version, m.name, m.checksum),
-                    )
+                    history.record(conn, m)
                 log.info("applied migration %s_%s", m.version, m.name)
                 done.append(m.version)
+            history.fill_keys(conn, bundled())
         finally:
             conn.execute("SELECT pg_advisory_unlock(%s)", (LOCK,))
     return done

@@ -4,6 +4,9 @@
 --   colour, size, supplier (OnCreate / OnDelete, and an OnChange carrying the field)
 --   lifecycle (OnCreate / OnDelete):                active, deleted_at
 -- raw_payload follows the record group, or the header group while no full record was seen.
+-- A header field the winning event lacks (API rows carry no company id, a retirement no header)
+-- is filled from any event that has it, newer or older: otherwise whether it is ever filled
+-- would depend on arrival order. Such a fill counts as a change (the event is `applied`).
 INSERT INTO {record_table} AS t (
     id, plan_id, company_id, style_header_id, style_number, style_name, header_folder_id,
     header_folder_name, color_id, color_name, color_number, size, supplier_name, suppliers,
@@ -25,12 +28,12 @@ FROM jsonb_to_recordset(%(rows)s::jsonb) AS x(
     supplier_version numeric, lifecycle_version numeric)
 ON CONFLICT (id) DO UPDATE SET
     plan_id            = CASE WHEN excluded.header_version > coalesce(t.header_version, -1) THEN excluded.plan_id ELSE t.plan_id END,
-    company_id         = CASE WHEN excluded.header_version > coalesce(t.header_version, -1) THEN coalesce(excluded.company_id, t.company_id) ELSE t.company_id END,
-    style_header_id    = CASE WHEN excluded.header_version > coalesce(t.header_version, -1) THEN coalesce(excluded.style_header_id, t.style_header_id) ELSE t.style_header_id END,
-    style_number       = CASE WHEN excluded.header_version > coalesce(t.header_version, -1) THEN coalesce(excluded.style_number, t.style_number) ELSE t.style_number END,
-    style_name         = CASE WHEN excluded.header_version > coalesce(t.header_version, -1) THEN coalesce(excluded.style_name, t.style_name) ELSE t.style_name END,
-    header_folder_id   = CASE WHEN excluded.header_version > coalesce(t.header_version, -1) THEN coalesce(excluded.header_folder_id, t.header_folder_id) ELSE t.header_folder_id END,
-    header_folder_name = CASE WHEN excluded.header_version > coalesce(t.header_version, -1) THEN coalesce(excluded.header_folder_name, t.header_folder_name) ELSE t.header_folder_name END,
+    company_id         = CASE WHEN excluded.header_version > coalesce(t.header_version, -1) THEN coalesce(excluded.company_id, t.company_id) ELSE coalesce(t.company_id, excluded.company_id) END,
+    style_header_id    = CASE WHEN excluded.header_version > coalesce(t.header_version, -1) THEN coalesce(excluded.style_header_id, t.style_header_id) ELSE coalesce(t.style_header_id, excluded.style_header_id) END,
+    style_number       = CASE WHEN excluded.header_version > coalesce(t.header_version, -1) THEN coalesce(excluded.style_number, t.style_number) ELSE coalesce(t.style_number, excluded.style_number) END,
+    style_name         = CASE WHEN excluded.header_version > coalesce(t.header_version, -1) THEN coalesce(excluded.style_name, t.style_name) ELSE coalesce(t.style_name, excluded.style_name) END,
+    header_folder_id   = CASE WHEN excluded.header_version > coalesce(t.header_version, -1) THEN coalesce(excluded.header_folder_id, t.header_folder_id) ELSE coalesce(t.header_folder_id, excluded.header_folder_id) END,
+    header_folder_name = CASE WHEN excluded.header_version > coalesce(t.header_version, -1) THEN coalesce(excluded.header_folder_name, t.header_folder_name) ELSE coalesce(t.header_folder_name, excluded.header_folder_name) END,
     header_version     = greatest(t.header_version, excluded.header_version),
     color_id           = CASE WHEN excluded.color_version > coalesce(t.color_version, -1) THEN excluded.color_id ELSE t.color_id END,
     color_name         = CASE WHEN excluded.color_version > coalesce(t.color_version, -1) THEN excluded.color_name ELSE t.color_name END,
@@ -59,4 +62,10 @@ WHERE excluded.header_version > coalesce(t.header_version, -1)
    OR excluded.size_version > coalesce(t.size_version, -1)
    OR excluded.supplier_version > coalesce(t.supplier_version, -1)
    OR excluded.lifecycle_version > coalesce(t.lifecycle_version, -1)
+   OR (t.company_id IS NULL AND excluded.company_id IS NOT NULL)
+   OR (t.style_header_id IS NULL AND excluded.style_header_id IS NOT NULL)
+   OR (t.style_number IS NULL AND excluded.style_number IS NOT NULL)
+   OR (t.style_name IS NULL AND excluded.style_name IS NOT NULL)
+   OR (t.header_folder_id IS NULL AND excluded.header_folder_id IS NOT NULL)
+   OR (t.header_folder_name IS NULL AND excluded.header_folder_name IS NOT NULL)
 RETURNING t.id::text AS id

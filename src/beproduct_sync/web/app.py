@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from time import perf_counter
 from typing import Any
 
 import psycopg
 import structlog
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 from psycopg.rows import scalar_row
 from psycopg_pool import AsyncConnectionPool, PoolClosed, PoolTimeout, TooManyRequests
 from starlette.applications import Starlette
@@ -18,13 +18,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from beproduct_sync import metrics, migrations
+from beproduct_sync import db, metrics
 from beproduct_sync.config import Settings
 from beproduct_sync.inbox.log import Received, record
-from beproduct_sync.migrations import APPLIED
 from beproduct_sync.model.body import canonical, decode, digest
 from beproduct_sync.model.webhook import event_type_label
 from beproduct_sync.sql import query
+from beproduct_sync.web import readiness
 from beproduct_sync.web.auth import Guard, Rejected, guard_from
 from beproduct_sync.web.responses import HANDLERS, error, json_reply
 
@@ -43,6 +43,8 @@ class Receiver:
     pool: Pool
     max_body: int
     db_timeout: float
+    metrics_dir: str | None = None  # where worker children record their metrics (serve)
+    privileges: readiness.Privileges = field(default_factory=readiness.Privileges)
 
 
 async def tracking(request: Request) -> Response:
@@ -116,24 +118,16 @@ async def healthz(request: Request) -> Response:
 
 
 async def readyz(request: Request) -> Response:
-    """Readiness: the database answers and every migration is applied."""
+    """Readiness: the database answers, every migration is applied (by either history) and
+    the role holds the service's privileges (see readiness.py)."""
     rx: Receiver = request.app.state.receiver
     try:
         async with rx.pool.connection(timeout=rx.db_timeout) as conn:
-            try:
-                cur = conn.cursor(row_factory=scalar_row)
-                applied = await (await cur.execute(APPLIED)).fetchall()
-            except psycopg.errors.UndefinedTable:
-                applied = []
-            pending = migrations.pending(applied)
+            found = await readiness.problem(conn, rx.privileges)
     except psycopg.OperationalError:
         return error(503, "database_unavailable", "the database does not answer")
-    if pending:
-        return error(
-            503,
-            "migrations_pending",
-            f"{len(pending)} migration(s) not applied; run `beproduct-sync migrate`",
-        )
+    if found is not None:
+        return error(503, *found)
     return json_reply({"status": "ready"})
 
 
@@ -147,7 +141,7 @@ async def metrics_text(request: Request) -> Response:
         metrics.QUEUE_DEPTH.set(depth or 0)
     except psycopg.OperationalError:
         pass  # a scrape must not fail with the database; the gauge keeps its last value
-    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+    return Response(metrics.exposition(rx.metrics_dir), media_type=CONTENT_TYPE_LATEST)
 
 
 def new_pool(settings: Settings, url: str) -> Pool:
@@ -158,15 +152,19 @@ def new_pool(settings: Settings, url: str) -> Pool:
         min_size=max(1, size // 2),
         max_size=size,
         timeout=settings.beproduct_sync_pool_timeout_seconds,
-        kwargs={"prepare_threshold": None, "autocommit": True},
+        connection_class=db.AsyncConnection,
+        kwargs=db.pool_kwargs(),
         open=False,
         name="beproduct-sync-web",
     )
 
 
-def create_app(settings: Settings, url: str, *, pool: Pool | None = None) -> Starlette:
+def create_app(
+    settings: Settings, url: str, *, pool: Pool | None = None, metrics_dir: str | None = None
+) -> Starlette:
     """The ASGI app for the database at `url`; a given `pool` is used as is (and left open),
-    else the lifespan owns one."""
+    else the lifespan owns one. `/metrics` includes what worker children record in
+    `metrics_dir`."""
     guard = guard_from(settings)  # ConfigError here: never listen without authentication
     if guard.insecure:
         log.warning(
@@ -184,6 +182,7 @@ def create_app(settings: Settings, url: str, *, pool: Pool | None = None) -> Sta
             active,
             settings.beproduct_sync_max_body_bytes,
             settings.beproduct_sync_pool_timeout_seconds,
+            metrics_dir,
         )
         try:
             yield

@@ -13,7 +13,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from beproduct_sync import metrics
-from beproduct_sync.errors import DatabaseUnavailable
+from beproduct_sync.errors import DatabaseUnavailable, MissingPrivilege
+from beproduct_sync.logs import Throttle
 from beproduct_sync.web.auth import Rejected
 
 log = structlog.get_logger("beproduct_sync.web")
@@ -62,6 +63,24 @@ async def on_database(request: Request, exc: Exception) -> Response:
     )
 
 
+_privilege_lines = Throttle()
+
+
+async def on_missing_privilege(request: Request, exc: Exception) -> Response:
+    """The service's database role may not store the event: 503, so the sender retries once
+    an operator has granted it (the log line says what to grant; the answer says nothing)."""
+    held = _privilege_lines(str(exc))
+    if held is not None:
+        log.error("missing_privilege", path=request.url.path, error=str(exc), repeated=held)
+    metrics.REJECTED.labels("missing_privileges").inc()
+    return error(
+        503,
+        "missing_privileges",
+        "the service may not store events right now; retry later",
+        {"Retry-After": "30"},
+    )
+
+
 async def on_unexpected(request: Request, exc: Exception) -> Response:
     """Anything else: 500 with no detail (the server logs the traceback)."""
     metrics.REJECTED.labels("internal").inc()
@@ -73,5 +92,6 @@ HANDLERS: dict[Any, Any] = {
     HTTPException: on_http,
     psycopg.OperationalError: on_database,
     DatabaseUnavailable: on_database,
+    MissingPrivilege: on_missing_privilege,
     Exception: on_unexpected,
 }

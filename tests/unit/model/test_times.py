@@ -1,4 +1,4 @@
-"""Timestamps: BeProduct's `Z` text and the calendar-date rule."""
+"""Exact instants and calendar days of BeProduct timestamps, for every shape of UTC offset."""
 
 from __future__ import annotations
 
@@ -6,7 +6,66 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from beproduct_sync.model.times import calendar_date, parse_time, utc_text
+from beproduct_sync.model.times import calendar_date, iso, parse_time, utc_text
+
+MIDNIGHT = 17623872000000000  # 2025-11-06T00:00:00Z in 100-ns ticks since 1970
+MINUTE = 600_000_000
+
+
+@pytest.mark.parametrize(
+    ("text", "ticks"),
+    [
+        ("2025-11-06T05:30:00+05:30", MIDNIGHT),
+        ("2025-11-05T20:30:00-03:30", MIDNIGHT),
+        ("2025-11-06T05:45:00+05:45", MIDNIGHT),
+        ("2025-11-05T14:30:00-09:30", MIDNIGHT),
+        ("2025-11-06T14:00:00+14:00", MIDNIGHT),
+        ("2025-11-05T12:00:00-12:00", MIDNIGHT),
+        ("2025-11-06T05:30:00+0530", MIDNIGHT),
+        ("2025-11-05T20:30:00-0330", MIDNIGHT),
+        ("2025-11-06T00:01:00+00:01", MIDNIGHT),
+        ("2025-11-05T23:59:00-00:01", MIDNIGHT),
+        ("2025-11-06T05:30:00.0000001+05:30", MIDNIGHT + 1),
+        ("2025-11-05T20:29:59.9999999-03:30", MIDNIGHT - 1),
+        ("2025-11-06T05:59:00.123+05:30", MIDNIGHT + 29 * MINUTE + 1_230_000),
+        ("2025-11-06", MIDNIGHT),
+    ],
+)
+def test_offsets_with_minutes_and_odd_offsets_parse_to_the_exact_instant(
+    text: str, ticks: int
+) -> None:
+    parsed = parse_time(text)
+    assert parsed is not None
+    assert parsed.ticks == ticks
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2025-11-06T05:29:59.9999999+05:30", "2025-11-05T23:59:59.999999+00:00"),
+        ("2025-11-06T14:30:00.5-09:30", "2025-11-07T00:00:00.500000+00:00"),
+        ("2025-11-06T18:15:00+05:45", "2025-11-06T12:30:00+00:00"),
+    ],
+)
+def test_the_stored_instant_keeps_microseconds_and_drops_only_the_seventh_digit(
+    text: str, expected: str
+) -> None:
+    assert iso(parse_time(text)) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "zone", "day"),
+    [
+        ("2025-11-06T05:29:59.9999999+05:30", "UTC", "2025-11-05"),
+        ("2025-11-05T20:30:00-03:30", "UTC", "2025-11-06"),
+        ("2025-11-05T18:15:00-05:45", "Asia/Kathmandu", "2025-11-06"),
+        ("2025-11-06T03:30:00+07:00", "America/St_Johns", "2025-11-05"),
+    ],
+)
+def test_a_timestamp_with_an_explicit_offset_is_dated_in_the_configured_zone(
+    text: str, zone: str, day: str
+) -> None:
+    assert calendar_date(parse_time(text), ZoneInfo(zone)) == day
 
 
 @pytest.mark.parametrize(
