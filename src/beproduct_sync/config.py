@@ -46,6 +46,15 @@ class Settings(BaseSettings):
         default=None, description="Standard Webhooks signing secret (whsec_...); optional."
     )
     beproduct_sync_max_body_bytes: int = Field(default=1024 * 1024)
+    beproduct_sync_api_tokens: SecretStr | None = Field(
+        default=None,
+        description="Bearer tokens (comma-separated) that may read /api/v1 and the dashboard.",
+    )
+    beproduct_sync_api_write_tokens: SecretStr | None = Field(
+        default=None,
+        description="Bearer tokens (comma-separated) that may also change things (reverse sync,"
+        " replay); a write token can read too.",
+    )
 
     # Workers (see apply/worker.py).
     beproduct_sync_workers: int = Field(default=2, ge=0)
@@ -162,10 +171,17 @@ class Settings(BaseSettings):
     @property
     def webhook_secrets(self) -> list[str]:
         """The accepted bearer secrets, in configured order."""
-        if self.beproduct_webhook_secret is None:
-            return []
-        raw = self.beproduct_webhook_secret.get_secret_value()
-        return [s.strip() for s in raw.split(",") if s.strip()]
+        return _split(self.beproduct_webhook_secret)
+
+    @property
+    def api_read_tokens(self) -> list[str]:
+        """Tokens that may read the API and the dashboard: read tokens, then write tokens."""
+        return _split(self.beproduct_sync_api_tokens) + self.api_write_tokens
+
+    @property
+    def api_write_tokens(self) -> list[str]:
+        """Tokens that may also change things through the API and the dashboard."""
+        return _split(self.beproduct_sync_api_write_tokens)
 
     @property
     def date_zone(self) -> ZoneInfo:
@@ -181,6 +197,13 @@ class Settings(BaseSettings):
             and self.beproduct_client_secret
             and self.beproduct_refresh_token
         )
+
+
+def _split(value: SecretStr | None) -> list[str]:
+    """The non-empty, stripped entries of a comma-separated secret list."""
+    if value is None:
+        return []
+    return [part.strip() for part in value.get_secret_value().split(",") if part.strip()]
 
 
 @lru_cache(maxsize=1)
