@@ -35,6 +35,11 @@ class Settings(BaseSettings):
     beproduct_sync_auto_migrate: bool = Field(
         default=True, description="Apply pending migrations when a command starts."
     )
+    beproduct_sync_migrate_lock_timeout_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="Longest a start waits for another process applying migrations, then fails.",
+    )
     beproduct_sync_log_level: str = Field(default="INFO")
     beproduct_sync_log_format: str = Field(default="auto", description="json, console or auto.")
 
@@ -126,7 +131,10 @@ class Settings(BaseSettings):
         default=10, ge=1, description="Most database connections the receiver holds."
     )
     beproduct_sync_pool_timeout_seconds: float = Field(
-        default=5.0, gt=0, description="Wait this long for a connection before answering 503."
+        default=2.0,
+        gt=0,
+        description="Wait this long for a database connection (pooled, then a fresh one)"
+        " before answering 503.",
     )
     beproduct_sync_access_log: bool = Field(default=False, description="Log every HTTP request.")
 

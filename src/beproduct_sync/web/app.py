@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -12,7 +13,7 @@ import psycopg
 import structlog
 from prometheus_client import CONTENT_TYPE_LATEST
 from psycopg.rows import scalar_row
-from psycopg_pool import AsyncConnectionPool, PoolClosed, PoolTimeout, TooManyRequests
+from psycopg_pool import AsyncConnectionPool
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -20,12 +21,14 @@ from starlette.routing import Route
 
 from beproduct_sync import db, metrics
 from beproduct_sync.config import Settings
+from beproduct_sync.errors import DatabaseUnavailable
 from beproduct_sync.inbox.log import Received, record
 from beproduct_sync.model.body import canonical, decode, digest
 from beproduct_sync.model.webhook import event_type_label
 from beproduct_sync.sql import query
 from beproduct_sync.web import readiness
 from beproduct_sync.web.auth import Guard, Rejected, guard_from
+from beproduct_sync.web.connections import Connections
 from beproduct_sync.web.responses import HANDLERS, error, json_reply
 
 log = structlog.get_logger("beproduct_sync.web")
@@ -40,9 +43,8 @@ class Receiver:
     """What the handlers share, built once by the lifespan."""
 
     guard: Guard
-    pool: Pool
+    conns: Connections
     max_body: int
-    db_timeout: float
     metrics_dir: str | None = None  # where worker children record their metrics (serve)
     privileges: readiness.Privileges = field(default_factory=readiness.Privileges)
 
@@ -61,7 +63,7 @@ async def tracking(request: Request) -> Response:
         event, altered = decode(body)
     except ValueError:
         raise Rejected(400, "invalid_json", "the body is not valid JSON") from None
-    received = await store(rx.pool, event, body, altered=altered)
+    received = await store(rx.conns, event, body, altered=altered)
     label = event_type_label(event.get("eventType") if isinstance(event, dict) else None)
     (metrics.DUPLICATES if received.duplicate else metrics.RECEIVED).labels(label).inc()
     metrics.ACK_SECONDS.observe(perf_counter() - started)
@@ -87,25 +89,31 @@ async def read_capped(request: Request, cap: int) -> bytes:
 
 
 async def store(
-    pool: Pool, event: Any, raw: bytes | None = None, *, altered: bool = False
+    conns: Connections, event: Any, raw: bytes | None = None, *, altered: bool = False
 ) -> Received:
     """Record the event and wake the workers, committed before this returns. `raw` is the
-    body as received, kept if the event had to be altered to be stored (see inbox.log.record)."""
+    body as received, kept if the event had to be altered to be stored (see inbox.log.record).
+    Tried once more on a fresh connection when the pooled one is dead (see connections.py):
+    recording is idempotent (deduplicated by digest)."""
     body_digest = digest(canonical(event))
-    try:
-        return await _record(pool, event, body_digest, raw, altered)
-    except (PoolTimeout, PoolClosed, TooManyRequests):
-        raise  # no connection to be had: waiting again would only double the caller's wait
-    except psycopg.OperationalError:
-        # Most often a pooled connection the server or a transaction pooler closed while idle.
-        # The pool drops it on return, and recording is idempotent (deduplicated by digest).
-        return await _record(pool, event, body_digest, raw, altered)
+
+    async def op(conn: psycopg.AsyncConnection[Any]) -> Received:
+        return await _record(conn, event, body_digest, raw, altered)
+
+    return await conns.run(op)
 
 
 async def _record(
-    pool: Pool, event: Any, body_digest: bytes, raw: bytes | None, altered: bool
+    conn: psycopg.AsyncConnection[Any],
+    event: Any,
+    body_digest: bytes,
+    raw: bytes | None,
+    altered: bool,
 ) -> Received:
-    async with pool.connection() as conn, conn.transaction():
+    async with conn.transaction():
+        # The 2xx promises the body is stored: durable whatever the server's default (an
+        # operator may have set synchronous_commit = off for the whole database).
+        await conn.execute("SET LOCAL synchronous_commit = on")
         received = await record(conn, event, body_digest, raw, altered=altered)
         if not received.duplicate:
             await conn.execute(query("inbox_notify"), {"id": received.id})
@@ -121,11 +129,16 @@ async def readyz(request: Request) -> Response:
     """Readiness: the database answers, every migration is applied (by either history) and
     the role holds the service's privileges (see readiness.py)."""
     rx: Receiver = request.app.state.receiver
+
+    async def op(conn: psycopg.AsyncConnection[Any]) -> tuple[str, str] | None:
+        return await readiness.problem(conn, rx.privileges)
+
     try:
-        async with rx.pool.connection(timeout=rx.db_timeout) as conn:
-            found = await readiness.problem(conn, rx.privileges)
-    except psycopg.OperationalError:
-        return error(503, "database_unavailable", "the database does not answer")
+        found = await rx.conns.run(op)
+    except (psycopg.OperationalError, DatabaseUnavailable):
+        return error(
+            503, "database_unavailable", "the database does not answer", {"Retry-After": "5"}
+        )
     if found is not None:
         return error(503, *found)
     return json_reply({"status": "ready"})
@@ -134,13 +147,16 @@ async def readyz(request: Request) -> Response:
 async def metrics_text(request: Request) -> Response:
     """Prometheus exposition; the queue depth is refreshed on each scrape."""
     rx: Receiver = request.app.state.receiver
-    try:
-        async with rx.pool.connection(timeout=rx.db_timeout) as conn:
-            cur = conn.cursor(row_factory=scalar_row)
-            depth = await (await cur.execute(query("queue_depth"))).fetchone()
+
+    async def op(conn: psycopg.AsyncConnection[Any]) -> int | None:
+        cur = conn.cursor(row_factory=scalar_row)
+        depth: int | None = await (await cur.execute(query("queue_depth"))).fetchone()
+        return depth
+
+    # A scrape must not fail with the database; the gauge keeps its last value.
+    with contextlib.suppress(psycopg.OperationalError, DatabaseUnavailable):
+        depth = await rx.conns.run(op)
         metrics.QUEUE_DEPTH.set(depth or 0)
-    except psycopg.OperationalError:
-        pass  # a scrape must not fail with the database; the gauge keeps its last value
     return Response(metrics.exposition(rx.metrics_dir), media_type=CONTENT_TYPE_LATEST)
 
 
@@ -179,9 +195,8 @@ def create_app(
             await active.open(wait=False)  # start even while the database is down; readyz says so
         app.state.receiver = Receiver(
             guard,
-            active,
+            Connections(active, url, settings.beproduct_sync_pool_timeout_seconds),
             settings.beproduct_sync_max_body_bytes,
-            settings.beproduct_sync_pool_timeout_seconds,
             metrics_dir,
         )
         try:
