@@ -23,7 +23,7 @@ from beproduct_sync import db, metrics
 from beproduct_sync.config import Settings
 from beproduct_sync.errors import DatabaseUnavailable
 from beproduct_sync.inbox.log import Received, record
-from beproduct_sync.model.body import canonical, decode, digest
+from beproduct_sync.model.body import TooDeep, canonical, decode, digest
 from beproduct_sync.model.webhook import event_type_label
 from beproduct_sync.sql import query
 from beproduct_sync.web import readiness
@@ -64,6 +64,8 @@ async def tracking(request: Request) -> Response:
     rx.guard.verify_signature(body, request.headers)
     try:
         event, altered = decode(body)
+    except TooDeep as exc:
+        raise Rejected(400, "json_too_deep", str(exc)) from None
     except ValueError:
         raise Rejected(400, "invalid_json", "the body is not valid JSON") from None
     received = await store(rx.conns, event, body, altered=altered)
