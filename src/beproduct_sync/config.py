@@ -51,6 +51,14 @@ class Settings(BaseSettings):
         default=None, description="Standard Webhooks signing secret (whsec_...); optional."
     )
     beproduct_sync_max_body_bytes: int = Field(default=1024 * 1024)
+    beproduct_sync_body_timeout_seconds: float = Field(
+        default=10.0, gt=0, description="A webhook body must arrive within this long (else 408)."
+    )
+    beproduct_sync_max_concurrent_requests: int = Field(
+        default=64,
+        ge=1,
+        description="Webhook requests handled at once; more are answered 503 with Retry-After.",
+    )
     beproduct_sync_api_tokens: SecretStr | None = Field(
         default=None,
         description="Bearer tokens (comma-separated) that may read /api/v1 and the dashboard.",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -26,7 +27,7 @@ from beproduct_sync.inbox.log import Received, record
 from beproduct_sync.model.body import TooDeep, canonical, decode, digest
 from beproduct_sync.model.webhook import event_type_label
 from beproduct_sync.sql import query
-from beproduct_sync.web import readiness
+from beproduct_sync.web import limits, readiness
 from beproduct_sync.web.access import access_from
 from beproduct_sync.web.api_v1 import API_PREFIX, create_api
 from beproduct_sync.web.api_v1.app import bind_pool
@@ -48,19 +49,27 @@ class Receiver:
     guard: Guard
     conns: Connections
     max_body: int
+    gate: limits.Gate
+    body_timeout: float
     metrics_dir: str | None = None  # where worker children record their metrics (serve)
     privileges: readiness.Privileges = field(default_factory=readiness.Privileges)
 
 
 async def tracking(request: Request) -> Response:
+    """A webhook, if a slot is free (else 503: see limits.py)."""
+    rx: Receiver = request.app.state.receiver
+    with rx.gate.admit():
+        return await _tracking(request, rx)
+
+
+async def _tracking(request: Request, rx: Receiver) -> Response:
     """Authenticate, bound and decode a webhook, store it durably, then acknowledge it."""
     started = perf_counter()
-    rx: Receiver = request.app.state.receiver
     rx.guard.authenticate(request.headers.get("authorization"))
     media = request.headers.get("content-type", "").partition(";")[0].strip().lower()
     if media != "application/json":
         raise Rejected(415, "unsupported_media_type", "send Content-Type: application/json")
-    body = await read_capped(request, rx.max_body)
+    body = await read_capped(request, rx.max_body, rx.body_timeout)
     rx.guard.verify_signature(body, request.headers)
     try:
         event, altered = decode(body)
@@ -77,8 +86,17 @@ async def tracking(request: Request) -> Response:
     )
 
 
-async def read_capped(request: Request, cap: int) -> bytes:
-    """The body, refused with 413 as soon as it is known to exceed `cap` bytes."""
+async def read_capped(request: Request, cap: int, timeout: float | None = None) -> bytes:
+    """The body, refused with 413 as soon as it is known to exceed `cap` bytes, and with 408
+    when it has not fully arrived within `timeout` seconds."""
+    try:
+        async with asyncio.timeout(timeout):
+            return await _read_capped(request, cap)
+    except TimeoutError:
+        raise limits.body_timeout(timeout or 0) from None
+
+
+async def _read_capped(request: Request, cap: int) -> bytes:
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > cap:
         raise Rejected(413, "body_too_large", f"the body exceeds {cap} bytes")
@@ -206,6 +224,8 @@ def create_app(
             guard,
             Connections(active, url, settings.beproduct_sync_pool_timeout_seconds),
             settings.beproduct_sync_max_body_bytes,
+            limits.Gate(settings.beproduct_sync_max_concurrent_requests),
+            settings.beproduct_sync_body_timeout_seconds,
             metrics_dir,
         )
         try:
