@@ -84,6 +84,12 @@ class Settings(BaseSettings):
         default=50, ge=1, description="Events a worker applies per transaction (1 = one by one)."
     )
     beproduct_sync_lease_seconds: float = Field(default=60.0, gt=0)
+    beproduct_sync_worker_dead_after_seconds: float = Field(
+        default=3.0,
+        gt=0,
+        description="A worker process whose heartbeat (about once a second) is older than this"
+        " has crashed: its claimed events are taken over at once, whatever their lease.",
+    )
     beproduct_sync_poll_seconds: float = Field(default=1.0, gt=0)
 
     # BeProduct API (see api/client.py).

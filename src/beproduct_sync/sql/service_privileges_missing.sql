@@ -1,6 +1,6 @@
--- What the current role lacks of the privileges the service uses: those migration
--- 20261201000010 grants beproduct_sync_service (keep the two lists equal). One row per missing
--- privilege; none for the owner, superusers and members of beproduct_sync_service. Objects are
+-- What the current role lacks of the privileges the service uses: those migrations
+-- 20261201000010 and 20261201000050 grant beproduct_sync_service (keep the lists equal). One
+-- row per missing privilege; none for the owner, superusers and members of beproduct_sync_service. Objects are
 -- found by name in the catalog and checked by oid, so a role without USAGE on ops gets an
 -- answer, not an error.
 WITH needed (relname, privilege) AS (
@@ -36,7 +36,9 @@ WITH needed (relname, privilege) AS (
         ('backfill_checkpoint', 'UPDATE'), ('backfill_checkpoint', 'DELETE'),
         ('beproduct_api_token', 'SELECT'), ('beproduct_api_token', 'INSERT'),
         ('beproduct_api_token', 'UPDATE'),
-        ('schema_migrations', 'SELECT')
+        ('schema_migrations', 'SELECT'),
+        ('worker_process', 'SELECT'), ('worker_process', 'INSERT'),
+        ('worker_process', 'UPDATE'), ('worker_process', 'DELETE')
 )
 SELECT current_user::text AS role, 'USAGE on schema ops' AS missing
 FROM pg_namespace
