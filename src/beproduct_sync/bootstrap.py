@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
+from datetime import timedelta
 from functools import partial
 from typing import Any
 
@@ -20,6 +21,7 @@ from beproduct_sync.api.jobs import schedule
 from beproduct_sync.apply.policy import Policy
 from beproduct_sync.apply.worker import WorkerConfig, run_workers
 from beproduct_sync.config import Settings
+from beproduct_sync.inbox import retention
 from beproduct_sync.testing.fault_injection import failing_styles, style_numbers
 
 log = structlog.get_logger("beproduct_sync.bootstrap")
@@ -86,3 +88,11 @@ def reconcile_work(rt: Runtime, stop: asyncio.Event) -> Coroutine[Any, Any, None
     if not settings.api_configured or settings.beproduct_sync_reconcile_interval_seconds <= 0:
         return None
     return reconcile.run_scheduled(settings, rt.url, stop)
+
+
+def retention_work(rt: Runtime, stop: asyncio.Event) -> Coroutine[Any, Any, None] | None:
+    """The scheduled prune, when BEPRODUCT_SYNC_RETENTION_DAYS is set; else None."""
+    days = rt.settings.beproduct_sync_retention_days
+    if days <= 0:
+        return None
+    return retention.run_scheduled(rt.url, timedelta(days=days), stop)

@@ -132,6 +132,13 @@ class Settings(BaseSettings):
 
     # Enrichment (see api/jobs.py): refetch plan/folder details older than this; 0 = never.
     beproduct_sync_enrich_ttl_seconds: float = Field(default=86400.0, ge=0)
+    # Retention inside `serve` (see inbox/retention.py); 0 = off.
+    beproduct_sync_retention_days: float = Field(
+        default=0.0,
+        ge=0,
+        description="`serve` prunes applied, stale and ignored events (and import errors) older"
+        " than this many days, hourly; 0 keeps everything.",
+    )
     # Reconciliation inside `serve`; 0 = off.
     beproduct_sync_reconcile_interval_seconds: float = Field(default=0.0, ge=0)
 

@@ -90,14 +90,21 @@ async def serve_forever(
         task = asyncio.create_task(
             run_worker_processes(rt.url, processes, workers, stop, metrics_dir)
         )
-        background = _background([bootstrap.reconcile_work(rt, stop)], ["reconcile"])
+        background = _background(
+            [bootstrap.reconcile_work(rt, stop), bootstrap.retention_work(rt, stop)],
+            ["reconcile", "retention"],
+        )
     elif workers != 0:
         task = asyncio.create_task(bootstrap.workers(rt, stop, workers))
         # BeProduct API enrichment and scheduled reconciliation, when configured; both end
         # by themselves once `stop` is set.
         background = _background(
-            [bootstrap.enricher_work(rt, stop), bootstrap.reconcile_work(rt, stop)],
-            ["enricher", "reconcile"],
+            [
+                bootstrap.enricher_work(rt, stop),
+                bootstrap.reconcile_work(rt, stop),
+                bootstrap.retention_work(rt, stop),
+            ],
+            ["enricher", "reconcile", "retention"],
         )
     if task is not None:
         # Workers (or their supervision) that end while serving (a bug) must not leave a
