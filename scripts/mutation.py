@@ -86,6 +86,10 @@ LEASE_STALLED = (
     f"{RACES}::test_a_lease_that_ran_out_while_its_worker_was_stalled_passes_to_another_worker"
 )
 RECONCILE_RACE = f"{API}::test_a_webhook_landing_during_a_reconcile_fix_pass_keeps_its_newer_state"
+STYLE_ADDED_DURING_FIX = (
+    f"{API}::test_a_style_added_during_a_reconcile_fix_pass_is_not_retired_by_it"
+)
+RE_ADDED_DURING_FIX = f"{API}::test_a_style_re_added_while_a_fix_pass_retires_it_stays_active"
 CONCURRENT_CLAIMS = (
     f"{RACES}::test_two_workers_claiming_at_once_take_disjoint_batches"
     "_without_waiting_and_apply_once"
@@ -93,12 +97,16 @@ CONCURRENT_CLAIMS = (
 
 CATALOGUE: tuple[Mutation, ...] = (
     # --- The bugs of issue 15's table, each killed by the test written to catch it. ---
+    # The clock-skew margin added instead of subtracted. Reconcile's fix is now versioned one
+    # tick after each API row's modifiedAt, and the margin only dates the listing: a style a
+    # webhook created up to a minute after the listing counts as `extra`, and its retirement
+    # (versioned at the listing time) beats the webhook's create.
     Mutation(
         "reconcile-fix-plus-margin",
         "api/reconcile.py",
-        "at_ticks = snapshot.ticks - margin",
-        "at_ticks = snapshot.ticks + margin",
-        (RECONCILE_RACE,),
+        "listed_at = time.time_ns() // 100 - margin",
+        "listed_at = time.time_ns() // 100 + margin",
+        (STYLE_ADDED_DURING_FIX,),
     ),
     Mutation(
         "lock-owned-without-for-update",
@@ -200,11 +208,13 @@ CATALOGUE: tuple[Mutation, ...] = (
         'return str(int.from_bytes(body_digest[:4], "big") % 1_000_000 * 10**20 + time.ticks)',
         (PROPERTY,),
     ),
+    # A record-group field (the colour is a group of its own since) following the header
+    # version: a newer OnChange, which carries no modification time, blanks the OnCreate's.
     Mutation(
         "record-group-follows-the-header-version",
         "sql/apply_record.sql",
-        "color_name         = CASE WHEN excluded.record_version > coalesce(t.record_version, -1)",
-        "color_name         = CASE WHEN excluded.header_version > coalesce(t.header_version, -1)",
+        "modified_at        = CASE WHEN excluded.record_version > coalesce(t.record_version, -1)",
+        "modified_at        = CASE WHEN excluded.header_version > coalesce(t.header_version, -1)",
         (PROPERTY,),
     ),
     Mutation(
@@ -317,8 +327,8 @@ CATALOGUE: tuple[Mutation, ...] = (
     Mutation(
         "color-number-from-the-color-name",
         "model/from_webhook.py",
-        '"color_number": color.get("suggested_hex") if full else None,',
-        '"color_number": color.get("suggested_name") if full else None,',
+        '"color_number": color.get("suggested_hex") if has_color else None,',
+        '"color_number": color.get("suggested_name") if has_color else None,',
         (ONCREATE,),
     ),
     Mutation(
@@ -618,32 +628,41 @@ CATALOGUE: tuple[Mutation, ...] = (
         (AUTH,),
     ),
     # --- Reconcile. ---
+    # No clock-skew margin on the listing time: with BeProduct's clock behind ours, a style a
+    # webhook created just after the listing is dated before it, counts as `extra` and is
+    # retired by the same pass.
     Mutation(
         "reconcile-fix-without-skew-margin",
         "api/reconcile.py",
-        "at_ticks = snapshot.ticks - margin",
-        "at_ticks = snapshot.ticks",
-        (RECONCILE_RACE,),
+        "listed_at = time.time_ns() // 100 - margin",
+        "listed_at = time.time_ns() // 100",
+        (STYLE_ADDED_DURING_FIX,),
     ),
+    # A retirement versioned at reconcile's snapshot (our clock when the pass began, no margin)
+    # instead of the listing time less the margin: a style re-added in BeProduct while the fix
+    # pass runs, by a webhook dated before our clock, is retired again.
     Mutation(
         "reconcile-retires-at-the-snapshot-time",
         "api/reconcile.py",
-        'version = source_version(forced, b"\\xff" * 32)',
-        'version = source_version(snapshot, b"\\xff" * 32)',
-        (f"{API}::test_a_style_added_during_a_reconcile_fix_pass_is_not_retired_by_it",),
+        'version = source_version(SourceTime(max(listed_at, ours.seen + 1), ""), _NO_HASH)',
+        'version = source_version(SourceTime(max(snapshot.ticks, ours.seen + 1), ""), _NO_HASH)',
+        (RE_ADDED_DURING_FIX,),
     ),
+    # The kinds of existence drift swapped (the comparison was rewritten around one `active`
+    # test; the old bug, reporting rows active on both sides, has no place to live): a row
+    # active in BeProduct and inactive here is reported `extra`, an archived one `inactive`.
     Mutation(
         "reconcile-reports-active-rows-inactive",
         "api/reconcile.py",
-        'elif rows.record["active"] and not records[rid][0]:',
-        'elif rows.record["active"] and records[rid][0]:',
+        'what = "inactive" if active else "extra"',
+        'what = "extra" if active else "inactive"',
         (f"{API}::test_reconcile_finds_each_kind_of_drift_and_fix_removes_it",),
     ),
     Mutation(
         "reconcile-retires-rows-again",
         "api/reconcile.py",
-        "if active and rid not in seen]",
-        "if rid not in seen]",
+        "if not ours.active or rid in seen:",
+        "if rid in seen:",
         (f"{API}::test_reconcile_finds_each_kind_of_drift_and_fix_removes_it",),
     ),
     Mutation(
@@ -653,12 +672,13 @@ CATALOGUE: tuple[Mutation, ...] = (
         '"plan_date", "rev_date"',
         (f"{API}::test_reconcile_finds_each_kind_of_drift_and_fix_removes_it",),
     ),
+    # The fix writes existence changes (missing, extra, inactive rows) but not milestone drift.
     Mutation(
         "reconcile-fixes-only-retirements",
         "api/reconcile.py",
-        "if fix and (to_fix or extra):",
-        "if fix and extra:",
-        (RECONCILE_RACE,),
+        "            found.writes.append(_only(forced, to_write))\n",
+        "            pass\n",
+        (RECONCILE_RACE, f"{API}::test_reconcile_finds_each_kind_of_drift_and_fix_removes_it"),
     ),
 )
 
