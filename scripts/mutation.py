@@ -78,6 +78,7 @@ ONCREATE = f"{EXACT}::test_every_column_an_oncreate_writes_has_its_exact_value"
 ONCHANGE = f"{EXACT}::test_every_column_an_onchange_for_an_unknown_style_writes_has_its_exact_value"
 ONDELETE = f"{EXACT}::test_an_ondelete_records_the_exact_deletion_time_and_its_record"
 API_ROW = f"{EXACT}::test_every_column_an_api_row_writes_has_its_exact_value"
+ROW_EDIT = f"{EXACT}::test_a_row_edit_wins_only_the_fields_it_carries_whatever_the_order"
 ZONES = f"{EXACT}::test_calendar_days_follow_the_configured_zone_while_instants_stay_exact"
 LEASE_MID_APPLY = (
     f"{RACES}::test_a_lease_that_runs_out_mid_apply_lets_no_second_worker_claim_or_apply_the_events"
@@ -216,6 +217,29 @@ CATALOGUE: tuple[Mutation, ...] = (
         "modified_at        = CASE WHEN excluded.record_version > coalesce(t.record_version, -1)",
         "modified_at        = CASE WHEN excluded.header_version > coalesce(t.header_version, -1)",
         (PROPERTY,),
+    ),
+    # The colour, size and supplier groups (versioned on their own, so that an OnChange from
+    # BeProduct's Edit API updates the fields it carries and nothing else).
+    Mutation(
+        "size-follows-the-record-version",
+        "sql/apply_record.sql",
+        "size               = CASE WHEN excluded.size_version > coalesce(t.size_version, -1)",
+        "size               = CASE WHEN excluded.record_version > coalesce(t.record_version, -1)",
+        (ROW_EDIT, PROPERTY),
+    ),
+    Mutation(
+        "onchange-claims-record-fields-it-does-not-carry",
+        "model/from_webhook.py",
+        'return color, "Size" in raw, supplier',
+        "return True, True, True",
+        (ROW_EDIT, PROPERTY),
+    ),
+    Mutation(
+        "row-edit-colour-ignored",
+        "model/from_webhook.py",
+        'color = "Color" in raw and (raw["Color"] is None or isinstance(raw["Color"], dict))',
+        "color = False",
+        (ROW_EDIT, PROPERTY),
     ),
     Mutation(
         "placeholder-raw-payload-never-replaced",
