@@ -591,11 +591,14 @@ CATALOGUE: tuple[Mutation, ...] = (
             "_unreadable_dates",
         ),
     ),
+    # Replaces "malformed-event-retried-instead-of-dead" (DEAD → FAILED in the same branch),
+    # an equivalent mutation: that settlement allows one attempt (Settlement.max_attempts
+    # defaults to 1), so log_settle.sql dead-letters a failed one all the same.
     Mutation(
-        "malformed-event-retried-instead-of-dead",
+        "malformed-event-not-reported",
         "apply/service.py",
-        "                    InboxStatus.DEAD,\n",
-        "                    InboxStatus.FAILED,\n",
+        "                    problems=(Problem(e.entity_id, message),),\n",
+        "                    problems=(),\n",
         (f"{WRITER}::test_a_malformed_tracking_event_is_dead_lettered_at_once",),
     ),
     Mutation(
