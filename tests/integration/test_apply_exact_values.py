@@ -150,7 +150,8 @@ def style_row(url: str) -> dict[str, Any]:
         " style_name, header_folder_id::text, header_folder_name, color_id, color_name,"
         " color_number, size, supplier_name, suppliers, modified_at, modified_by, active,"
         " deleted_at, source_updated_at, raw_payload, header_version, record_version,"
-        " lifecycle_version FROM ops.tracking_plan_style",
+        " color_version, size_version, supplier_version, lifecycle_version"
+        " FROM ops.tracking_plan_style",
     )
     return row
 
@@ -200,6 +201,9 @@ async def test_every_column_an_oncreate_writes_has_its_exact_value(db_url: str) 
         "raw_payload": raw_record,
         "header_version": v,
         "record_version": v,
+        "color_version": v,
+        "size_version": v,
+        "supplier_version": v,
         "lifecycle_version": v,
     }
     assert milestone_rows(db_url) == [
@@ -403,6 +407,9 @@ async def test_every_column_an_onchange_for_an_unknown_style_writes_has_its_exac
         "raw_payload": short,
         "header_version": v,
         "record_version": None,
+        "color_version": None,
+        "size_version": None,
+        "supplier_version": None,
         "lifecycle_version": None,
     }
     [m] = milestone_rows(db_url)
@@ -465,7 +472,8 @@ async def test_an_ondelete_records_the_exact_deletion_time_and_its_record(db_url
         at(2025, 11, 6, 5, 2, 56, 676790),
         "XL",
     )
-    assert (row["record_version"], row["lifecycle_version"], row["header_version"]) == (v, v, v)
+    versions = ("header", "record", "color", "size", "supplier", "lifecycle")
+    assert [row[f"{g}_version"] for g in versions] == [v] * len(versions)
     assert row["source_updated_at"] == at(2025, 11, 6, 5, 2, 56, 676790)
     assert [(m["id"], m["status"], m["source_version"]) for m in milestone_rows(db_url)] == [
         (M1, "APPROVED_WITH_CORRECTIONS", v),
@@ -548,6 +556,9 @@ async def test_every_column_an_api_row_writes_has_its_exact_value(db_url: str) -
         "raw_payload": {k: val for k, val in row.items() if k != "timelines"},
         "header_version": v,
         "record_version": v,
+        "color_version": v,
+        "size_version": v,
+        "supplier_version": v,
         "lifecycle_version": v,
     }
     assert milestone_rows(db_url) == [
