@@ -692,6 +692,23 @@ CATALOGUE: tuple[Mutation, ...] = (
         "if rid in seen:",
         (f"{API}::test_reconcile_finds_each_kind_of_drift_and_fix_removes_it",),
     ),
+    # The fix versioned at the API row's modifiedAt itself, not one tick after: it ties with
+    # the stored data it should replace (written from the same row), so drift is never fixed.
+    Mutation(
+        "reconcile-fix-not-after-modified-at",
+        "api/reconcile.py",
+        "force=SourceTime(at.ticks + 1, at.text)",
+        "force=SourceTime(at.ticks, at.text)",
+        (f"{API}::test_reconcile_finds_each_kind_of_drift_and_fix_removes_it",),
+    ),
+    # A milestone a webhook changed after the API's read reported as drift, not newer_here.
+    Mutation(
+        "reconcile-reports-newer-milestones-as-drift",
+        "api/reconcile.py",
+        'if _ticks(mine["version"]) > at.ticks:',
+        "if False:",
+        (RECONCILE_RACE,),
+    ),
     Mutation(
         "reconcile-ignores-due-dates",
         "api/reconcile.py",
