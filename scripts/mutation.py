@@ -20,6 +20,7 @@ derandomized and without the example database, so two runs give the same figures
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -765,6 +766,13 @@ def _terminate(signum: int, frame: FrameType | None) -> None:
     raise Interrupted
 
 
+def _end(process: subprocess.Popen[str]) -> None:
+    """Kill a test run and everything it started, and reap it."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.communicate()
+
+
 def run_one(mutation: Mutation, python: str) -> dict[str, Any]:
     """Apply, test, restore: the result of one mutation."""
     originals: dict[Path, str] = {}
@@ -789,20 +797,27 @@ def run_one(mutation: Mutation, python: str) -> dict[str, Any]:
             "--hypothesis-profile=mutation",
             *(f"tests/{t}" for t in mutation.tests),
         ]
+        # Its own session, so that it (and whatever it started) can be ended as a group when
+        # this run is interrupted or the tests time out: no test keeps running on its own.
+        tests = subprocess.Popen(  # noqa: S603 - this project's own pytest, fixed arguments
+            command,
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+        )
         try:
-            done = subprocess.run(  # noqa: S603 - this project's own pytest, fixed arguments
-                command,
-                cwd=ROOT,
-                capture_output=True,
-                text=True,
-                timeout=TIMEOUT_SECONDS,
-                check=False,
-            )
-            lines = (done.stdout + done.stderr).strip().splitlines()
-            code, tail = done.returncode, lines[-3:]
+            out, err = tests.communicate(timeout=TIMEOUT_SECONDS)
+            lines = (out + err).strip().splitlines()
+            code, tail = tests.returncode, lines[-3:]
             failed = [line.split(" - ")[0] for line in lines if line.startswith("FAILED ")]
         except subprocess.TimeoutExpired:
+            _end(tests)
             code, tail, failed = 1, [f"timed out after {TIMEOUT_SECONDS} s"], []
+        except BaseException:
+            _end(tests)
+            raise
     finally:
         for file, text in originals.items():
             file.write_text(text)
