@@ -80,6 +80,9 @@ ONCHANGE = f"{EXACT}::test_every_column_an_onchange_for_an_unknown_style_writes_
 ONDELETE = f"{EXACT}::test_an_ondelete_records_the_exact_deletion_time_and_its_record"
 API_ROW = f"{EXACT}::test_every_column_an_api_row_writes_has_its_exact_value"
 ROW_EDIT = f"{EXACT}::test_a_row_edit_wins_only_the_fields_it_carries_whatever_the_order"
+PLACEHOLDER = (
+    f"{EXACT}::test_a_placeholder_keeps_the_newest_onchange_record_until_a_create_replaces_it"
+)
 ZONES = f"{EXACT}::test_calendar_days_follow_the_configured_zone_while_instants_stay_exact"
 LEASE_MID_APPLY = (
     f"{RACES}::test_a_lease_that_runs_out_mid_apply_lets_no_second_worker_claim_or_apply_the_events"
@@ -248,7 +251,7 @@ CATALOGUE: tuple[Mutation, ...] = (
         "                            WHEN t.record_version IS NULL AND excluded.header_version"
         " > coalesce(t.header_version, -1) THEN excluded.raw_payload\n",
         "",
-        (PROPERTY,),
+        (PLACEHOLDER, PROPERTY),
     ),
     Mutation(
         "source-updated-at-of-the-last-arrival",

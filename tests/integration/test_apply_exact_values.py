@@ -685,6 +685,29 @@ async def test_a_row_edit_wins_only_the_fields_it_carries_whatever_the_order(
     }
 
 
+async def test_a_placeholder_keeps_the_newest_onchange_record_until_a_create_replaces_it(
+    db_url: str,
+) -> None:
+    # A style first seen through OnChanges: its raw record is the newest one's (no event has
+    # sent the whole record yet), then the create's, even an older create.
+    older = row_edit("2025-11-06T01:52:07Z", {"Size": "NA"}, {"Size": "M"})
+    newer = row_edit("2025-11-06T01:52:08Z", {"Size": "M"}, {"Size": "XL"})
+    query = "SELECT size, raw_payload, record_version FROM ops.tracking_plan_style"
+    assert [(await apply(db_url, body))[1] for body in (older, newer)] == ["applied"] * 2
+    assert rows(db_url, query) == [
+        {"size": "XL", "raw_payload": {**SHORT_RECORD, "Size": "XL"}, "record_version": None}
+    ]
+    create = oncreate()  # 01:52:06.2802695Z, before both
+    assert (await apply(db_url, create))[1] == "applied"
+    assert rows(db_url, query) == [
+        {
+            "size": "XL",
+            "raw_payload": {k: v for k, v in full_record().items() if k != "Timelines"},
+            "record_version": version(EVENT_TICKS, create),
+        }
+    ]
+
+
 async def test_an_api_row_written_twice_changes_nothing_the_second_time(db_url: str) -> None:
     rowset = map_api_row(
         api_row(),
