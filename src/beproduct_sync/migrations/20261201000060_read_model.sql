@@ -13,7 +13,7 @@
 -- without a rule never erases one learned from a webhook.
 ALTER TABLE ops.tracking_timeline_template_item
     ADD COLUMN IF NOT EXISTS days integer,
-    ADD COLUMN IF NOT EXISTS "when" text,
+    ADD COLUMN IF NOT EXISTS direction text,
     ADD COLUMN IF NOT EXISTS act_desc uuid,
     ADD COLUMN IF NOT EXISTS calendar text,
     ADD COLUMN IF NOT EXISTS calendar_days integer,
@@ -27,7 +27,7 @@ ALTER TABLE ops.tracking_timeline_template_item
     ADD COLUMN IF NOT EXISTS rule_problem text;
 
 COMMENT ON COLUMN ops.tracking_timeline_template_item.act_desc IS
-    'timeLineSchema.ActDesc: the definition this one is scheduled from (`days` `when` it);'
+    'timeLineSchema.ActDesc: the definition this one is scheduled from (`days` `direction` it);'
     ' the nil uuid means the start of the style''s schedule';
 COMMENT ON COLUMN ops.tracking_timeline_template_item.anchor_id IS
     'act_desc when it names another definition of the same plan and no cycle: the'
@@ -39,7 +39,7 @@ COMMENT ON COLUMN ops.tracking_timeline_template_item.rule_problem IS
 UPDATE ops.tracking_timeline_template_item
 SET days = CASE WHEN raw_payload ->> 'Days' ~ '^-?[0-9]{1,9}$'
                 THEN (raw_payload ->> 'Days')::integer END,
-    "when" = raw_payload ->> 'When',
+    direction = raw_payload ->> 'When',
     act_desc = CASE WHEN raw_payload ->> 'ActDesc'
                          ~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
                     THEN (raw_payload ->> 'ActDesc')::uuid END,
@@ -189,7 +189,7 @@ LEFT JOIN ops.tracking_folder f ON f.id = p.folder_id;
 -- Milestone definitions with their schedule rules.
 CREATE OR REPLACE VIEW ops_api.milestone_definitions WITH (security_invoker = true) AS
 SELECT t.id, t.plan_id, lower(t.master_folder) AS entity_type, t.name, t.short_name,
-       t.department, t.page_name, t.days, t."when", t.act_desc, t.calendar,
+       t.department, t.page_name, t.days, t.direction, t.act_desc, t.calendar,
        coalesce(t.calendar ILIKE '%business%', false) AS business_days, t.calendar_days,
        t.revised_days, t.group_task, t.share_when, t.default_status,
        t.rule_version IS NOT NULL AS rule_known, t.anchor_id, t.rule_problem

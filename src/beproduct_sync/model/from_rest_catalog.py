@@ -83,11 +83,12 @@ def _definitions(section: Any, plan_id: str, master: str, version: str | None) -
 
 def _add_rule(row: TemplateRow, d: dict[str, Any], version: str | None) -> None:
     """Add the schedule rule of an API definition where it carries one (BeProduct documents
-    only id, department, actionDescription, shortDescription and pageName)."""
-    if pick(d, "actDesc", "ActDesc", "days", "Days") is None:
-        return
+    only id, department, actionDescription, shortDescription and pageName): a rule counts
+    only with its anchor (`actDesc`)."""
+    if pick(d, "actDesc", "ActDesc") is None:
+        return  # without its anchor a day count says nothing
     row["days"] = int32(pick(d, "days", "Days"))
-    row["when"] = text(pick(d, "when", "When"))
+    row["direction"] = text(pick(d, "when", "When"))
     row["act_desc"] = uuid_text(pick(d, "actDesc", "ActDesc"))
     row["calendar"] = text(pick(d, "calendar", "Calendar"))
     row["calendar_days"] = int32(pick(d, "calendarDays", "CalendarDays"))

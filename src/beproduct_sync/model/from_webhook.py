@@ -199,7 +199,7 @@ def map_event(event: TrackingEvent, body_digest: bytes, zone: tzinfo) -> RowSet:
         if s.has_rule:
             t = templates[str(s.id)]
             t["days"] = s.days
-            t["when"] = s.when
+            t["direction"] = s.direction
             t["act_desc"] = str(s.act_desc) if s.act_desc else None
             t["calendar"] = s.calendar
             t["calendar_days"] = s.calendar_days

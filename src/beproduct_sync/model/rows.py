@@ -50,7 +50,7 @@ class TemplateRow(TypedDict):
     # The schedule rule, when the source carried one (`rule_version` set): see
     # webhook.TimelineSchema. Versioned on its own, so a source without rules never erases one.
     days: NotRequired[int | None]
-    when: NotRequired[str | None]
+    direction: NotRequired[str | None]  # timeLineSchema.When: AFTER / BEFORE
     act_desc: NotRequired[str | None]
     calendar: NotRequired[str | None]
     calendar_days: NotRequired[int | None]

@@ -124,11 +124,11 @@ class TimelineSchema(_Model):
     task_description: str | None = Field(default=None, alias="TaskDescription")
     short_description: str | None = Field(default=None, alias="ShortDescription")
     page: str | None = Field(default=None, alias="Page")
-    # The schedule rule: `days` `when` (AFTER/BEFORE) the definition `act_desc` names (the nil
-    # uuid: the start of the row's schedule), counted in `calendar` days ("DAYS", or business
-    # days such as "US Business Days"). The rest is stored as sent; its meaning is unknown.
+    # The schedule rule: `days` `direction` (`When`: AFTER/BEFORE) the definition `act_desc`
+    # names (the nil uuid: the start of the row's schedule), counted in `calendar` days
+    # ("DAYS", or business days such as "US Business Days"). The rest is stored as sent.
     days: int | None = Field(default=None, alias="Days")
-    when: str | None = Field(default=None, alias="When")
+    direction: str | None = Field(default=None, alias="When")
     act_desc: UUID | None = Field(default=None, alias="ActDesc")
     calendar: str | None = Field(default=None, alias="Calendar")
     calendar_days: int | None = Field(default=None, alias="CalendarDays")
@@ -141,7 +141,7 @@ class TimelineSchema(_Model):
     _ints = field_validator("days", "calendar_days", "revised_days", mode="before")(coerce.int32)
     _act = field_validator("act_desc", mode="before")(coerce.as_uuid)
     _rule_texts = field_validator(
-        "when", "calendar", "group_task", "share_when", "default_status", mode="before"
+        "direction", "calendar", "group_task", "share_when", "default_status", mode="before"
     )(coerce.text)
 
     @property

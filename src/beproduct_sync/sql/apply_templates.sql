@@ -4,15 +4,15 @@
 -- transaction, for apply_schedule_rules.sql.
 INSERT INTO ops.tracking_timeline_template_item AS t
     (id, plan_id, master_folder, name, short_name, department, page_name, raw_payload,
-     source_version, days, "when", act_desc, calendar, calendar_days, revised_days, group_task,
+     source_version, days, direction, act_desc, calendar, calendar_days, revised_days, group_task,
      share_when, default_status, rule_version, rule_updated_at)
 SELECT x.id, x.plan_id, x.master_folder, x.name, x.short_name, x.department, x.page_name,
-       x.raw_payload, x.source_version, x.days, x."when", x.act_desc, x.calendar,
+       x.raw_payload, x.source_version, x.days, x.direction, x.act_desc, x.calendar,
        x.calendar_days, x.revised_days, x.group_task, x.share_when, x.default_status,
        x.rule_version, CASE WHEN x.rule_version IS NOT NULL THEN now() END
 FROM jsonb_to_recordset(%(rows)s::jsonb) AS x(
     id uuid, plan_id uuid, master_folder text, name text, short_name text, department text,
-    page_name text, raw_payload jsonb, source_version numeric, days integer, "when" text,
+    page_name text, raw_payload jsonb, source_version numeric, days integer, direction text,
     act_desc uuid, calendar text, calendar_days integer, revised_days integer, group_task text,
     share_when text, default_status text, rule_version numeric)
 ON CONFLICT (id) DO UPDATE SET
@@ -26,8 +26,8 @@ ON CONFLICT (id) DO UPDATE SET
     source_version = excluded.source_version,
     days = CASE WHEN excluded.rule_version > coalesce(t.rule_version, -1)
                 THEN excluded.days ELSE t.days END,
-    "when" = CASE WHEN excluded.rule_version > coalesce(t.rule_version, -1)
-                  THEN excluded."when" ELSE t."when" END,
+    direction = CASE WHEN excluded.rule_version > coalesce(t.rule_version, -1)
+                  THEN excluded.direction ELSE t.direction END,
     act_desc = CASE WHEN excluded.rule_version > coalesce(t.rule_version, -1)
                     THEN excluded.act_desc ELSE t.act_desc END,
     calendar = CASE WHEN excluded.rule_version > coalesce(t.rule_version, -1)
@@ -43,9 +43,9 @@ ON CONFLICT (id) DO UPDATE SET
     default_status = CASE WHEN excluded.rule_version > coalesce(t.rule_version, -1)
                           THEN excluded.default_status ELSE t.default_status END,
     rule_updated_at = CASE WHEN excluded.rule_version > coalesce(t.rule_version, -1)
-                            AND (excluded.days, excluded."when", excluded.act_desc,
+                            AND (excluded.days, excluded.direction, excluded.act_desc,
                                  excluded.calendar)
-                                IS DISTINCT FROM (t.days, t."when", t.act_desc, t.calendar)
+                                IS DISTINCT FROM (t.days, t.direction, t.act_desc, t.calendar)
                            THEN now() ELSE t.rule_updated_at END,
     rule_version = CASE WHEN excluded.rule_version > coalesce(t.rule_version, -1)
                         THEN excluded.rule_version ELSE t.rule_version END,

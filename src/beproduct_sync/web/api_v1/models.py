@@ -131,7 +131,7 @@ class Definition(BaseModel):
     page_name: str | None
     rule_known: bool
     days: int | None
-    when: str | None
+    direction: str | None = Field(description="BeProduct's When: AFTER or BEFORE.")
     act_desc: uuid.UUID | None
     calendar: str | None
     business_days: bool
