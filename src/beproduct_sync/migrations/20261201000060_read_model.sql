@@ -284,16 +284,34 @@ RETURNS SETOF ops_api.milestone_row
 LANGUAGE sql STABLE SECURITY INVOKER
 SET search_path = '' SET jit = off SET random_page_cost = 1.1
 AS $$
-WITH RECURSIVE b AS MATERIALIZED (
-    SELECT m.*, coalesce(m.plan_date, 'infinity'::date) AS k,
-           t.anchor_id, t.days AS rule_days,
+-- The schedule is computed on narrow rows (ids, dates, rule); the readable columns are joined
+-- once at the end.
+WITH RECURSIVE base AS MATERIALIZED (
+    SELECT x.entity_type, x.id, x.entity_id, x.template_item_id, x.plan_date, x.due_date,
+           coalesce(x.rev_date, x.due_date) AS target_date, x.final_date,
+           coalesce(x.status IN ('APPROVED', 'APPROVED_WITH_CORRECTIONS', 'COMPLETE', 'NA'),
+                    false) AS done,
+           coalesce(x.plan_date, 'infinity'::date) AS k,
+           t.anchor_id, greatest(t.days, 0) AS rule_days,
            coalesce(t.calendar ILIKE '%business%', false) AS business,
-           t.rule_version IS NOT NULL AND t.rule_problem IS NULL AND t.anchor_id IS NULL
-               AS starts_schedule
-    FROM ops_api.milestone_state m
-    LEFT JOIN ops.tracking_timeline_template_item t ON t.id = m.template_item_id
-    WHERE m.plan_id = p_plan
-      AND CASE WHEN p_entity IS NULL THEN m.entity_active ELSE m.entity_id = p_entity END
+           coalesce(t.rule_version IS NOT NULL AND t.rule_problem IS NULL
+                    AND t.anchor_id IS NULL, false) AS starts_schedule
+    FROM (
+        SELECT 'style'::text AS entity_type, m.id, m.plan_style_id AS entity_id,
+               m.template_item_id, m.status, m.plan_date, m.due_date, m.rev_date, m.final_date
+        FROM ops.tracking_plan_style s
+        JOIN ops.tracking_plan_style_timeline m ON m.plan_style_id = s.id
+        WHERE s.plan_id = p_plan
+          AND CASE WHEN p_entity IS NULL THEN s.active ELSE s.id = p_entity END
+        UNION ALL
+        SELECT 'material'::text, m.id, m.plan_material_id, m.template_item_id, m.status,
+               m.plan_date, m.due_date, m.rev_date, m.final_date
+        FROM ops.tracking_plan_material s
+        JOIN ops.tracking_plan_material_timeline m ON m.plan_material_id = s.id
+        WHERE s.plan_id = p_plan
+          AND CASE WHEN p_entity IS NULL THEN s.active ELSE s.id = p_entity END
+    ) x
+    LEFT JOIN ops.tracking_timeline_template_item t ON t.id = x.template_item_id
 ),
 inferred AS (
     SELECT b.id,
@@ -305,70 +323,61 @@ inferred AS (
                          OVER (PARTITION BY b.entity_type, b.entity_id ORDER BY b.plan_date
                                RANGE BETWEEN UNBOUNDED PRECEDING AND '1 day' PRECEDING)
            END AS before_key
-    FROM b
+    FROM base b
 ),
 anchored AS (
     SELECT DISTINCT ON (b.id) b.id, a.id AS anchor_instance
-    FROM b JOIN b a
-      ON a.entity_type = b.entity_type AND a.entity_id = b.entity_id
-     AND a.template_item_id = b.anchor_id AND a.k <= b.k AND a.id <> b.id
+    FROM base b JOIN base a
+      ON a.entity_id = b.entity_id AND a.template_item_id = b.anchor_id
+     AND a.entity_type = b.entity_type AND a.k <= b.k AND a.id <> b.id
     ORDER BY b.id, a.id
 ),
-linked AS (
-    SELECT b.*,
-           CASE WHEN an.anchor_instance IS NOT NULL THEN an.anchor_instance
-                WHEN b.starts_schedule THEN NULL
-                ELSE substr(i.before_key, 9)::uuid END AS pred,
-           CASE WHEN an.anchor_instance IS NOT NULL OR b.starts_schedule THEN 'schema'
-                WHEN i.before_key IS NOT NULL THEN 'inferred'
-                ELSE 'none' END AS source,
-           an.anchor_instance IS NOT NULL OR b.starts_schedule AS by_rule
-    FROM b
+node AS MATERIALIZED (
+    SELECT b.entity_type, b.id, b.entity_id, b.plan_date, b.due_date, b.target_date, b.done,
+           c.pred, c.by_rule,
+           CASE WHEN c.by_rule THEN 'schema'
+                WHEN c.pred IS NOT NULL THEN 'inferred' ELSE 'none' END AS source,
+           b.business, b.rule_days, p.due_date AS pred_due,
+           st.start_plan,
+           greatest(CASE WHEN c.by_rule AND b.business AND st.start_plan IS NOT NULL
+                         THEN ops_api.add_days(st.start_plan, b.rule_days, true) - st.start_plan
+                         WHEN c.by_rule THEN coalesce(b.rule_days, 0)
+                         WHEN c.pred IS NOT NULL THEN b.plan_date - st.start_plan
+                         ELSE 0 END, 0) AS duration,
+           CASE WHEN b.done THEN coalesce(b.final_date, b.target_date, b.plan_date)
+                ELSE greatest(coalesce(b.target_date, b.plan_date), today.d) END AS own_end
+    FROM base b
+    CROSS JOIN (SELECT ops_api.today() AS d) today
     JOIN inferred i ON i.id = b.id
     LEFT JOIN anchored an ON an.id = b.id
+    CROSS JOIN LATERAL (
+        SELECT CASE WHEN an.anchor_instance IS NOT NULL THEN an.anchor_instance
+                    WHEN b.starts_schedule THEN NULL
+                    ELSE substr(i.before_key, 9)::uuid END AS pred,
+               an.anchor_instance IS NOT NULL OR b.starts_schedule AS by_rule
+    ) c
+    LEFT JOIN base p ON p.id = c.pred
+    CROSS JOIN LATERAL (
+        SELECT CASE WHEN p.id IS NOT NULL THEN p.plan_date
+                    WHEN c.by_rule AND b.business
+                        THEN ops_api.add_days(b.plan_date, -b.rule_days, true)
+                    WHEN c.by_rule THEN b.plan_date - coalesce(b.rule_days, 0)
+                    ELSE b.plan_date END AS start_plan
+    ) st
 ),
-sched AS MATERIALIZED (
-    SELECT l.*,
-           CASE WHEN l.by_rule AND p.id IS NOT NULL THEN p.plan_date
-                WHEN l.by_rule AND l.business
-                    THEN ops_api.add_days(l.plan_date, -greatest(l.rule_days, 0), true)
-                WHEN l.by_rule THEN l.plan_date - greatest(l.rule_days, 0)
-                WHEN p.id IS NOT NULL THEN p.plan_date
-                ELSE l.plan_date END AS start_plan,
-           p.due_date AS pred_due
-    FROM linked l
-    LEFT JOIN b p ON p.id = l.pred
-),
-dur AS MATERIALIZED (
-    SELECT s.*,
-           greatest(CASE WHEN s.by_rule AND s.business AND s.start_plan IS NOT NULL
-                         THEN ops_api.add_days(s.start_plan, greatest(s.rule_days, 0), true)
-                              - s.start_plan
-                         WHEN s.by_rule THEN greatest(s.rule_days, 0)
-                         WHEN s.pred IS NOT NULL THEN s.plan_date - s.start_plan
-                         ELSE 0 END, 0) AS duration,
-           CASE WHEN s.is_completed THEN coalesce(s.final_date, s.target_date, s.plan_date)
-                ELSE greatest(coalesce(s.target_date, s.plan_date), (SELECT ops_api.today()))
-           END AS own_end
-    FROM sched s
-),
-walk (id, path, cum, proj, driver, depth) AS (
-    SELECT d.id, ARRAY[d.id], 0, d.own_end, d.id, 1
-    FROM dur d WHERE d.pred IS NULL
+walk (id, entity_type, entity_id, path, cum, proj, driver, depth) AS (
+    SELECT n.id, n.entity_type, n.entity_id, ARRAY[n.id], 0, n.own_end, n.id, 1
+    FROM node n WHERE n.pred IS NULL
     UNION ALL
-    SELECT d.id, w.path || d.id, w.cum + d.duration,
-           CASE WHEN d.is_completed THEN d.own_end
-                ELSE greatest(d.own_end, w.proj + d.duration) END,
-           CASE WHEN NOT d.is_completed AND w.proj + d.duration >= coalesce(d.own_end, w.proj)
-                THEN w.driver ELSE d.id END,
+    SELECT n.id, n.entity_type, n.entity_id, w.path || n.id, w.cum + n.duration,
+           CASE WHEN n.done THEN n.own_end ELSE greatest(n.own_end, w.proj + n.duration) END,
+           CASE WHEN NOT n.done AND w.proj + n.duration >= coalesce(n.own_end, w.proj)
+                THEN w.driver ELSE n.id END,
            w.depth + 1
-    FROM walk w JOIN dur d ON d.pred = w.id
+    FROM walk w JOIN node n ON n.pred = w.id
     WHERE w.depth < 10000  -- never reached: links only go to earlier dates (see above)
 ),
-w AS MATERIALIZED (
-    SELECT w.*, d.entity_type, d.entity_id
-    FROM walk w JOIN dur d ON d.id = w.id
-),
+w AS MATERIALIZED (SELECT * FROM walk),
 final AS MATERIALIZED (
     SELECT DISTINCT ON (w.entity_type, w.entity_id)
            w.entity_type, w.entity_id, w.id, w.proj AS row_end,
@@ -381,29 +390,30 @@ reach AS (
     FROM w, unnest(w.path) AS a(node)
     GROUP BY a.node
 )
-SELECT d.entity_type, d.id, d.entity_id, d.plan_id, d.plan_name, d.folder_id, d.folder_name,
-       d.template_item_id, d.milestone_name, d.short_name, d.department, d.page_name,
-       d.style_number, d.style_name, d.color_name, d.supplier_name, d.entity_active,
-       d.status, d.status_label, d.plan_date, d.due_date, d.rev_date, d.final_date,
-       d.target_date, d.assigned_to, d.shared_with, d.is_completed, d.is_late_now,
-       d.days_late, d.days_late_to_plan, d.completed_late,
-       d.pred, d.source, d.duration, d.start_plan,
-       CASE WHEN d.by_rule AND d.business AND d.duration > 0
-                THEN ops_api.add_days(d.due_date, -greatest(d.rule_days, 0), true)
-            WHEN d.duration > 0 THEN d.due_date - d.duration
-            WHEN d.pred IS NOT NULL THEN d.pred_due
-            ELSE d.due_date END,
-       d.business,
-       w.proj - d.duration, w.proj,
-       CASE WHEN NOT d.is_completed
-            THEN greatest(f.row_end - (r.reach - w.cum) - w.proj, 0) END,
-       coalesce(d.id = ANY (f.chain), false),
-       coalesce(d.id = f.id, false),
+SELECT ms.entity_type, ms.id, ms.entity_id, ms.plan_id, ms.plan_name, ms.folder_id,
+       ms.folder_name, ms.template_item_id, ms.milestone_name, ms.short_name, ms.department,
+       ms.page_name, ms.style_number, ms.style_name, ms.color_name, ms.supplier_name,
+       ms.entity_active, ms.status, ms.status_label, ms.plan_date, ms.due_date, ms.rev_date,
+       ms.final_date, ms.target_date, ms.assigned_to, ms.shared_with, ms.is_completed,
+       ms.is_late_now, ms.days_late, ms.days_late_to_plan, ms.completed_late,
+       n.pred, n.source, n.duration, n.start_plan,
+       CASE WHEN n.by_rule AND n.business AND n.duration > 0
+                THEN ops_api.add_days(n.due_date, -n.rule_days, true)
+            WHEN n.duration > 0 THEN n.due_date - n.duration
+            WHEN n.pred IS NOT NULL THEN n.pred_due
+            ELSE n.due_date END,
+       n.business,
+       w.proj - n.duration, w.proj,
+       CASE WHEN NOT n.done THEN greatest(f.row_end - (r.reach - w.cum) - w.proj, 0) END,
+       n.id = ANY (f.chain),
+       n.id = f.id,
        w.depth
-FROM dur d
-JOIN w ON w.id = d.id
-JOIN reach r ON r.id = d.id
-JOIN final f ON f.entity_type = d.entity_type AND f.entity_id = d.entity_id
+FROM node n
+JOIN w ON w.id = n.id
+JOIN reach r ON r.id = n.id
+JOIN final f ON f.entity_type = n.entity_type AND f.entity_id = n.entity_id
+JOIN ops_api.milestone_state ms ON ms.id = n.id
+WHERE ms.plan_id = p_plan AND (p_entity IS NULL OR ms.entity_id = p_entity)
 $$;
 
 -- One style's (or material's) milestones in schedule order.
@@ -443,16 +453,19 @@ RETURNS TABLE (
 LANGUAGE sql STABLE SECURITY INVOKER
 SET search_path = '' SET jit = off SET random_page_cost = 1.1
 AS $$
-    WITH m AS MATERIALIZED (SELECT * FROM ops_api.plan_milestones(p_plan))
+    WITH m AS MATERIALIZED (SELECT * FROM ops_api.plan_milestones(p_plan)),
+    counts AS (
+        SELECT entity_id, count(*) FILTER (WHERE on_critical_path)::integer AS chain,
+               count(*) FILTER (WHERE is_late_now)::integer AS late
+        FROM m GROUP BY entity_id
+    )
     SELECT f.entity_type, f.entity_id, f.style_number, f.style_name, f.color_name,
            f.id, f.milestone_name, f.target_date, f.projected_end,
            greatest(coalesce(f.projected_end - f.target_date, 0), 0),
            p.end_date, greatest(coalesce(f.projected_end - p.end_date, 0), 0),
-           (SELECT count(*)::integer FROM m c
-             WHERE c.entity_id = f.entity_id AND c.on_critical_path),
-           (SELECT count(*)::integer FROM m c
-             WHERE c.entity_id = f.entity_id AND c.is_late_now)
+           c.chain, c.late
     FROM m f
+    JOIN counts c ON c.entity_id = f.entity_id
     JOIN ops.tracking_plan p ON p.id = f.plan_id
     WHERE f.is_final
     ORDER BY f.projected_end DESC NULLS LAST, f.style_number, f.entity_id
