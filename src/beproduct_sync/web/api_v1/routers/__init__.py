@@ -8,6 +8,6 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from beproduct_sync.web.api_v1.routers import plans
+from beproduct_sync.web.api_v1.routers import plans, timeline, users
 
-ROUTERS: tuple[APIRouter, ...] = (plans.router,)
+ROUTERS: tuple[APIRouter, ...] = (plans.router, timeline.router, users.router)
