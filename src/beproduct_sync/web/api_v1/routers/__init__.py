@@ -8,6 +8,6 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from beproduct_sync.web.api_v1.routers import plans
+from beproduct_sync.web.api_v1.routers import plans, timeline_changes
 
-ROUTERS: tuple[APIRouter, ...] = (plans.router,)
+ROUTERS: tuple[APIRouter, ...] = (plans.router, timeline_changes.router)
