@@ -4,7 +4,7 @@ As BeProduct does after an Edit (or a change made in its UI), each body is POSTe
 subscription's `Authorization: Bearer <secret>` header, after a delay drawn per body (so bodies
 of one edit may arrive out of order), and some bodies twice (`Behaviour.webhook_delay_seconds`,
 `webhook_duplicate_fraction`). A failed delivery (connection refused, 5xx) is retried a few
-times, as a webhook sender would. Runs in its own thread with a plain httpx client.
+times, as a webhook sender would. Runs in a few threads with plain httpx clients.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ import orjson
 from beproduct_sync.testing.fake.behaviour import Behaviour
 
 RETRIES = 5
+THREADS = 4  # deliveries in flight at once, as a webhook sender's workers would have
 RETRY_SECONDS = 0.5
 MIN_DELAY_SECONDS = 0.02
 
@@ -49,7 +50,7 @@ class DeliveryStats:
 
 
 class WebhookSender:
-    """A background thread POSTing scheduled bodies to the target URL."""
+    """Background threads POSTing scheduled bodies to the target URL."""
 
     def __init__(self, behaviour: Behaviour, seed: int = 1) -> None:
         self.behaviour = behaviour
@@ -60,18 +61,23 @@ class WebhookSender:
         self._heap: list[tuple[float, int, bytes, int]] = []
         self._seq = itertools.count()
         self._cond = threading.Condition()
-        self._thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
         self._closed = False
+        self._in_flight = 0
 
     def target(self, url: str | None, secret: str | None) -> None:
         """Where bodies go (None: nowhere; bodies are then dropped, as with no subscription)."""
         with self._cond:
             self.url, self.secret = url, secret
-            if url and self._thread is None:
-                self._thread = threading.Thread(
-                    target=self._run, name="fake-beproduct-webhooks", daemon=True
-                )
-                self._thread.start()
+            if url and not self._threads:
+                self._threads = [
+                    threading.Thread(
+                        target=self._run, name=f"fake-beproduct-webhooks-{i}", daemon=True
+                    )
+                    for i in range(THREADS)
+                ]
+                for t in self._threads:
+                    t.start()
 
     def send(self, bodies: list[dict[str, Any]]) -> None:
         """Schedule bodies (each after its own random delay; some twice)."""
@@ -93,17 +99,17 @@ class WebhookSender:
             self._cond.notify()
 
     def pending(self) -> int:
-        """Bodies not yet delivered (or given up)."""
+        """Bodies not yet delivered (or given up), in flight included."""
         with self._cond:
-            return len(self._heap)
+            return len(self._heap) + self._in_flight
 
     def close(self) -> None:
         """Stop the thread (undelivered bodies are dropped)."""
         with self._cond:
             self._closed = True
-            self._cond.notify()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+            self._cond.notify_all()
+        for t in self._threads:
+            t.join(timeout=5)
 
     def _run(self) -> None:
         with httpx.Client(timeout=10.0) as http:
@@ -118,10 +124,12 @@ class WebhookSender:
                         return
                     _, _, raw, tries = heapq.heappop(self._heap)
                     url, secret = self.url, self.secret
-                if url is None:
-                    continue
-                ok, status = _post(http, url, secret, raw)
+                    self._in_flight += 1
+                    if self._heap:
+                        self._cond.notify()  # another thread may take the next one
+                ok, status = _post(http, url, secret, raw) if url else (False, "no target")
                 with self._cond:
+                    self._in_flight -= 1
                     self.stats.statuses[status] = self.stats.statuses.get(status, 0) + 1
                     if ok:
                         self.stats.delivered += 1
