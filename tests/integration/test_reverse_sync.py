@@ -410,3 +410,22 @@ def test_successive_changes_of_one_milestone_go_out_in_order_and_our_echo_is_no_
             assert done["state"] == "confirmed", done["conflict"]
         assert fake_milestone(fake, row).status == "Complete"
         assert fake.count("style_edit") == 3
+
+
+def test_without_an_echo_a_sent_change_is_confirmed_by_reading_it_back(
+    db_url: str, fake: FakeBeProduct, tmp_path: Path
+) -> None:
+    env = settings_env(db_url, fake, BEPRODUCT_SYNC_OUTBOX_CONFIRM_SECONDS="1")
+    with serving(tmp_path, env) as served:
+        _DB[served.base] = db_url  # BeProduct sends us no webhooks at all here
+        row = first_row(fake)
+        announce(served, fake, row)
+        m = fake_milestone(fake, row)
+        made = request(db_url, m.id, "no-echo", {"status": "na"})
+        done = until(reached(db_url, made["id"], "confirmed"), what="confirmation")
+        assert done["confirmed_by"] == "readback"
+        assert done["confirmed_event_id"] is None
+        assert done["sent_at"] is not None
+        assert fake.sender.stats.queued == 0
+        # One re-read before the write, one read-back after it.
+        assert fake.count("style_timeline") == 2
