@@ -114,8 +114,11 @@ def announce(served: Served, fake: FakeBeProduct, row: Row) -> None:
     until(
         lambda: one(
             served_db(served),
-            "SELECT count(*) FROM ops.tracking_plan_style_timeline WHERE plan_style_id = %s",
-            (row.id,),
+            "SELECT (SELECT count(*) FROM ops.tracking_plan_style_timeline"
+            "        WHERE plan_style_id = %s)"
+            " + (SELECT count(*) FROM ops.tracking_plan_material_timeline"
+            "    WHERE plan_material_id = %s)",
+            (row.id, row.id),
         ),
         what="the OnCreate to be applied",
     )
@@ -197,6 +200,14 @@ def test_a_change_round_trips_through_beproduct_and_its_echo_confirms_it(
         assert applied_events_for(db_url, m.id) == 1
         status = run_cli("status", "--json", env=settings_env(db_url, fake))
         assert json.loads(status.stdout)["change_requests"]["confirmed"] == 1
+        # serve's /metrics shows its worker child's sender (refreshed every few seconds).
+        until(
+            lambda: (
+                'beproduct_sync_outbox_requests{state="confirmed"} 1.0'
+                in httpx.get(served.base + "/metrics").text
+            ),
+            what="the outbox gauge",
+        )
 
 
 def test_a_change_made_in_beproduct_meanwhile_is_a_conflict_and_nothing_is_overwritten(
@@ -429,3 +440,35 @@ def test_without_an_echo_a_sent_change_is_confirmed_by_reading_it_back(
         assert fake.sender.stats.queued == 0
         # One re-read before the write, one read-back after it.
         assert fake.count("style_timeline") == 2
+
+
+def test_a_material_milestone_changed_over_http_round_trips(
+    db_url: str, fake: FakeBeProduct, tmp_path: Path
+) -> None:
+    token = "reverse-write-token-0123"
+    with service(tmp_path, db_url, fake, BEPRODUCT_SYNC_API_WRITE_TOKENS=token) as served:
+        row = fake.world.rows("Material")[0]
+        announce(served, fake, row)
+        m = fake_milestone(fake, row)
+        reply = httpx.patch(
+            f"{served.base}/api/v1/tracking/timeline/node/{m.id}",
+            json={"status": "waiting_on", "final_date": "2026-06-30"},
+            headers={"Authorization": f"Bearer {token}", "Idempotency-Key": "mat-1"},
+        )
+        assert reply.status_code == 202, reply.text
+        made = reply.json()["request"]
+        assert made["entity_type"] == "material"
+        done = until(reached(db_url, made["id"], "confirmed"), what="confirmation")
+        assert done["confirmed_by"] == "echo"
+        assert fake.count("material_edit") == 1
+        assert fake.count("style_edit") == 0
+        now = fake_milestone(fake, row)
+        assert now.status == "Waiting On"
+        assert (
+            one(
+                db_url,
+                "SELECT final_date::text FROM ops.tracking_plan_material_timeline WHERE id = %s",
+                (m.id,),
+            )
+            == "2026-06-30"
+        )

@@ -366,6 +366,8 @@ class Sender:
         if not claimed:
             return 0
         out = _Settle([])
+        cur2 = await conn.execute(query("outbox_superseded"), {"ids": [r.id for r in claimed]})
+        superseded = {int(a): int(b) for a, b in await cur2.fetchall()}
         groups: dict[tuple[str, str], list[ChangeRequest]] = {}
         for req in claimed:
             groups.setdefault((req.plan_id, req.kind), []).append(req)
@@ -380,6 +382,15 @@ class Sender:
                 theirs = None if item is None else state_from_api(item, cfg.zone)
                 if theirs is not None and satisfied(req, theirs):
                     out.add(req, "confirmed", confirmed_by="readback", response=item)
+                elif theirs is not None and req.id in superseded:
+                    # BeProduct took it (2xx) and then our own later request.
+                    out.add(
+                        req,
+                        "confirmed",
+                        confirmed_by="readback",
+                        response=item,
+                        last_error=f"followed by request {superseded[req.id]} before the read-back",
+                    )
                 elif theirs is None:
                     out.add(
                         req,

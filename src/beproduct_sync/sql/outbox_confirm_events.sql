@@ -14,6 +14,7 @@ SET state = 'confirmed',
     confirmed_at = clock_timestamp(),
     confirmed_by = 'echo',
     confirmed_event_id = e.log_id,
+    sent_at = coalesce(r.sent_at, clock_timestamp()),  -- the echo beat the sender's bookkeeping
     locked_by = NULL,
     locked_until = NULL,
     updated_at = clock_timestamp()
