@@ -472,3 +472,37 @@ def test_a_material_milestone_changed_over_http_round_trips(
             )
             == "2026-06-30"
         )
+
+
+def test_a_4xx_from_the_edit_rejects_only_the_bad_request_with_beproducts_message(
+    db_url: str, fake: FakeBeProduct, tmp_path: Path
+) -> None:
+    with service(tmp_path, db_url, fake) as served:
+        row = first_row(fake)
+        announce(served, fake, row)
+        gone, kept = fake_milestone(fake, row, 0), fake_milestone(fake, row, 1)
+
+        def remove_gone() -> None:
+            with fake.world.lock:
+                fake.world.row(row.id).milestones.remove(gone)
+
+        # The milestone disappears from BeProduct right after the sender's re-read saw it:
+        # BeProduct's Edit refuses the whole body.
+        fake.after_page("Style", remove_gone)
+        with psycopg.connect(db_url) as conn:  # one transaction: one batch
+            ids = [
+                conn.execute(
+                    "SELECT (ops_api.request_timeline_change(%s, %s, %s::jsonb) ->> 'id')::int",
+                    (m.id, f"edit-4xx-{i}", json.dumps({"status": "complete"})),
+                ).fetchone()
+                for i, m in enumerate((gone, kept))
+            ]
+        (bad,), (good,) = ids  # type: ignore[misc]
+        rejected = until(reached(db_url, bad, "rejected"), what="the rejection")
+        assert rejected["last_error"].startswith("BeProduct rejected the edit: HTTP 400: ")
+        assert f"Timeline item {gone.id} was not found" in rejected["last_error"]
+        assert rejected["beproduct_response"]["error"] == "bad_request"
+        until(reached(db_url, good, "confirmed"), what="the good one")
+        assert fake_milestone(fake, row, 0).status == "Complete"  # `kept` is first now
+        assert fake.count("style_edit", 400) == 2  # the batch, then the bad one alone
+        assert fake.count("style_edit", 200) == 1

@@ -53,7 +53,12 @@ from beproduct_sync._backoff import Backoff, keep_running, pause, retry_delay
 from beproduct_sync.api.client import Listing
 from beproduct_sync.api.tokens import open_client
 from beproduct_sync.config import Settings
-from beproduct_sync.errors import BeProductError, BeProductRejected, BeProductThrottled
+from beproduct_sync.errors import (
+    BeProductError,
+    BeProductNotFound,
+    BeProductRejected,
+    BeProductThrottled,
+)
 from beproduct_sync.metrics import OUTBOX_BATCH_SIZE, OUTBOX_OUTCOMES, OUTBOX_REQUESTS
 from beproduct_sync.model.changes import (
     SCALARS,
@@ -311,16 +316,17 @@ class Sender:
         OUTBOX_BATCH_SIZE.observe(len(reqs))
         try:
             answer = await edit(plan, edit_body(reqs))
-        except BeProductRejected as exc:
+        except (BeProductRejected, BeProductNotFound) as exc:
             if len(reqs) > 1:  # one bad milestone fails the whole body: find it
                 for req in reqs:
                     await self._edit(plan, kind, [req], out)
                 return
+            body = getattr(exc, "body", None)
             out.add(
                 reqs[0],
                 "rejected",
                 last_error=_rejection(exc),
-                response=exc.body if isinstance(exc.body, dict) else None,
+                response=body if isinstance(body, dict) else None,
             )
             return
         except BeProductError as exc:
@@ -426,8 +432,8 @@ def _with_base(req: ChangeRequest, ours: MilestoneState) -> ChangeRequest:
     return replace(req, base=base)
 
 
-def _rejection(exc: BeProductRejected) -> str:
-    message = exc.message or str(exc)
+def _rejection(exc: BeProductError) -> str:
+    message = getattr(exc, "message", None) or str(exc)
     return f"BeProduct rejected the edit: {message}"
 
 
