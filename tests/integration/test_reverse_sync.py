@@ -380,7 +380,9 @@ def test_sigkill_mid_send_ends_with_exactly_the_requested_state_in_beproduct(
             except subprocess.TimeoutExpired:
                 second.kill()
                 second.wait()
-        assert done["claims"] == 2
+        # Confirmed by the echo of the killed attempt's write (if BeProduct applied it), or by
+        # the second sender: its re-read finds the write landed, or it sends it again.
+        assert done["confirmed_by"] in ("echo", "already")
         now = fake_milestone(fake, row)
         assert now.status == "Approved"
         assert [u.id for u in now.assigned_to].count(user.id) == 1
