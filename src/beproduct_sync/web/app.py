@@ -24,8 +24,9 @@ from beproduct_sync.inbox.log import Received, record
 from beproduct_sync.model.body import canonical, decode, digest
 from beproduct_sync.model.webhook import event_type_label
 from beproduct_sync.sql import query
-from beproduct_sync.web import readiness
+from beproduct_sync.web import dashboard, readiness
 from beproduct_sync.web.auth import Guard, Rejected, guard_from
+from beproduct_sync.web.dashboard.session import sessions_from
 from beproduct_sync.web.responses import HANDLERS, error, json_reply
 
 log = structlog.get_logger("beproduct_sync.web")
@@ -171,6 +172,11 @@ def create_app(
             "INSECURE DEV MODE: webhooks are accepted WITHOUT authentication;"
             " set BEPRODUCT_WEBHOOK_SECRET before exposing this service"
         )
+        log.warning(
+            "INSECURE DEV MODE: the dashboard is open to anyone who reaches it, with write"
+            " access (replay); set BEPRODUCT_SYNC_API_TOKENS before exposing this service"
+        )
+    sessions = sessions_from(settings)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -184,6 +190,12 @@ def create_app(
             settings.beproduct_sync_pool_timeout_seconds,
             metrics_dir,
         )
+        app.state.dashboard = dashboard.Dashboard(
+            active,
+            sessions,
+            settings.beproduct_sync_pool_timeout_seconds,
+            settings.beproduct_sync_dashboard_refresh_seconds,
+        )
         try:
             yield
         finally:
@@ -195,5 +207,6 @@ def create_app(
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
         Route("/metrics", metrics_text, methods=["GET"]),
+        *dashboard.routes(),  # `/` and the dashboard's pages, fragments, actions and assets
     ]
     return Starlette(routes=routes, exception_handlers=HANDLERS, lifespan=lifespan)
