@@ -8,7 +8,7 @@ form too. Every POST needs the session's CSRF token.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs, quote
@@ -26,6 +26,7 @@ from beproduct_sync.inbox.requeue import Selection
 from beproduct_sync.inbox.status import InboxStatus
 from beproduct_sync.web.dashboard import render
 from beproduct_sync.web.dashboard.session import COOKIE, Session, Sessions
+from beproduct_sync.web.dashboard.snapshot import Snapshot
 
 log = structlog.get_logger("beproduct_sync.dashboard")
 
@@ -40,6 +41,13 @@ class Dashboard:
     sessions: Sessions
     db_timeout: float
     refresh_seconds: float = 5.0
+    operations: Snapshot[overview.Operations] = field(init=False)
+    chart: Snapshot[dict[str, Any]] = field(init=False)
+
+    def __post_init__(self) -> None:
+        # Shared by every viewer: computed at most once per refresh interval (see snapshot).
+        object.__setattr__(self, "operations", Snapshot(self.refresh_seconds))
+        object.__setattr__(self, "chart", Snapshot(self.refresh_seconds * 6))
 
 
 def _state(request: Request) -> Dashboard:
@@ -77,7 +85,7 @@ def _context(request: Request, session: Session, **values: Any) -> dict[str, Any
         "insecure": state.sessions.guard.insecure,
         "refresh_seconds": state.refresh_seconds,
         "path": request.url.path,
-        "now": datetime.now(UTC),
+        "now": state.operations.taken_at or datetime.now(UTC),
         "notice": None,
         **values,
     }
@@ -142,10 +150,14 @@ async def logout(request: Request) -> Response:
     return response
 
 
-async def _operations(request: Request) -> overview.Operations:
+async def _operations(request: Request, *, fresh: bool = False) -> overview.Operations:
     state = _state(request)
-    async with state.pool.connection(timeout=state.db_timeout) as conn:
-        return await overview.operations(conn)
+
+    async def compute() -> overview.Operations:
+        async with state.pool.connection(timeout=state.db_timeout) as conn:
+            return await overview.operations(conn)
+
+    return await state.operations.get(compute, fresh=fresh)
 
 
 async def operations_page(request: Request) -> Response:
@@ -172,13 +184,17 @@ async def operations_panels(request: Request) -> Response:
 
 async def _chart(request: Request) -> dict[str, Any]:
     state = _state(request)
-    async with state.pool.connection(timeout=state.db_timeout) as conn:
-        minutes = await overview.per_minute(conn)
-    return {
-        "labels": [f"{m.astimezone(UTC):%H:%M}" for m, _ in minutes],
-        "values": [n for _, n in minutes],
-        "total": sum(n for _, n in minutes),
-    }
+
+    async def compute() -> dict[str, Any]:
+        async with state.pool.connection(timeout=state.db_timeout) as conn:
+            minutes = await overview.per_minute(conn)
+        return {
+            "labels": [f"{m.astimezone(UTC):%H:%M}" for m, _ in minutes],
+            "values": [n for _, n in minutes],
+            "total": sum(n for _, n in minutes),
+        }
+
+    return await state.chart.get(compute)
 
 
 async def operations_chart(request: Request) -> Response:
@@ -218,7 +234,7 @@ async def replay_dead_letter(request: Request) -> Response:
     )
     if not request.headers.get("hx-request"):
         return RedirectResponse("/", 303, headers=render.SECURITY_HEADERS)
-    ops = await _operations(request)
+    ops = await _operations(request, fresh=True)
     context = _context(request, session, ops=ops, notice=notice)
     return render.page("_operations_panels.html", context)
 
