@@ -5,17 +5,25 @@ Skipped, loudly, only when no Chromium is installed (.ci/run installs Debian's).
 
 from __future__ import annotations
 
+import asyncio
 import signal
 import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import psycopg
 import pytest
 from playwright.sync_api import Page, expect
 
+from beproduct_sync.api import backfill
+from beproduct_sync.api.client import BeProductClient
+from beproduct_sync.api.reconcile import reconcile_all
+from beproduct_sync.config import Settings
+from beproduct_sync.testing.fake import FakeBeProduct, Sizes
 from tests.helpers.browser import Seen, browser_page, screenshot
 from tests.helpers.cli import SECRET, Served, cli, env_with, serving
 from tests.helpers.samples import SAMPLE_NAMES, load_sample
@@ -121,7 +129,7 @@ def test_operations_counts_move_live_and_a_dead_letter_is_replayed_from_the_brow
         expect(dead_row).to_contain_text("injected failure for style MSP26O73")
         expect(dead_row).to_contain_text("OnCreate")
         expect(page.get_by_test_id("queue-depth")).to_have_text("0")
-        screenshot(page, tmp_path, "operations")
+        screenshot(page, tmp_path, "operations-live")
         assert statuses(db_url)[create_id] == "dead"
 
         # The cause is gone (a worker without the fault); Replay sends the event back.
@@ -136,6 +144,54 @@ def test_operations_counts_move_live_and_a_dead_letter_is_replayed_from_the_brow
         assert statuses(db_url)[create_id] == "applied"
         assert page.evaluate("window.__sameDocument") == "yes"
         expect(page.get_by_test_id("events-24h")).to_have_text("3 in all", timeout=WAIT_MS)
+        assert_clean(seen)
+
+
+def backfill_and_reconcile(db_url: str) -> None:
+    """A small fake account copied in, one milestone changed here, then a reconcile pass:
+    the API, backfill and reconcile panels all have something to show."""
+    sizes = Sizes(folders=1, plans=3, styles=4, milestones=5, materials=1, material_milestones=2)
+    with FakeBeProduct.running(seed=5, sizes=sizes) as fake:
+        values: dict[str, Any] = {k.lower(): v for k, v in fake.env().items()}
+        settings = Settings(_env_file=None, **values)
+
+        async def go() -> None:
+            async with BeProductClient(settings) as client:
+                await backfill.run(db_url, client, backfill.Options(), ZoneInfo("UTC"))
+            with psycopg.connect(db_url) as conn:
+                conn.execute(
+                    "UPDATE ops.tracking_plan_style_timeline SET status = 'REJECTED',"
+                    " status_label = 'Rejected' WHERE id = (SELECT id"
+                    " FROM ops.tracking_plan_style_timeline"
+                    " WHERE status IS DISTINCT FROM 'REJECTED' ORDER BY id LIMIT 1)"
+                )
+            async with BeProductClient(settings) as client:
+                await reconcile_all(db_url, client, ZoneInfo("UTC"))
+
+        asyncio.run(go())
+
+
+def test_every_operations_panel_shows_the_api_reconcile_and_backfill_state(
+    tmp_path: Path, db_url: str
+) -> None:
+    backfill_and_reconcile(db_url)
+    env = service_env(db_url, BEPRODUCT_SYNC_FAULT_STYLE_NUMBERS=FAILING_STYLE)
+    with (
+        serving(tmp_path, env, "--workers", "1", "--worker-processes", "0") as served,
+        browser_page() as (page, seen),
+    ):
+        sign_in(page, served.base, WRITE_TOKEN)
+        post_samples(served)
+        expect(page.get_by_test_id("count-dead")).to_have_text("2", timeout=WAIT_MS)
+        expect(page.get_by_test_id("count-applied")).to_have_text("1", timeout=WAIT_MS)
+        expect(page.get_by_test_id("api-backfill")).to_contain_text("none")
+        expect(page.get_by_test_id("api-reconcile")).to_contain_text("none")
+        expect(page.get_by_test_id("reconcile-last")).to_contain_text("1 drift over 3 plans")
+        expect(page.get_by_test_id("backfill-runs")).to_contain_text("done")
+        page.reload()  # the chart is drawn on load with all three events
+        expect(page.get_by_test_id("events-24h")).to_have_text("3 in all")
+        expect(page.locator("canvas[data-drawn=true]")).to_have_count(1)
+        screenshot(page, tmp_path, "operations")
         assert_clean(seen)
 
 
