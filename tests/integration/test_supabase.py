@@ -538,14 +538,18 @@ def test_serve_runs_as_the_service_role_receives_applies_and_is_ready(
                     statuses = [
                         r[0] for r in conn.execute("SELECT status FROM ops.beproduct_sync_log")
                     ]
-                if statuses == ["applied"] * 3 or time.monotonic() > deadline:
+                # Two workers may apply the OnDelete before the older OnChange, which then
+                # settles as stale: both are the event taken into account.
+                settled = len(statuses) == 3 and set(statuses) <= {"applied", "stale"}
+                if settled or time.monotonic() > deadline:
                     break
                 time.sleep(0.1)
             assert httpx.get(base + "/metrics", timeout=5).status_code == 200
         finally:
             proc.send_signal(signal.SIGTERM)
             _, err = proc.communicate(timeout=60)
-    assert statuses == ["applied"] * 3
+    assert len(statuses) == 3 and set(statuses) <= {"applied", "stale"}, statuses
+    assert "applied" in statuses
     assert proc.returncode == 0, err
     assert "Traceback" not in err
 
