@@ -69,6 +69,19 @@ class Settings(BaseSettings):
         " replay); a write token can read too.",
     )
 
+    # Dashboard (see web/dashboard/).
+    beproduct_sync_dashboard_session_key: SecretStr | None = Field(
+        default=None,
+        description="Key that signs dashboard session cookies; unset: a random key per process"
+        " (sessions end when `serve` restarts). Set it when several receivers share a URL.",
+    )
+    beproduct_sync_dashboard_session_hours: float = Field(
+        default=12.0, gt=0, description="How long a dashboard sign-in lasts."
+    )
+    beproduct_sync_dashboard_refresh_seconds: float = Field(
+        default=5.0, gt=0, description="How often dashboard panels refresh themselves."
+    )
+
     # Workers (see apply/worker.py).
     beproduct_sync_workers: int = Field(default=2, ge=0)
     beproduct_sync_worker_processes: int = Field(

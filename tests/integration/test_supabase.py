@@ -78,6 +78,8 @@ SERVICE_ONLY = {
     "backfill_run",
     "backfill_checkpoint",
     "schema_migrations",
+    "api_health",
+    "reconcile_run",
 }
 READER_CLAIMS = {"role": "authenticated", "app_metadata": {"beproduct_sync_reader": True}}
 PAYLOADS = [str(sample_path(n)) for n in SAMPLE_NAMES] + [
