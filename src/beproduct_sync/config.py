@@ -69,6 +69,19 @@ class Settings(BaseSettings):
         " replay); a write token can read too.",
     )
 
+    # Dashboard (see web/dashboard/).
+    beproduct_sync_dashboard_session_key: SecretStr | None = Field(
+        default=None,
+        description="Key that signs dashboard session cookies; unset: a random key per process"
+        " (sessions end when `serve` restarts). Set it when several receivers share a URL.",
+    )
+    beproduct_sync_dashboard_session_hours: float = Field(
+        default=12.0, gt=0, description="How long a dashboard sign-in lasts."
+    )
+    beproduct_sync_dashboard_refresh_seconds: float = Field(
+        default=5.0, gt=0, description="How often dashboard panels refresh themselves."
+    )
+
     # Workers (see apply/worker.py).
     beproduct_sync_workers: int = Field(default=2, ge=0)
     beproduct_sync_worker_processes: int = Field(
@@ -186,6 +199,33 @@ class Settings(BaseSettings):
     )
     beproduct_sync_enrich_retry_max_seconds: float = Field(
         default=300.0, gt=0, description="Longest wait between fetch attempts; jobs never expire."
+    )
+
+    # Reverse sync (see api/outbox.py).
+    beproduct_sync_reverse_sync: bool = Field(
+        default=True,
+        description="Send change requests (ops.timeline_change_request) to BeProduct from"
+        " `worker` and `serve`'s workers when the API is configured; false: record only.",
+    )
+    beproduct_sync_outbox_batch_size: int = Field(
+        default=200, ge=1, description="Change requests claimed per batch (one Edit per plan)."
+    )
+    beproduct_sync_outbox_poll_seconds: float = Field(
+        default=1.0, gt=0, description="How often the sender looks for due change requests."
+    )
+    beproduct_sync_outbox_lease_seconds: float = Field(
+        default=120.0, gt=0, description="A claimed change request is taken over after this long."
+    )
+    beproduct_sync_outbox_max_attempts: int = Field(
+        default=8, ge=1, description="Transient send failures before a request is dead."
+    )
+    beproduct_sync_outbox_retry_base_seconds: float = Field(default=5.0, gt=0)
+    beproduct_sync_outbox_retry_max_seconds: float = Field(default=600.0, gt=0)
+    beproduct_sync_outbox_confirm_seconds: float = Field(
+        default=120.0,
+        gt=0,
+        description="A sent request not confirmed by BeProduct's webhook within this long is"
+        " confirmed by reading the milestone back from the API.",
     )
 
     @field_validator("beproduct_sync_date_timezone")

@@ -106,7 +106,7 @@ def new_process_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
 
 
-def worker_name(index: int, process: str | None = None) -> str:
+def worker_name(index: int | str, process: str | None = None) -> str:
     """A name unique among live workers: the process id, '/', the loop number (shown in
     locked_by; the claim query reads the process back from it)."""
     return f"{process or process_id()}/{index}"

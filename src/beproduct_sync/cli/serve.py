@@ -16,6 +16,7 @@ import uvicorn
 
 from beproduct_sync import bootstrap, metrics
 from beproduct_sync.apply.supervise import run_worker_processes
+from beproduct_sync.apply.worker import worker_name
 from beproduct_sync.bootstrap import Runtime, build
 from beproduct_sync.cli.common import (
     BACKGROUND_GRACE_SECONDS,
@@ -102,9 +103,10 @@ async def serve_forever(
             [
                 bootstrap.enricher_work(rt, stop),
                 bootstrap.reconcile_work(rt, stop),
+                bootstrap.outbox_work(rt, stop, worker_name("outbox")),
                 bootstrap.retention_work(rt, stop),
             ],
-            ["enricher", "reconcile", "retention"],
+            ["enricher", "reconcile", "outbox", "retention"],
         )
     if task is not None:
         # Workers (or their supervision) that end while serving (a bug) must not leave a

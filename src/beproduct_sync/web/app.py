@@ -27,12 +27,13 @@ from beproduct_sync.inbox.log import Received, record
 from beproduct_sync.model.body import TooDeep, canonical, decode, digest
 from beproduct_sync.model.webhook import event_type_label
 from beproduct_sync.sql import query
-from beproduct_sync.web import limits, readiness
+from beproduct_sync.web import dashboard, limits, readiness
 from beproduct_sync.web.access import access_from
 from beproduct_sync.web.api_v1 import API_PREFIX, create_api
 from beproduct_sync.web.api_v1.app import bind_pool
 from beproduct_sync.web.auth import Guard, Rejected, guard_from
 from beproduct_sync.web.connections import Connections
+from beproduct_sync.web.dashboard.session import sessions_from
 from beproduct_sync.web.responses import HANDLERS, error, json_reply
 
 log = structlog.get_logger("beproduct_sync.web")
@@ -201,9 +202,9 @@ def new_pool(settings: Settings, url: str) -> Pool:
 def create_app(
     settings: Settings, url: str, *, pool: Pool | None = None, metrics_dir: str | None = None
 ) -> Starlette:
-    """The ASGI app for the database at `url`: the webhook receiver, the operational endpoints
-    and the read API under `/api/v1`; a given `pool` is used as is (and left open), else the
-    lifespan owns one. `/metrics` includes what worker children record in
+    """The ASGI app for the database at `url`: the webhook receiver, the operational endpoints,
+    the read API under `/api/v1` and the dashboard at `/`; a given `pool` is used as is (and
+    left open), else the lifespan owns one. `/metrics` includes what worker children record in
     `metrics_dir`."""
     guard = guard_from(settings)  # ConfigError here: never listen without authentication
     if guard.insecure:
@@ -211,6 +212,11 @@ def create_app(
             "INSECURE DEV MODE: webhooks are accepted WITHOUT authentication;"
             " set BEPRODUCT_WEBHOOK_SECRET before exposing this service"
         )
+        log.warning(
+            "INSECURE DEV MODE: the dashboard is open to anyone who reaches it, with write"
+            " access (replay); set BEPRODUCT_SYNC_API_TOKENS before exposing this service"
+        )
+    sessions = sessions_from(settings)
 
     api = create_api(access_from(settings))
 
@@ -228,6 +234,12 @@ def create_app(
             settings.beproduct_sync_body_timeout_seconds,
             metrics_dir,
         )
+        app.state.dashboard = dashboard.Dashboard(
+            active,
+            sessions,
+            settings.beproduct_sync_pool_timeout_seconds,
+            settings.beproduct_sync_dashboard_refresh_seconds,
+        )
         try:
             yield
         finally:
@@ -240,5 +252,6 @@ def create_app(
         Route("/readyz", readyz, methods=["GET"]),
         Route("/metrics", metrics_text, methods=["GET"]),
         Mount(API_PREFIX, app=api),
+        *dashboard.routes(),  # `/` and the dashboard's pages, fragments, actions and assets
     ]
     return Starlette(routes=routes, exception_handlers=HANDLERS, lifespan=lifespan)
