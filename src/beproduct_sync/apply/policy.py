@@ -14,6 +14,7 @@ from beproduct_sync.model.webhook import TrackingEvent
 
 Fault = Callable[[TrackingEvent], None]
 AfterApply = Callable[[AsyncConnection[Any], RowSet], Awaitable[None]]
+AfterEvents = Callable[[AsyncConnection[Any], list[tuple[int, RowSet]]], Awaitable[None]]
 SKIPPED = "skipped"  # an Outcome status: the row is another worker's now, which reports it
 
 
@@ -30,6 +31,9 @@ class Policy:
     # Called inside the apply transaction, once per plan, after the rows are written
     # (bootstrap wires the enrichment scheduler here).
     after_apply: AfterApply | None = None
+    # Called inside the apply transaction, once per batch, with each event's inbox id and rows,
+    # applied or stale (bootstrap wires reverse sync's echo confirmation here).
+    after_events: AfterEvents | None = None
 
 
 @dataclass(frozen=True)

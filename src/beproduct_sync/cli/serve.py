@@ -16,6 +16,7 @@ import uvicorn
 
 from beproduct_sync import bootstrap, metrics
 from beproduct_sync.apply.supervise import run_worker_processes
+from beproduct_sync.apply.worker import worker_name
 from beproduct_sync.bootstrap import Runtime, build
 from beproduct_sync.cli.common import (
     BACKGROUND_GRACE_SECONDS,
@@ -96,8 +97,12 @@ async def serve_forever(
         # BeProduct API enrichment and scheduled reconciliation, when configured; both end
         # by themselves once `stop` is set.
         background = _background(
-            [bootstrap.enricher_work(rt, stop), bootstrap.reconcile_work(rt, stop)],
-            ["enricher", "reconcile"],
+            [
+                bootstrap.enricher_work(rt, stop),
+                bootstrap.reconcile_work(rt, stop),
+                bootstrap.outbox_work(rt, stop, worker_name("outbox")),
+            ],
+            ["enricher", "reconcile", "outbox"],
         )
     if task is not None:
         # Workers (or their supervision) that end while serving (a bug) must not leave a
