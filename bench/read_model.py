@@ -180,28 +180,34 @@ def serving(url: str) -> Iterator[str]:
         "BEPRODUCT_SYNC_AUTO_MIGRATE": "false",
         "BEPRODUCT_SYNC_LOG_LEVEL": "WARNING",
     }
-    proc = subprocess.Popen(
-        [*command(), "serve", "--workers", "0", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("the service did not become ready")
-            time.sleep(0.2)
-        yield base
-    finally:
-        proc.terminate()
-        proc.wait(60)
+    with tempfile.TemporaryFile() as log:
+        proc = subprocess.Popen(
+            [*command(), "serve", "--workers", "0", "--port", str(port)],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        base = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + 120
+            last = ""
+            while True:
+                try:
+                    reply = httpx.get(f"{base}/readyz", timeout=5)
+                    if reply.status_code == 200:
+                        break
+                    last = reply.text
+                except httpx.HTTPError as exc:
+                    last = type(exc).__name__
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    log.seek(0)
+                    said = log.read().decode(errors="replace")[-2000:]
+                    raise RuntimeError(f"the service did not become ready ({last}): {said}")
+                time.sleep(0.2)
+            yield base
+        finally:
+            proc.terminate()
+            proc.wait(60)
 
 
 def ids(url: str) -> dict[str, list[str]]:
