@@ -3,7 +3,9 @@
 --     from the changed rules and those that could not be followed, joins by hash instead of
 --     probing a CTE per definition, and bounds each walk by its own plan's definitions;
 --   * a user's milestones are looked up by id, and the workload and a plan's progress read the
---     tables they need instead of the readable view with every name joined.
+--     tables they need instead of the readable view with every name joined;
+--   * a page of a plan's timeline computes the schedules of its own rows only
+--     (ops_api.entity_milestones, of which plan_milestones is now the one-row case).
 -- Plain SQL, idempotent.
 
 -- p_changed NULL: resolve every rule of p_plans (and warn about none).
@@ -273,6 +275,182 @@ AS $$
             'risk_level', r.level)
     )
     FROM totals t CROSS JOIN risk r
+$$;
+
+-- plan_milestones for several rows of a plan at once (p_entities NULL: every active row). The
+-- schedule of a row depends on that row alone, so a page of a plan needs only its rows.
+CREATE OR REPLACE FUNCTION ops_api.entity_milestones(p_plan uuid, p_entities uuid[])
+RETURNS SETOF ops_api.milestone_row
+LANGUAGE sql STABLE SECURITY INVOKER
+SET search_path = '' SET jit = off SET random_page_cost = 1.1
+AS $$
+-- The schedule is computed on narrow rows (ids, dates, rule); the readable columns are joined
+-- once at the end.
+WITH RECURSIVE base AS MATERIALIZED (
+    SELECT x.entity_type, x.id, x.entity_id, x.template_item_id, x.plan_date, x.due_date,
+           coalesce(x.rev_date, x.due_date) AS target_date, x.final_date,
+           coalesce(x.status IN ('APPROVED', 'APPROVED_WITH_CORRECTIONS', 'COMPLETE', 'NA'),
+                    false) AS done,
+           coalesce(x.plan_date, 'infinity'::date) AS k,
+           t.anchor_id, greatest(t.days, 0) AS rule_days,
+           coalesce(t.calendar ILIKE '%business%', false) AS business,
+           coalesce(t.rule_version IS NOT NULL AND t.rule_problem IS NULL
+                    AND t.anchor_id IS NULL, false) AS starts_schedule
+    FROM (
+        SELECT 'style'::text AS entity_type, m.id, m.plan_style_id AS entity_id,
+               m.template_item_id, m.status, m.plan_date, m.due_date, m.rev_date, m.final_date
+        FROM ops.tracking_plan_style s
+        JOIN ops.tracking_plan_style_timeline m ON m.plan_style_id = s.id
+        WHERE s.plan_id = p_plan
+          AND CASE WHEN p_entities IS NULL THEN s.active ELSE s.id = ANY (p_entities) END
+        UNION ALL
+        SELECT 'material'::text, m.id, m.plan_material_id, m.template_item_id, m.status,
+               m.plan_date, m.due_date, m.rev_date, m.final_date
+        FROM ops.tracking_plan_material s
+        JOIN ops.tracking_plan_material_timeline m ON m.plan_material_id = s.id
+        WHERE s.plan_id = p_plan
+          AND CASE WHEN p_entities IS NULL THEN s.active ELSE s.id = ANY (p_entities) END
+    ) x
+    LEFT JOIN ops.tracking_timeline_template_item t ON t.id = x.template_item_id
+),
+inferred AS (
+    SELECT b.id,
+           CASE WHEN b.plan_date IS NULL
+                THEN max(to_char(b.plan_date, 'YYYYMMDD') || b.id::text)
+                         FILTER (WHERE b.plan_date IS NOT NULL)
+                         OVER (PARTITION BY b.entity_type, b.entity_id)
+                ELSE max(to_char(b.plan_date, 'YYYYMMDD') || b.id::text)
+                         OVER (PARTITION BY b.entity_type, b.entity_id ORDER BY b.plan_date
+                               RANGE BETWEEN UNBOUNDED PRECEDING AND '1 day' PRECEDING)
+           END AS before_key
+    FROM base b
+),
+anchored AS (
+    SELECT DISTINCT ON (b.id) b.id, a.id AS anchor_instance
+    FROM base b JOIN base a
+      ON a.entity_id = b.entity_id AND a.template_item_id = b.anchor_id
+     AND a.entity_type = b.entity_type AND a.k <= b.k AND a.id <> b.id
+    ORDER BY b.id, a.id
+),
+node AS MATERIALIZED (
+    SELECT b.entity_type, b.id, b.entity_id, b.plan_date, b.due_date, b.target_date, b.done,
+           c.pred, c.by_rule,
+           CASE WHEN c.by_rule THEN 'schema'
+                WHEN c.pred IS NOT NULL THEN 'inferred' ELSE 'none' END AS source,
+           b.business, b.rule_days, p.due_date AS pred_due,
+           st.start_plan,
+           greatest(CASE WHEN c.by_rule AND b.business AND st.start_plan IS NOT NULL
+                         THEN ops_api.add_days(st.start_plan, b.rule_days, true) - st.start_plan
+                         WHEN c.by_rule THEN coalesce(b.rule_days, 0)
+                         WHEN c.pred IS NOT NULL THEN b.plan_date - st.start_plan
+                         ELSE 0 END, 0) AS duration,
+           CASE WHEN b.done THEN coalesce(b.final_date, b.target_date, b.plan_date)
+                ELSE greatest(coalesce(b.target_date, b.plan_date), today.d) END AS own_end
+    FROM base b
+    CROSS JOIN (SELECT ops_api.today() AS d) today
+    JOIN inferred i ON i.id = b.id
+    LEFT JOIN anchored an ON an.id = b.id
+    CROSS JOIN LATERAL (
+        SELECT CASE WHEN an.anchor_instance IS NOT NULL THEN an.anchor_instance
+                    WHEN b.starts_schedule THEN NULL
+                    ELSE substr(i.before_key, 9)::uuid END AS pred,
+               an.anchor_instance IS NOT NULL OR b.starts_schedule AS by_rule
+    ) c
+    LEFT JOIN base p ON p.id = c.pred
+    CROSS JOIN LATERAL (
+        SELECT CASE WHEN p.id IS NOT NULL THEN p.plan_date
+                    WHEN c.by_rule AND b.business
+                        THEN ops_api.add_days(b.plan_date, -b.rule_days, true)
+                    WHEN c.by_rule THEN b.plan_date - coalesce(b.rule_days, 0)
+                    ELSE b.plan_date END AS start_plan
+    ) st
+),
+walk (id, entity_type, entity_id, path, cum, proj, driver, depth) AS (
+    SELECT n.id, n.entity_type, n.entity_id, ARRAY[n.id], 0, n.own_end, n.id, 1
+    FROM node n WHERE n.pred IS NULL
+    UNION ALL
+    SELECT n.id, n.entity_type, n.entity_id, w.path || n.id, w.cum + n.duration,
+           CASE WHEN n.done THEN n.own_end ELSE greatest(n.own_end, w.proj + n.duration) END,
+           CASE WHEN NOT n.done AND w.proj + n.duration >= coalesce(n.own_end, w.proj)
+                THEN w.driver ELSE n.id END,
+           w.depth + 1
+    FROM walk w JOIN node n ON n.pred = w.id
+    WHERE w.depth < 10000  -- never reached: links only go to earlier dates (see above)
+),
+w AS MATERIALIZED (SELECT * FROM walk),
+final AS MATERIALIZED (
+    SELECT DISTINCT ON (w.entity_type, w.entity_id)
+           w.entity_type, w.entity_id, w.id, w.proj AS row_end,
+           w.path[array_position(w.path, w.driver):] AS chain
+    FROM w
+    ORDER BY w.entity_type, w.entity_id, w.proj DESC NULLS LAST, w.depth DESC, w.id
+),
+reach AS (
+    SELECT a.node AS id, max(w.cum) AS reach
+    FROM w, unnest(w.path) AS a(node)
+    GROUP BY a.node
+)
+SELECT ms.entity_type, ms.id, ms.entity_id, ms.plan_id, ms.plan_name, ms.folder_id,
+       ms.folder_name, ms.template_item_id, ms.milestone_name, ms.short_name, ms.department,
+       ms.page_name, ms.style_number, ms.style_name, ms.color_name, ms.supplier_name,
+       ms.entity_active, ms.status, ms.status_label, ms.plan_date, ms.due_date, ms.rev_date,
+       ms.final_date, ms.target_date, ms.assigned_to, ms.shared_with, ms.is_completed,
+       ms.is_late_now, ms.days_late, ms.days_late_to_plan, ms.completed_late,
+       n.pred, n.source, n.duration, n.start_plan,
+       CASE WHEN n.by_rule AND n.business AND n.duration > 0
+                THEN ops_api.add_days(n.due_date, -n.rule_days, true)
+            WHEN n.duration > 0 THEN n.due_date - n.duration
+            WHEN n.pred IS NOT NULL THEN n.pred_due
+            ELSE n.due_date END,
+       n.business,
+       w.proj - n.duration, w.proj,
+       CASE WHEN NOT n.done THEN greatest(f.row_end - (r.reach - w.cum) - w.proj, 0) END,
+       n.id = ANY (f.chain),
+       n.id = f.id,
+       w.depth
+FROM node n
+JOIN w ON w.id = n.id
+JOIN reach r ON r.id = n.id
+JOIN final f ON f.entity_type = n.entity_type AND f.entity_id = n.entity_id
+JOIN ops_api.milestone_state ms ON ms.id = n.id
+WHERE ms.plan_id = p_plan AND (p_entities IS NULL OR ms.entity_id = ANY (p_entities))
+$$;
+
+CREATE OR REPLACE FUNCTION ops_api.plan_milestones(p_plan uuid, p_entity uuid DEFAULT NULL)
+RETURNS SETOF ops_api.milestone_row
+LANGUAGE sql STABLE SECURITY INVOKER
+SET search_path = '' SET jit = off SET random_page_cost = 1.1
+AS $$
+    SELECT * FROM ops_api.entity_milestones(
+        p_plan, CASE WHEN p_entity IS NULL THEN NULL ELSE ARRAY[p_entity] END)
+$$;
+
+-- The page is chosen on the plain rows first; only its styles' schedules are computed.
+CREATE OR REPLACE FUNCTION ops_api.plan_timeline(
+    p_plan uuid, p_status text DEFAULT NULL, p_late_only boolean DEFAULT false,
+    p_page integer DEFAULT 1, p_page_size integer DEFAULT 100,
+    p_entity_type text DEFAULT NULL)
+RETURNS SETOF ops_api.milestone_row
+LANGUAGE sql STABLE SECURITY INVOKER
+SET search_path = '' SET jit = off SET random_page_cost = 1.1
+AS $$
+    WITH page AS MATERIALIZED (
+        SELECT m.id, m.entity_id
+        FROM ops_api.milestone_state m
+        WHERE m.plan_id = p_plan AND m.entity_active
+          AND (p_status IS NULL OR m.status = p_status)
+          AND (NOT coalesce(p_late_only, false) OR m.is_late_now)
+          AND (p_entity_type IS NULL OR m.entity_type = p_entity_type)
+        ORDER BY m.entity_type DESC, m.style_number, m.entity_id, m.plan_date NULLS LAST,
+                 m.milestone_name, m.id
+        LIMIT greatest(p_page_size, 0)
+        OFFSET greatest(p_page - 1, 0) * greatest(p_page_size, 0)
+    )
+    SELECT m.*
+    FROM ops_api.entity_milestones(p_plan, ARRAY(SELECT DISTINCT entity_id FROM page)) m
+    WHERE m.id IN (SELECT id FROM page)
+    ORDER BY m.entity_type DESC, m.style_number, m.entity_id, m.plan_date NULLS LAST,
+             m.milestone_name, m.id
 $$;
 
 -- CREATE OR REPLACE keeps each function's grants; these restate them for a database where
