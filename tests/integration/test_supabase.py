@@ -78,6 +78,8 @@ SERVICE_ONLY = {
     "backfill_run",
     "backfill_checkpoint",
     "schema_migrations",
+    "api_health",
+    "reconcile_run",
 }
 READER_CLAIMS = {"role": "authenticated", "app_metadata": {"beproduct_sync_reader": True}}
 PAYLOADS = [str(sample_path(n)) for n in SAMPLE_NAMES] + [
@@ -624,7 +626,7 @@ def test_the_service_role_claims_and_settles_inbox_rows(service_url: str) -> Non
             conn.execute(q("inbox_notify"), {"id": row[0]})
         conn.commit()
         claimed = conn.execute(
-            q("worker_claim"), {"worker": "w1", "limit": 10, "lease_seconds": 60}
+            q("worker_claim"), {"worker": "w1", "limit": 10, "lease_seconds": 60, "dead_after": 3}
         ).fetchall()
         assert sorted(r[0] for r in claimed) == ids
         assert (
