@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -22,6 +21,9 @@ READ_TOKEN = "read-token-0123456789"
 WRITE_TOKEN = "write-token-0123456789"
 PLAN_ID = "4b7d6906-1413-44bb-bcdd-47b7f9cc5643"
 INTERNALS = ("Traceback", "SELECT", "psycopg", "ops.", 'File "', "pydantic", READ_TOKEN)
+
+# An id no test creates (parameters must be the same in every xdist process).
+UNKNOWN = "00000000-0000-4000-8000-00000000dead"
 
 
 @pytest.fixture
@@ -221,11 +223,11 @@ def test_user_assignments_and_workload(fixture_plan: str) -> None:
 @pytest.mark.parametrize(
     ("path", "status", "code"),
     [
-        (f"/plans/{uuid.uuid4()}/timeline", 404, "not_found"),
-        (f"/plans/{uuid.uuid4()}/progress", 404, "not_found"),
-        (f"/plans/{uuid.uuid4()}", 404, "not_found"),
-        (f"/timeline/style/{uuid.uuid4()}", 404, "not_found"),
-        (f"/timeline/node/{uuid.uuid4()}/dependencies", 404, "not_found"),
+        (f"/plans/{UNKNOWN}/timeline", 404, "not_found"),
+        (f"/plans/{UNKNOWN}/progress", 404, "not_found"),
+        (f"/plans/{UNKNOWN}", 404, "not_found"),
+        (f"/timeline/style/{UNKNOWN}", 404, "not_found"),
+        (f"/timeline/node/{UNKNOWN}/dependencies", 404, "not_found"),
         ("/timeline/colour/abc", 422, "invalid_request"),
         (f"/plans/{schedule.PLAN}/timeline?status=late", 422, "invalid_request"),
         ("/plans/not-a-uuid/progress", 422, "invalid_request"),

@@ -1,8 +1,8 @@
 -- What the current role lacks of the privileges the service uses: those migrations
--- 20261201000010, 20261201000070 and 20261201000080 grant beproduct_sync_service (keep the
--- lists equal). One row per missing privilege; none for the owner, superusers and members of
--- beproduct_sync_service. Objects are found by name in the catalog and checked by oid, so a
--- role without USAGE on ops gets an answer, not an error.
+-- 20261201000010, 20261201000050, 20261201000070 and 20261201000080 grant
+-- beproduct_sync_service (keep the lists equal). One row per missing privilege; none for the
+-- owner, superusers and members of beproduct_sync_service. Objects are found by name in the
+-- catalog and checked by oid, so a role without USAGE on ops gets an answer, not an error.
 WITH needed (relname, privilege) AS (
     VALUES
         ('tracking_folder', 'SELECT'), ('tracking_folder', 'INSERT'),
@@ -37,6 +37,8 @@ WITH needed (relname, privilege) AS (
         ('beproduct_api_token', 'SELECT'), ('beproduct_api_token', 'INSERT'),
         ('beproduct_api_token', 'UPDATE'),
         ('schema_migrations', 'SELECT'),
+        ('worker_process', 'SELECT'), ('worker_process', 'INSERT'),
+        ('worker_process', 'UPDATE'), ('worker_process', 'DELETE'),
         -- 20261201000070 (the dashboard's API health and reconcile passes)
         ('api_health', 'SELECT'), ('api_health', 'INSERT'), ('api_health', 'UPDATE'),
         ('reconcile_run', 'SELECT'), ('reconcile_run', 'INSERT'), ('reconcile_run', 'UPDATE'),
