@@ -28,8 +28,10 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -38,7 +40,7 @@ import structlog
 from psycopg.conninfo import make_conninfo
 
 from beproduct_sync import db, migrations
-from beproduct_sync.api import backfill, overview
+from beproduct_sync.api import backfill, overview, planning
 from beproduct_sync.api.client import BeProductClient
 from beproduct_sync.config import Settings
 from beproduct_sync.testing.fake import FakeBeProduct
@@ -154,19 +156,35 @@ def compute_times(url: str, rounds: int = 5) -> dict[str, float]:
     request pays), straight from the database."""
 
     async def go() -> dict[str, float]:
-        out: dict[str, list[float]] = {"operations": [], "per_minute": []}
+        out: dict[str, list[float]] = {}
         async with await db.aconnect(url, autocommit=True) as conn:
+            plan_id = (
+                await (await conn.execute("SELECT min(id::text) FROM ops.tracking_plan")).fetchone()
+                or [None]
+            )[0]
+            figures: dict[str, Callable[[], Awaitable[Any]]] = {
+                "operations": lambda: overview.operations(conn),
+                "per_minute": lambda: overview.per_minute(conn),
+            }
+            if plan_id is not None and await has_read_model(conn):
+                figures.update(
+                    plans=lambda: planning.plans(conn),
+                    plan_page=lambda: planning.plan_page(conn, UUID(plan_id)),
+                    workload=lambda: planning.workload(conn),
+                )
             for _ in range(rounds):
-                for name, figures in (
-                    ("operations", overview.operations),
-                    ("per_minute", overview.per_minute),
-                ):
+                for name, compute in figures.items():
                     started = time.perf_counter()
-                    await figures(conn)
-                    out[name].append((time.perf_counter() - started) * 1000)
+                    await compute()
+                    out.setdefault(name, []).append((time.perf_counter() - started) * 1000)
         return {f"{k}_p50_ms": round(statistics.median(v), 1) for k, v in out.items()}
 
     return asyncio.run(go())
+
+
+async def has_read_model(conn: psycopg.AsyncConnection[Any]) -> bool:
+    found = await (await conn.execute("SELECT to_regnamespace('ops_api') IS NOT NULL")).fetchone()
+    return bool(found and found[0])
 
 
 def serve(url: str) -> tuple[subprocess.Popen[bytes], str]:

@@ -12,12 +12,14 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from playwright.sync_api import Page, Route, sync_playwright
+from playwright.sync_api import Page, Route, expect, sync_playwright
 
 # Debian's package installs /usr/bin/chromium; CHROMIUM may name another build.
 CANDIDATES = ("chromium", "chromium-browser", "/usr/bin/chromium")
 # Where to also write the README's screenshots (docs/ of the repository), when asked to.
 DOCS_ENV = "BEPRODUCT_SYNC_SCREENSHOTS_DIR"
+# Conditions are waited for, never timed: generous deadlines for a loaded machine.
+expect.set_options(timeout=30_000)
 
 
 def chromium_path() -> str:

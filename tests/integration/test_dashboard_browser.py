@@ -23,9 +23,11 @@ from beproduct_sync.api import backfill
 from beproduct_sync.api.client import BeProductClient
 from beproduct_sync.api.reconcile import reconcile_all
 from beproduct_sync.config import Settings
-from beproduct_sync.testing.fake import FakeBeProduct, Sizes
+from beproduct_sync.testing.fake import FakeBeProduct
+from beproduct_sync.testing.fake import Sizes as FakeSizes
 from tests.helpers.browser import Seen, browser_page, screenshot
 from tests.helpers.cli import SECRET, Served, cli, env_with, serving
+from tests.helpers.plans import SIZES, backfilled
 from tests.helpers.samples import SAMPLE_NAMES, load_sample
 
 READ_TOKEN = "browser-reader-token"
@@ -136,7 +138,7 @@ def test_operations_counts_move_live_and_a_dead_letter_is_replayed_from_the_brow
         with worker(tmp_path, healthy, "healthy-worker"):
             page.get_by_test_id(f"replay-{create_id}").click()
             expect(page.get_by_test_id("notice")).to_contain_text(
-                f"Event {create_id} is back in the queue."
+                f"Event {create_id} is back in the queue.", timeout=WAIT_MS
             )
             expect(dead_row).to_have_count(0, timeout=WAIT_MS)
             expect(page.get_by_test_id("count-applied")).to_have_text("2", timeout=WAIT_MS)
@@ -150,7 +152,9 @@ def test_operations_counts_move_live_and_a_dead_letter_is_replayed_from_the_brow
 def backfill_and_reconcile(db_url: str) -> None:
     """A small fake account copied in, one milestone changed here, then a reconcile pass:
     the API, backfill and reconcile panels all have something to show."""
-    sizes = Sizes(folders=1, plans=3, styles=4, milestones=5, materials=1, material_milestones=2)
+    sizes = FakeSizes(
+        folders=1, plans=3, styles=4, milestones=5, materials=1, material_milestones=2
+    )
     with FakeBeProduct.running(seed=5, sizes=sizes) as fake:
         values: dict[str, Any] = {k.lower(): v for k, v in fake.env().items()}
         settings = Settings(_env_file=None, **values)
@@ -237,3 +241,41 @@ def _no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
     """The browser talks to 127.0.0.1 directly, whatever proxy the shell names."""
     for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy"):
         monkeypatch.delenv(name, raising=False)
+
+
+def test_plans_a_plans_grid_and_gantt_and_the_workload_heat_map_in_the_browser(
+    tmp_path: Path, db_url: str
+) -> None:
+    backfilled(db_url)
+    plans = SIZES.folders * SIZES.plans
+    with (
+        serving(tmp_path, service_env(db_url), "--workers", "0") as served,
+        browser_page() as (page, seen),
+    ):
+        sign_in(page, served.base, READ_TOKEN)
+        page.get_by_role("link", name="Plans", exact=True).click()
+        expect(page).to_have_url(served.base + "/plans")
+        expect(page.locator("table[data-testid=plans] tbody tr")).to_have_count(plans)
+        screenshot(page, tmp_path, "plans")
+
+        page.locator("table[data-testid=plans] tbody a").first.click()
+        progress = page.get_by_test_id("plan-progress")
+        expect(progress).to_be_visible()
+        shown = page.get_by_test_id("plan-completion").inner_text().removesuffix(" %")
+        assert float(progress.get_attribute("value") or "nan") == float(shown)
+        cells = page.locator("table[data-testid=plan-grid] td.cell:not(.none)")
+        expect(cells).to_have_count(SIZES.styles * SIZES.milestones)
+        late = page.locator("table[data-testid=plan-grid] td.cell.late")
+        expect(late).to_have_count(int(page.get_by_test_id("plan-late").inner_text()))
+        expect(page.locator("canvas[data-chart=gantt][data-drawn=true]")).to_have_count(1)
+        screenshot(page, tmp_path, "plan")
+
+        page.get_by_role("link", name="Workload", exact=True).click()
+        cell = page.locator("table[data-testid=workload] td a").first
+        expect(cell).to_be_visible()
+        open_count = int((cell.get_attribute("title") or "").split(" ")[0])
+        screenshot(page, tmp_path, "workload")
+        cell.click()
+        listed = page.locator("table[data-testid=assignee-milestones] tbody tr")
+        expect(listed).to_have_count(open_count)
+        assert_clean(seen)

@@ -17,16 +17,15 @@ import structlog
 from psycopg_pool import AsyncConnectionPool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
-from starlette.routing import BaseRoute, Route
 
-from beproduct_sync.api import overview
+from beproduct_sync.api import overview, planning
 from beproduct_sync.apply.policy import Policy
 from beproduct_sync.apply.replay import replay
 from beproduct_sync.inbox.requeue import Selection
 from beproduct_sync.inbox.status import InboxStatus
 from beproduct_sync.web.dashboard import render
 from beproduct_sync.web.dashboard.session import COOKIE, Session, Sessions
-from beproduct_sync.web.dashboard.snapshot import Snapshot
+from beproduct_sync.web.dashboard.snapshot import Snapshot, Snapshots
 
 log = structlog.get_logger("beproduct_sync.dashboard")
 
@@ -43,21 +42,30 @@ class Dashboard:
     refresh_seconds: float = 5.0
     operations: Snapshot[overview.Operations] = field(init=False)
     chart: Snapshot[dict[str, Any]] = field(init=False)
+    plans: Snapshot[list[dict[str, Any]]] = field(init=False)
+    plan_pages: Snapshots[planning.PlanPage | None] = field(init=False)
+    workloads: Snapshots[planning.Workload] = field(init=False)
 
     def __post_init__(self) -> None:
-        # Shared by every viewer: computed at most once per refresh interval (see snapshot).
+        # Shared by every viewer: computed at most once per refresh interval (see snapshot);
+        # plan figures move slower than the inbox and cost more, so they are kept longer.
+        slow = self.refresh_seconds * 6
         object.__setattr__(self, "operations", Snapshot(self.refresh_seconds))
-        object.__setattr__(self, "chart", Snapshot(self.refresh_seconds * 6))
+        object.__setattr__(self, "chart", Snapshot(slow))
+        object.__setattr__(self, "plans", Snapshot(slow))
+        object.__setattr__(self, "plan_pages", Snapshots(slow))
+        object.__setattr__(self, "workloads", Snapshots(slow, size=16))
 
 
-def _state(request: Request) -> Dashboard:
+def state_of(request: Request) -> Dashboard:
+    """The dashboard's shared state on the app."""
     state: Dashboard = request.app.state.dashboard
     return state
 
 
-def _session(request: Request) -> tuple[Session | None, bool]:
+def session_of(request: Request) -> tuple[Session | None, bool]:
     """The request's session; in insecure-dev mode a new open one (True: set its cookie)."""
-    sessions = _state(request).sessions
+    sessions = state_of(request).sessions
     found = sessions.read(request.cookies.get(COOKIE))
     if found is None and sessions.guard.insecure:
         return sessions.open_session(), True
@@ -65,7 +73,7 @@ def _session(request: Request) -> tuple[Session | None, bool]:
 
 
 def _with_cookie(request: Request, response: Response, session: Session) -> Response:
-    sessions = _state(request).sessions
+    sessions = state_of(request).sessions
     response.set_cookie(
         COOKIE,
         sessions.cookie(session),
@@ -78,8 +86,9 @@ def _with_cookie(request: Request, response: Response, session: Session) -> Resp
     return response
 
 
-def _context(request: Request, session: Session, **values: Any) -> dict[str, Any]:
-    state = _state(request)
+def context_for(request: Request, session: Session, **values: Any) -> dict[str, Any]:
+    """What every page's template gets, plus `values`."""
+    state = state_of(request)
     return {
         "session": session,
         "insecure": state.sessions.guard.insecure,
@@ -91,7 +100,8 @@ def _context(request: Request, session: Session, **values: Any) -> dict[str, Any
     }
 
 
-def _unauthenticated(request: Request) -> Response:
+def unauthenticated(request: Request) -> Response:
+    """To the sign-in form: a redirect for a page, 401 with HX-Redirect for a fragment."""
     if request.headers.get("hx-request"):
         return Response(status_code=401, headers={"HX-Redirect": "/login"})
     target = quote(request.url.path, safe="/")
@@ -118,7 +128,7 @@ def _local_path(value: str | None) -> str:
 
 async def login_form(request: Request) -> Response:
     """The sign-in form (or straight through when already signed in)."""
-    session, _ = _session(request)
+    session, _ = session_of(request)
     target = _local_path(request.query_params.get("next"))
     if session is not None:
         return RedirectResponse(target, 303, headers=render.SECURITY_HEADERS)
@@ -129,7 +139,7 @@ async def login(request: Request) -> Response:
     """Exchange an API token for a session cookie."""
     form = await _form(request)
     target = _local_path(form.get("next"))
-    session = _state(request).sessions.sign_in(form.get("token", ""))
+    session = state_of(request).sessions.sign_in(form.get("token", ""))
     if session is None:
         log.warning("dashboard_sign_in_refused")
         context = {"next": target, "error": "That token is not accepted.", "insecure": False}
@@ -141,7 +151,7 @@ async def login(request: Request) -> Response:
 
 async def logout(request: Request) -> Response:
     """End the session (CSRF-checked, so no other site can sign anyone out)."""
-    session, _ = _session(request)
+    session, _ = session_of(request)
     form = await _form(request)
     if session is not None and not Sessions.csrf_ok(session, form.get("csrf")):
         return render.page("error.html", {"message": "The form has expired; reload."}, 403)
@@ -151,7 +161,7 @@ async def logout(request: Request) -> Response:
 
 
 async def _operations(request: Request, *, fresh: bool = False) -> overview.Operations:
-    state = _state(request)
+    state = state_of(request)
 
     async def compute() -> overview.Operations:
         async with state.pool.connection(timeout=state.db_timeout) as conn:
@@ -162,28 +172,28 @@ async def _operations(request: Request, *, fresh: bool = False) -> overview.Oper
 
 async def operations_page(request: Request) -> Response:
     """`/`: the Operations page."""
-    session, fresh = _session(request)
+    session, fresh = session_of(request)
     if session is None:
-        return _unauthenticated(request)
+        return unauthenticated(request)
     ops = await _operations(request)
     chart = await _chart(request)
     response = render.page(
-        "operations.html", _context(request, session, ops=ops, chart=chart, page="operations")
+        "operations.html", context_for(request, session, ops=ops, chart=chart, page="operations")
     )
     return _with_cookie(request, response, session) if fresh else response
 
 
 async def operations_panels(request: Request) -> Response:
     """The Operations page's panels, for htmx to swap in."""
-    session, _ = _session(request)
+    session, _ = session_of(request)
     if session is None:
-        return _unauthenticated(request)
+        return unauthenticated(request)
     ops = await _operations(request)
-    return render.page("_operations_panels.html", _context(request, session, ops=ops))
+    return render.page("_operations_panels.html", context_for(request, session, ops=ops))
 
 
 async def _chart(request: Request) -> dict[str, Any]:
-    state = _state(request)
+    state = state_of(request)
 
     async def compute() -> dict[str, Any]:
         async with state.pool.connection(timeout=state.db_timeout) as conn:
@@ -199,18 +209,18 @@ async def _chart(request: Request) -> dict[str, Any]:
 
 async def operations_chart(request: Request) -> Response:
     """The events-per-minute chart, refreshed less often than the panels."""
-    session, _ = _session(request)
+    session, _ = session_of(request)
     if session is None:
-        return _unauthenticated(request)
+        return unauthenticated(request)
     chart = await _chart(request)
-    return render.page("_operations_chart.html", _context(request, session, chart=chart))
+    return render.page("_operations_chart.html", context_for(request, session, chart=chart))
 
 
 async def replay_dead_letter(request: Request) -> Response:
     """Send one dead letter back to the queue (write sessions only; CSRF-checked)."""
-    session, _ = _session(request)
+    session, _ = session_of(request)
     if session is None:
-        return _unauthenticated(request)
+        return unauthenticated(request)
     form = await _form(request)
     if not Sessions.csrf_ok(session, form.get("csrf")):
         return render.page("error.html", {"message": "The form has expired; reload."}, 403)
@@ -220,7 +230,7 @@ async def replay_dead_letter(request: Request) -> Response:
         event_id = int(form.get("id", ""))
     except ValueError:
         return render.page("error.html", {"message": "No such dead letter."}, 400)
-    state = _state(request)
+    state = state_of(request)
     selection = Selection(ids=(event_id,), statuses=(InboxStatus.DEAD.value,))
     async with state.pool.connection(timeout=state.db_timeout) as conn:
         # The workers apply it (with their own policy); nothing here applies, so a bare policy.
@@ -235,7 +245,7 @@ async def replay_dead_letter(request: Request) -> Response:
     if not request.headers.get("hx-request"):
         return RedirectResponse("/", 303, headers=render.SECURITY_HEADERS)
     ops = await _operations(request, fresh=True)
-    context = _context(request, session, ops=ops, notice=notice)
+    context = context_for(request, session, ops=ops, notice=notice)
     return render.page("_operations_panels.html", context)
 
 
@@ -245,17 +255,3 @@ async def static(request: Request) -> Response:
     if found is None:
         return render.page("error.html", {"message": "Not found."}, 404)
     return found
-
-
-def routes() -> list[BaseRoute]:
-    """The dashboard's routes, mounted at the root of the receiver's app."""
-    return [
-        Route("/", operations_page, methods=["GET"]),
-        Route("/login", login_form, methods=["GET"]),
-        Route("/login", login, methods=["POST"]),
-        Route("/logout", logout, methods=["POST"]),
-        Route("/fragments/operations/panels", operations_panels, methods=["GET"]),
-        Route("/fragments/operations/chart", operations_chart, methods=["GET"]),
-        Route("/actions/replay", replay_dead_letter, methods=["POST"]),
-        Route("/static/{name}", static, methods=["GET"]),
-    ]

@@ -28,7 +28,74 @@
     });
   }
 
-  const builders = { events: eventsChart };
+  function dayLabel(origin, days) {
+    const d = new Date(origin + "T00:00:00Z");
+    d.setUTCDate(d.getUTCDate() + Math.round(days));
+    return d.toISOString().slice(0, 10);
+  }
+
+  // A vertical line at the plan's end date (Chart.js has no built-in annotation).
+  const planEndLine = {
+    id: "planEnd",
+    afterDatasetsDraw: function (chart, _args, options) {
+      if (options.day === null || options.day === undefined) { return; }
+      const x = chart.scales.x.getPixelForValue(options.day);
+      const area = chart.chartArea;
+      if (x < area.left || x > area.right) { return; }  // the plan ends outside this chart
+      const ctx = chart.ctx;
+      ctx.save();
+      ctx.strokeStyle = css("--bad");
+      ctx.setLineDash([6, 4]);
+      ctx.lineWidth = 2;
+      ctx.beginPath();
+      ctx.moveTo(x, area.top);
+      ctx.lineTo(x, area.bottom);
+      ctx.stroke();
+      ctx.fillStyle = css("--bad");
+      ctx.fillText("plan end", Math.min(x + 4, area.right - 50), area.top + 10);
+      ctx.restore();
+    }
+  };
+
+  function ganttChart(canvas, data) {
+    const projectedColours = data.late.map(function (late) {
+      return late ? css("--bad") : css("--chart-line");
+    });
+    return new window.Chart(canvas, {
+      type: "bar",
+      data: {
+        labels: data.labels,
+        datasets: [
+          { label: "planned", data: data.planned, backgroundColor: css("--s-not_started"),
+            borderWidth: 0, barPercentage: 0.9, categoryPercentage: 0.8 },
+          { label: "projected", data: data.projected, backgroundColor: projectedColours,
+            borderWidth: 0, barPercentage: 0.9, categoryPercentage: 0.8 }
+        ]
+      },
+      plugins: [planEndLine],
+      options: {
+        indexAxis: "y", animation: false, responsive: true, maintainAspectRatio: false,
+        plugins: {
+          planEnd: { day: data.plan_end },
+          legend: { labels: { color: css("--fg") } },
+          tooltip: { callbacks: { label: function (item) {
+            const v = item.raw;
+            if (!v) { return item.dataset.label + ": no dates"; }
+            return item.dataset.label + ": " + dayLabel(data.origin, v[0]) + " → " +
+              dayLabel(data.origin, v[1]);
+          } } }
+        },
+        scales: {
+          x: { type: "linear", ticks: { color: css("--muted"), maxTicksLimit: 10,
+                 callback: function (v) { return dayLabel(data.origin, v); } },
+               grid: { color: css("--chart-grid") } },
+          y: { ticks: { color: css("--fg"), autoSkip: false }, grid: { display: false } }
+        }
+      }
+    });
+  }
+
+  const builders = { events: eventsChart, gantt: ganttChart };
 
   function draw(root) {
     if (!window.Chart || !root || !root.querySelectorAll) { return; }
