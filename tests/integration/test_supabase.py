@@ -61,6 +61,15 @@ TRACKING_TABLES = {
     "tracking_material_timeline_assignment",
 }
 READER_VIEWS = {"tracking_plan_style_timeline_detail", "tracking_plan_material_timeline_detail"}
+# The read model: signed-in readers see its settings (risk thresholds) and its views, whose
+# rows are the tracking tables' rows their policies let through.
+READ_MODEL = {
+    "ops.read_settings",
+    "ops_api.plans",
+    "ops_api.milestone_definitions",
+    "ops_api.milestone_state",
+    "ops_api.milestone",
+}
 SERVICE_ONLY = {
     "beproduct_sync_log",
     "import_errors",
@@ -69,6 +78,8 @@ SERVICE_ONLY = {
     "backfill_run",
     "backfill_checkpoint",
     "schema_migrations",
+    "api_health",
+    "reconcile_run",
 }
 READER_CLAIMS = {"role": "authenticated", "app_metadata": {"beproduct_sync_reader": True}}
 PAYLOADS = [str(sample_path(n)) for n in SAMPLE_NAMES] + [
@@ -310,7 +321,7 @@ def test_advisor_graphql_shows_signed_in_users_only_the_reader_objects(
     # every object `authenticated` may select. Signed-in readers are a requirement, so exactly
     # the tracking tables and detail views are expected; never the service-only tables.
     found = lint(supabase_template, "pg_graphql_authenticated_table_exposed")
-    assert found == sorted(f"ops.{t}" for t in TRACKING_TABLES | READER_VIEWS)
+    assert found == sorted({f"ops.{t}" for t in TRACKING_TABLES | READER_VIEWS} | READ_MODEL)
 
 
 def test_the_lints_catch_what_they_are_meant_to(supabase_db: Database) -> None:
@@ -615,7 +626,7 @@ def test_the_service_role_claims_and_settles_inbox_rows(service_url: str) -> Non
             conn.execute(q("inbox_notify"), {"id": row[0]})
         conn.commit()
         claimed = conn.execute(
-            q("worker_claim"), {"worker": "w1", "limit": 10, "lease_seconds": 60}
+            q("worker_claim"), {"worker": "w1", "limit": 10, "lease_seconds": 60, "dead_after": 3}
         ).fetchall()
         assert sorted(r[0] for r in claimed) == ids
         assert (
@@ -987,7 +998,7 @@ def test_a_migrating_role_that_may_not_create_roles_gets_a_notice_not_an_error(
     assert any("beproduct_sync_service not created" in n for n in notices), notices
     assert rls == (True,)
     assert service_policies == (0,)
-    assert readers == (len(TRACKING_TABLES),)
+    assert readers == (len(TRACKING_TABLES) + 1,)  # and ops.read_settings
 
 
 # --- (d) idempotence -----------------------------------------------------------------------

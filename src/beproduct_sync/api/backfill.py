@@ -34,6 +34,7 @@ from psycopg_pool import AsyncConnectionPool
 from beproduct_sync import db
 from beproduct_sync.api.catalog import store_folders, store_plan
 from beproduct_sync.api.client import Listing, Page
+from beproduct_sync.api.health import save_quietly
 from beproduct_sync.api.ratelimit import Pause
 from beproduct_sync.apply.writer import apply_api_rows
 from beproduct_sync.model.from_rest import map_api_row, row_version
@@ -370,21 +371,26 @@ async def run(
             checkpoints = {(c.plan_id, c.kind): c for c in await cps.fetchall()}
         snapshot = parse_time(snapshot_at.isoformat())
         assert snapshot is not None
-        folders = await api.folders()
-        async with pool.connection() as conn, conn.transaction():
-            await store_folders(conn, folders, snapshot_at)
-        plan_ids = await _plan_ids(api, opts, folders)
-        progress.plans_total = len(plan_ids)
-        progress.tick()
-        gate = asyncio.Semaphore(concurrency)
+        try:
+            folders = await api.folders()
+            async with pool.connection() as conn, conn.transaction():
+                await store_folders(conn, folders, snapshot_at)
+            plan_ids = await _plan_ids(api, opts, folders)
+            progress.plans_total = len(plan_ids)
+            progress.tick()
+            gate = asyncio.Semaphore(concurrency)
 
-        async def one(pid: str) -> None:
-            async with gate:
-                await _backfill_plan(pool, api, opts, pid, checkpoints, (zone, snapshot), progress)
+            async def one(pid: str) -> None:
+                async with gate:
+                    await _backfill_plan(
+                        pool, api, opts, pid, checkpoints, (zone, snapshot), progress
+                    )
 
-        async with asyncio.TaskGroup() as tasks:
-            for pid in plan_ids:
-                tasks.create_task(one(pid))
+            async with asyncio.TaskGroup() as tasks:
+                for pid in plan_ids:
+                    tasks.create_task(one(pid))
+        finally:
+            await save_quietly(pool, "backfill", api)
         if not progress.incomplete:
             async with pool.connection() as conn:
                 await conn.execute(query("backfill_run_finish"), {"run_key": run_key})

@@ -22,6 +22,7 @@ import structlog
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt
 from tenacity.wait import wait_exponential_jitter
 
+from beproduct_sync.api.health import ApiHealth
 from beproduct_sync.api.ratelimit import (
     Clock,
     Pacer,
@@ -157,6 +158,7 @@ class BeProductClient:
         self.on_pause = on_pause
         self.pacer = Pacer(settings.beproduct_api_rate_reserve, clock)
         self.pauses: deque[Pause] = deque(maxlen=1000)
+        self.health = ApiHealth()  # stored by the owning component (api.health)
         self.page_size, self.plan_page_size = page_size, plan_page_size
         limit = settings.beproduct_api_max_concurrency
         # Some views and large pages take minutes (BeProduct's own SDK waits 5): the request
@@ -364,14 +366,18 @@ class BeProductClient:
 
         A 401 refreshes the access token once (shared with concurrent callers) and retries.
         """
-        for first in (True, False):
-            resp, used = await self._send(
-                method, self._api + path, endpoint, auth=True, params=params, json=json
-            )
-            if resp.status_code == 401 and first:
-                await self._refresh_after_401(used)
-                continue
-            return _decode(resp, method, endpoint)
+        try:
+            for first in (True, False):
+                resp, used = await self._send(
+                    method, self._api + path, endpoint, auth=True, params=params, json=json
+                )
+                if resp.status_code == 401 and first:
+                    await self._refresh_after_401(used)
+                    continue
+                return _decode(resp, method, endpoint)
+        except BeProductError as exc:
+            self.health.failed(str(exc))
+            raise
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def _send(
@@ -426,6 +432,7 @@ class BeProductClient:
         API_CALLS.labels(endpoint=endpoint, status=str(resp.status_code)).inc()
         if auth:
             self.pacer.observe(resp.headers)
+            self.health.answered(resp.status_code, resp.headers, self._clock())
         if resp.status_code == 429:
             asked = throttle(resp.headers, _json(resp), self._clock())
             if asked is None:
@@ -461,6 +468,7 @@ class BeProductClient:
                 seconds, resume_time(seconds, self._clock), reason, source, window, endpoint
             )
             self.pauses.append(pause)
+            self.health.pauses += 1
             say = log.warning if seconds >= 1.0 else log.info
             say(
                 "beproduct.paused",

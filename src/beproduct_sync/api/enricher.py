@@ -14,6 +14,7 @@ import structlog
 
 from beproduct_sync import db
 from beproduct_sync._backoff import Backoff, keep_running, pause
+from beproduct_sync.api.health import save_quietly
 from beproduct_sync.api.jobs import EnrichConfig, Source, run_batch
 from beproduct_sync.api.tokens import open_client
 from beproduct_sync.config import Settings
@@ -33,6 +34,8 @@ async def run_enricher(url: str, config: EnrichConfig, client: Source, stop: asy
             while not stop.is_set():
                 ran = await run_batch(conn, client, config)
                 backoff.reset()
+                if ran:
+                    await save_quietly(conn, "enricher", client)
                 if ran < config.batch_size:  # a full batch means more is due: no pause
                     await pause(stop, config.poll_seconds)
 

@@ -34,11 +34,12 @@ from typing import Any, Protocol
 
 import structlog
 from psycopg import AsyncConnection
-from psycopg.rows import dict_row
+from psycopg.rows import dict_row, scalar_row
 
 from beproduct_sync import db
 from beproduct_sync._backoff import pause
 from beproduct_sync.api.client import BeProductClient, Listing
+from beproduct_sync.api.health import save_quietly
 from beproduct_sync.api.tokens import open_client
 from beproduct_sync.apply.writer import apply_api_rows
 from beproduct_sync.config import Settings
@@ -340,8 +341,28 @@ async def reconcile_all(
     snapshot = parse_time(datetime.now(UTC).isoformat())
     assert snapshot is not None
     async with await db.aconnect(url, autocommit=True) as conn:
-        ids = plans or await plan_ids(conn)
-        return [await reconcile_plan(conn, api, pid, zone, snapshot, fix=fix) for pid in ids]
+        cur = conn.cursor(row_factory=scalar_row)
+        run_id = await (await cur.execute(query("reconcile_run_start"), {"fix": fix})).fetchone()
+        reports: list[PlanReport] = []
+        totals: dict[str, Any] = {"id": run_id, "error": None}
+        try:
+            ids = plans or await plan_ids(conn)
+            for pid in ids:
+                reports.append(await reconcile_plan(conn, api, pid, zone, snapshot, fix=fix))
+        except Exception as exc:
+            totals["error"] = describe_error(exc)
+            raise
+        finally:
+            # The pass's record and the client's view of the API, kept for the dashboard.
+            totals.update(
+                plans=len(reports),
+                drift=sum(len(r.drifted) for r in reports),
+                newer_here=sum(r.counts().get(NEWER_HERE, 0) for r in reports),
+                fixed=sum(r.fixed for r in reports),
+            )
+            await conn.execute(query("reconcile_run_finish"), totals)
+            await save_quietly(conn, "reconcile", api)
+        return reports
 
 
 async def run_scheduled(settings: Settings, url: str, stop: asyncio.Event) -> None:

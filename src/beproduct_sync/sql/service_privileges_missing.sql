@@ -1,8 +1,8 @@
 -- What the current role lacks of the privileges the service uses: those migrations
--- 20261201000010 and 20261201000080 grant beproduct_sync_service (keep the lists equal). One row per missing
--- privilege; none for the owner, superusers and members of beproduct_sync_service. Objects are
--- found by name in the catalog and checked by oid, so a role without USAGE on ops gets an
--- answer, not an error.
+-- 20261201000010, 20261201000050, 20261201000070 and 20261201000080 grant
+-- beproduct_sync_service (keep the lists equal). One row per missing privilege; none for the
+-- owner, superusers and members of beproduct_sync_service. Objects are found by name in the
+-- catalog and checked by oid, so a role without USAGE on ops gets an answer, not an error.
 WITH needed (relname, privilege) AS (
     VALUES
         ('tracking_folder', 'SELECT'), ('tracking_folder', 'INSERT'),
@@ -37,6 +37,11 @@ WITH needed (relname, privilege) AS (
         ('beproduct_api_token', 'SELECT'), ('beproduct_api_token', 'INSERT'),
         ('beproduct_api_token', 'UPDATE'),
         ('schema_migrations', 'SELECT'),
+        ('worker_process', 'SELECT'), ('worker_process', 'INSERT'),
+        ('worker_process', 'UPDATE'), ('worker_process', 'DELETE'),
+        -- 20261201000070 (the dashboard's API health and reconcile passes)
+        ('api_health', 'SELECT'), ('api_health', 'INSERT'), ('api_health', 'UPDATE'),
+        ('reconcile_run', 'SELECT'), ('reconcile_run', 'INSERT'), ('reconcile_run', 'UPDATE'),
         -- 20261201000080 (reverse sync)
         ('timeline_change_request', 'SELECT'), ('timeline_change_request', 'INSERT'),
         ('timeline_change_request', 'UPDATE')
@@ -55,5 +60,5 @@ SELECT current_user::text, format('USAGE on sequence ops.%s', c.relname)
 FROM pg_class AS c
 WHERE c.relkind = 'S' AND c.relnamespace = 'ops'::regnamespace
     AND c.relname IN ('beproduct_sync_log_id_seq', 'import_errors_id_seq',
-                      'timeline_change_request_id_seq')
+                      'reconcile_run_id_seq', 'timeline_change_request_id_seq')
     AND NOT has_sequence_privilege(c.oid, 'USAGE')
