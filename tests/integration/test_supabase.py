@@ -727,6 +727,8 @@ def test_the_service_role_records_sends_and_settles_change_requests(service_url:
         assert [r[0] for r in conn.execute(named_query("outbox_claim"), claim)] == [made["id"]]
         assert conn.execute(named_query("outbox_current"), {"ids": [milestone]}).fetchall()
         conn.execute(named_query("outbox_ours"), {"ids": [made["id"]]}).fetchall()
+        renew = {"ids": [made["id"]], "owner": "me", "lease_seconds": 60}
+        assert conn.execute(named_query("outbox_renew"), renew).fetchall() == [(made["id"],)]
         sent = json.dumps([{"id": made["id"], "state": "sent"}])
         settle = {"rows": sent, "owner": "me", "from_state": "sending"}
         assert conn.execute(named_query("outbox_settle"), settle).fetchall() == [
