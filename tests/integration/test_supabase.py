@@ -68,6 +68,7 @@ SERVICE_ONLY = {
     "enrichment_job",
     "backfill_run",
     "backfill_checkpoint",
+    "backfill_plan_sync",
     "schema_migrations",
 }
 READER_CLAIMS = {"role": "authenticated", "app_metadata": {"beproduct_sync_reader": True}}
