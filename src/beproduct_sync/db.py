@@ -4,12 +4,14 @@ errors translated once, at this boundary, into readable one-line reasons: a refu
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
 import re
+import tempfile
 import warnings
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any, Self
 
@@ -54,14 +56,27 @@ def embedded_url(data_dir: Path) -> str:
     pgdata = (data_dir / "pgdata").resolve()
     pgdata.parent.mkdir(parents=True, exist_ok=True)
     if pgdata not in _embedded:
-        # 'stop' shuts the server down once the last process using it exits.
-        with warnings.catch_warnings():
+        # 'stop' shuts the server down once the last process using it exits. Starts are
+        # serialised machine-wide: run as root, pgserver creates its system user with `useradd`,
+        # and two first starts at once (parallel tests, two commands) race on that user.
+        with _machine_lock("beproduct-sync-embedded.lock"), warnings.catch_warnings():
             warnings.simplefilter("ignore")
             _embedded[pgdata] = pgserver.get_server(  # type: ignore[attr-defined]
                 pgdata, cleanup_mode="stop"
             )
     uri: str = _embedded[pgdata].get_uri()
     return uri
+
+
+@contextmanager
+def _machine_lock(name: str) -> Iterator[None]:
+    """An exclusive lock on a file in the temp directory, held for the block (POSIX flock)."""
+    with open(Path(tempfile.gettempdir()) / name, "a+b") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def stop_embedded(data_dir: Path) -> None:

@@ -16,7 +16,7 @@ from psycopg_pool import AsyncConnectionPool, PoolClosed, PoolTimeout, TooManyRe
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import Mount, Route
 
 from beproduct_sync import db, metrics
 from beproduct_sync.config import Settings
@@ -25,6 +25,9 @@ from beproduct_sync.model.body import canonical, decode, digest
 from beproduct_sync.model.webhook import event_type_label
 from beproduct_sync.sql import query
 from beproduct_sync.web import readiness
+from beproduct_sync.web.access import access_from
+from beproduct_sync.web.api_v1 import API_PREFIX, create_api
+from beproduct_sync.web.api_v1.app import bind_pool
 from beproduct_sync.web.auth import Guard, Rejected, guard_from
 from beproduct_sync.web.responses import HANDLERS, error, json_reply
 
@@ -162,8 +165,9 @@ def new_pool(settings: Settings, url: str) -> Pool:
 def create_app(
     settings: Settings, url: str, *, pool: Pool | None = None, metrics_dir: str | None = None
 ) -> Starlette:
-    """The ASGI app for the database at `url`; a given `pool` is used as is (and left open),
-    else the lifespan owns one. `/metrics` includes what worker children record in
+    """The ASGI app for the database at `url`: the webhook receiver, the operational endpoints
+    and the read API under `/api/v1`; a given `pool` is used as is (and left open), else the
+    lifespan owns one. `/metrics` includes what worker children record in
     `metrics_dir`."""
     guard = guard_from(settings)  # ConfigError here: never listen without authentication
     if guard.insecure:
@@ -172,11 +176,14 @@ def create_app(
             " set BEPRODUCT_WEBHOOK_SECRET before exposing this service"
         )
 
+    api = create_api(access_from(settings))
+
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         active = pool or new_pool(settings, url)
         if pool is None:
             await active.open(wait=False)  # start even while the database is down; readyz says so
+        bind_pool(api, active)  # a mounted app's own lifespan never runs
         app.state.receiver = Receiver(
             guard,
             active,
@@ -195,5 +202,6 @@ def create_app(
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
         Route("/metrics", metrics_text, methods=["GET"]),
+        Mount(API_PREFIX, app=api),
     ]
     return Starlette(routes=routes, exception_handlers=HANDLERS, lifespan=lifespan)
