@@ -10,9 +10,9 @@ from beproduct_sync.inbox.log import Incoming, record_many
 
 
 async def recorded(url: str, items: list[Incoming], notify: bool = False) -> list[tuple[int, bool]]:
-    async with await db.AsyncConnection.connect(url, **db.pool_kwargs()) as conn:
-        async with conn.transaction():
-            got = await record_many(conn, items, notify=notify)
+    conn = await db.AsyncConnection.connect(url, **db.pool_kwargs())
+    async with conn, conn.transaction():
+        got = await record_many(conn, items, notify=notify)
     return [(r.id, r.duplicate) for r in got]
 
 
