@@ -82,10 +82,11 @@ async def fetch_rows(env: dict[str, str]) -> list[dict[str, Any]]:
 
 def dlt_merge(url: str, rows: list[dict[str, Any]], workdir: Path) -> dict[str, Any]:
     """dlt's merge of `rows` (from memory) into the database at `url`: wall seconds."""
+    # dlt logs to stdout, where this script prints its JSON: errors only.
+    os.environ["RUNTIME__LOG_LEVEL"] = "ERROR"
+    os.environ["DLT_DATA_DIR"] = str(workdir / "dlt-data")
     import dlt  # an optional bench dependency (extra `bench`)
 
-    os.environ["DLT_DATA_DIR"] = str(workdir / "dlt-data")
-    os.environ["RUNTIME__LOG_LEVEL"] = "WARNING"
     info = conninfo_to_dict(url)
     credentials = {
         "database": info.get("dbname"),
