@@ -16,6 +16,7 @@ import structlog
 
 from beproduct_sync import db, migrations
 from beproduct_sync.api.jobs import schedule
+from beproduct_sync.api.outbox import confirm_from_events
 from beproduct_sync.apply.policy import Policy
 from beproduct_sync.config import Settings
 from beproduct_sync.testing.fault_injection import failing_styles, style_numbers
@@ -53,6 +54,8 @@ def policy_from(settings: Settings) -> Policy:
         # Always scheduled, API configured or not: the queue is the record of what is missing,
         # and a process with API credentials (now or later) works it off.
         after_apply=partial(schedule, ttl_seconds=settings.beproduct_sync_enrich_ttl_seconds),
+        # Always on: a webhook for a milestone with a change request in flight confirms it.
+        after_events=confirm_from_events,
     )
 
 
@@ -90,3 +93,20 @@ def reconcile_work(rt: Runtime, stop: asyncio.Event) -> Coroutine[Any, Any, None
     from beproduct_sync.api import reconcile
 
     return reconcile.run_scheduled(settings, rt.url, stop)
+
+
+def outbox_work(rt: Runtime, stop: asyncio.Event, owner: str) -> Coroutine[Any, Any, None] | None:
+    """The reverse-sync sender, when the API is configured and BEPRODUCT_SYNC_REVERSE_SYNC is
+    on; None otherwise (requests then wait in the outbox). It ends by itself once `stop` is set."""
+    settings = rt.settings
+    if not settings.api_configured or not settings.beproduct_sync_reverse_sync:
+        log.info(
+            "outbox_sender_off",
+            reason="BeProduct API not configured"
+            if not settings.api_configured
+            else "BEPRODUCT_SYNC_REVERSE_SYNC=false",
+        )
+        return None
+    from beproduct_sync.api import outbox
+
+    return outbox.run_with_api(settings, rt.url, stop, owner)

@@ -159,6 +159,33 @@ class Settings(BaseSettings):
         default=300.0, gt=0, description="Longest wait between fetch attempts; jobs never expire."
     )
 
+    # Reverse sync (see api/outbox.py).
+    beproduct_sync_reverse_sync: bool = Field(
+        default=True,
+        description="Send change requests (ops.timeline_change_request) to BeProduct from"
+        " `worker` and `serve`'s workers when the API is configured; false: record only.",
+    )
+    beproduct_sync_outbox_batch_size: int = Field(
+        default=200, ge=1, description="Change requests claimed per batch (one Edit per plan)."
+    )
+    beproduct_sync_outbox_poll_seconds: float = Field(
+        default=1.0, gt=0, description="How often the sender looks for due change requests."
+    )
+    beproduct_sync_outbox_lease_seconds: float = Field(
+        default=120.0, gt=0, description="A claimed change request is taken over after this long."
+    )
+    beproduct_sync_outbox_max_attempts: int = Field(
+        default=8, ge=1, description="Transient send failures before a request is dead."
+    )
+    beproduct_sync_outbox_retry_base_seconds: float = Field(default=5.0, gt=0)
+    beproduct_sync_outbox_retry_max_seconds: float = Field(default=600.0, gt=0)
+    beproduct_sync_outbox_confirm_seconds: float = Field(
+        default=120.0,
+        gt=0,
+        description="A sent request not confirmed by BeProduct's webhook within this long is"
+        " confirmed by reading the milestone back from the API.",
+    )
+
     @field_validator("beproduct_sync_date_timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:

@@ -59,7 +59,7 @@ def embedded_url(data_dir: Path) -> str:
         # 'stop' shuts the server down once the last process using it exits. Starts are
         # serialised machine-wide: run as root, pgserver creates its system user with `useradd`,
         # and two first starts at once (parallel tests, two commands) race on that user.
-        with _machine_lock("beproduct-sync-embedded.lock"), warnings.catch_warnings():
+        with machine_lock("beproduct-sync-embedded.lock"), warnings.catch_warnings():
             warnings.simplefilter("ignore")
             _embedded[pgdata] = pgserver.get_server(  # type: ignore[attr-defined]
                 pgdata, cleanup_mode="stop"
@@ -69,8 +69,9 @@ def embedded_url(data_dir: Path) -> str:
 
 
 @contextmanager
-def _machine_lock(name: str) -> Iterator[None]:
-    """An exclusive lock on a file in the temp directory, held for the block (POSIX flock)."""
+def machine_lock(name: str) -> Iterator[None]:
+    """An exclusive lock on a file in the temp directory, held for the block (POSIX flock):
+    serialises something across every process of the machine."""
     with open(Path(tempfile.gettempdir()) / name, "a+b") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:

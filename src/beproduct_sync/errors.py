@@ -9,6 +9,9 @@
     ├── NotATrackingEvent         valid JSON, but not a tracking event (stored as ignored)
     ├── MalformedEvent            a tracking event missing what it needs (dead-lettered)
     ├── SelectionError            a replay selection that selects nothing sensible
+    ├── ChangeRequestError        a reverse-sync change request that cannot be recorded
+    │   ├── UnknownMilestone      (no such milestone stored here)
+    │   └── IdempotencyKeyReused  (the key was used for a different change)
     ├── TokenStoreUnavailable     the stored BeProduct refresh token cannot be read
     └── BeProductError            a BeProduct API call failed
         ├── BeProductNotConfigured
@@ -69,6 +72,18 @@ class SelectionError(SyncError):
     """Choose what to replay: --id, --status, --since or --until."""
 
 
+class ChangeRequestError(SyncError):
+    """The change request is invalid."""
+
+
+class UnknownMilestone(ChangeRequestError):
+    """No such milestone is stored here; it must arrive by webhook or backfill first."""
+
+
+class IdempotencyKeyReused(ChangeRequestError):
+    """This idempotency key was already used for a different change; use a new key."""
+
+
 class TokenStoreUnavailable(SyncError):
     """The stored BeProduct refresh token cannot be read: check the database and run
     `beproduct-sync migrate`."""
@@ -107,3 +122,12 @@ class BeProductNotFound(BeProductError):
 
 class BeProductRejected(BeProductError):
     """BeProduct rejected the request."""
+
+    def __init__(
+        self, message: str | None = None, *, detail: str | None = None, body: object = None
+    ) -> None:
+        super().__init__(message)
+        # BeProduct's own short explanation, kept apart from the message: reverse sync stores
+        # it with the rejected change request; logs and CLI errors never show a response body.
+        self.message = detail
+        self.body = body

@@ -85,6 +85,24 @@ ENRICHMENT_OUTCOMES = Counter(
     "beproduct_sync_enrichment_jobs_total", "Enrichment job outcomes by kind.", ["kind", "outcome"]
 )
 
+# Reverse sync (api/outbox.py)
+OUTBOX_REQUESTS = Gauge(
+    "beproduct_sync_outbox_requests",
+    "Change requests by state (pending, sending, sent, confirmed, conflict, rejected, dead).",
+    ["state"],
+    multiprocess_mode="livemostrecent",
+)
+OUTBOX_OUTCOMES = Counter(
+    "beproduct_sync_outbox_outcomes_total",
+    "Change request outcomes by state reached (sent, confirmed, conflict, rejected, retry, dead).",
+    ["outcome"],
+)
+OUTBOX_BATCH_SIZE = Histogram(
+    "beproduct_sync_outbox_edit_batch_size",
+    "Milestones per BeProduct Timelines/Edit call.",
+    buckets=(1, 2, 5, 10, 20, 50, 100, 200, 500),
+)
+
 # prometheus_client.multiprocess has no type hints (hence the ignores below).
 
 # Gauges the receiver refreshes itself on every scrape: its value wins over its children's.

@@ -140,3 +140,25 @@ def test_backfill_benchmark_reruns_without_writing_anything(pg_server_url: str) 
     assert report["ours_rerun_no_change"]["rows_changed"] == 0
     assert report["ours_rerun_no_change"]["milestones_changed"] == 0
     assert [t["figure"] for t in report["targets"]] == ["no-change rerun, command seconds"]
+
+
+REVERSE = Path(__file__).resolve().parents[2] / "bench" / "reverse_sync.py"
+
+
+@pytest.mark.slow
+def test_reverse_sync_benchmark_confirms_every_request_and_loses_none(pg_server_url: str) -> None:
+    done = subprocess.run(
+        [sys.executable, str(REVERSE), "--requests", "40", "--plans", "2", "--per-minute", "600"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+        env={**os.environ, "DATABASE_URL": pg_server_url},
+    )
+    report = json.loads(done.stdout)
+    assert report["requests"] == 40
+    assert report["confirmed"] == 40
+    assert report["lost"] == 0
+    assert report["api_calls"]["edit"] >= 2  # one per plan and batch at least
+    assert report["api_calls_per_request"] > 0
+    assert report["requests_per_second"] > 0

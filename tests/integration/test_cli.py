@@ -75,7 +75,13 @@ def test_status_json_has_one_documented_shape(db_url: str) -> None:
     done = cli(db_url, "status", "--json")
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
-    assert set(report) == {"events", "queue_depth", "enrichment_jobs", "recent_errors"}
+    assert set(report) == {
+        "events",
+        "queue_depth",
+        "enrichment_jobs",
+        "change_requests",
+        "recent_errors",
+    }
     assert report["events"] == {
         "pending": 0,
         "processing": 0,
@@ -87,6 +93,9 @@ def test_status_json_has_one_documented_shape(db_url: str) -> None:
     }
     assert report["queue_depth"] == 0
     assert set(report["enrichment_jobs"]) == {"pending", "running", "failed"}
+    assert report["change_requests"] == dict.fromkeys(
+        ("pending", "sending", "sent", "confirmed", "conflict", "rejected", "dead"), 0
+    )
     (warning,) = report["recent_errors"]
     assert set(warning) == {
         "created_at",

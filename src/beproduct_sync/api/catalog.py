@@ -27,6 +27,8 @@ async def store_plan(
             await conn.execute(
                 query("enrich_templates"), {"rows": Jsonb(found.templates), "enriched_at": at}
             )
+            ids = [t["id"] for t in found.templates]
+            await conn.execute(query("apply_schedule_rules"), {"ids": ids})
     return found.plan["folder_id"]
 
 

@@ -575,7 +575,9 @@ def _decode(resp: httpx.Response, method: str, endpoint: str) -> Any:
         raise BeProductAuthError()
     if 400 <= code < 500:
         raise BeProductRejected(
-            f"BeProduct rejected {method} {endpoint}: HTTP {code}" + _error_code(resp)
+            f"BeProduct rejected {method} {endpoint}: HTTP {code}" + _error_code(resp),
+            detail=_error_message(resp, code),
+            body=_small_json(resp),
         )
     if code >= 300:
         raise BeProductUnavailable(f"BeProduct {method} {endpoint} failed: HTTP {code}")
@@ -595,6 +597,25 @@ def _json(resp: httpx.Response) -> Any:
         return orjson.loads(resp.content)
     except orjson.JSONDecodeError:
         return None
+
+
+def _error_message(resp: httpx.Response, code: int) -> str:
+    """BeProduct's explanation of a 4xx: the body's `message` (or `error`), one line, at most
+    500 characters; the status code when it gave none."""
+    body = _json(resp)
+    found = None
+    if isinstance(body, dict):
+        found = body.get("message") or body.get("Message") or body.get("error")
+    elif isinstance(body, str):
+        found = body
+    if not isinstance(found, str) or not found.strip():
+        return f"HTTP {code}"
+    return f"HTTP {code}: " + " ".join(found.split())[:500]
+
+
+def _small_json(resp: httpx.Response) -> Any:
+    """The JSON body of an error answer when it is small (kept with a rejected change)."""
+    return _json(resp) if len(resp.content) <= 16_384 else None
 
 
 def _error_code(resp: httpx.Response) -> str:

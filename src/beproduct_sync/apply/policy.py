@@ -16,6 +16,7 @@ if TYPE_CHECKING:  # the parser's models take a while to build: imported when us
 
 Fault = Callable[["TrackingEvent"], None]
 AfterApply = Callable[[AsyncConnection[Any], RowSet], Awaitable[None]]
+AfterEvents = Callable[[AsyncConnection[Any], list[tuple[int, RowSet]]], Awaitable[None]]
 SKIPPED = "skipped"  # an Outcome status: the row is another worker's now, which reports it
 
 
@@ -32,6 +33,9 @@ class Policy:
     # Called inside the apply transaction, once per plan, after the rows are written
     # (bootstrap wires the enrichment scheduler here).
     after_apply: AfterApply | None = None
+    # Called inside the apply transaction, once per batch, with each event's inbox id and rows,
+    # applied or stale (bootstrap wires reverse sync's echo confirmation here).
+    after_events: AfterEvents | None = None
 
 
 @dataclass(frozen=True)

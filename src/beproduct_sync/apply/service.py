@@ -152,6 +152,8 @@ async def _apply_chunk(
             if policy.after_apply is not None:
                 for rows in per_plan([p.rows for p in mine]):
                     await policy.after_apply(conn, rows)
+            if policy.after_events is not None:
+                await policy.after_events(conn, [(p.entry.id, p.rows) for p in mine])
             # The chunk's time is shared out evenly: its statements ran for all at once.
             share = round((time.perf_counter() - started) * 1000 / len(mine), 3)
             statuses = {

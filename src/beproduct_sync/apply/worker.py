@@ -78,7 +78,7 @@ class WorkerConfig:
         )
 
 
-def worker_name(index: int) -> str:
+def worker_name(index: int | str) -> str:
     """A name unique among live workers: host, process, loop number (shown in locked_by)."""
     return f"{socket.gethostname()}:{os.getpid()}:{index}"
 

@@ -149,6 +149,11 @@ async def apply_many(conn: AsyncConnection[Any], rowsets: Sequence[RowSet]) -> A
             await run(query("apply_template_stubs"), {"rows": Jsonb(m.stubs)}, counted)
         if m.definitions:
             await run(query("apply_templates"), {"rows": Jsonb(m.definitions)}, definitions)
+        if m.stubs or m.definitions:
+            # Rules changed or definitions appeared: re-resolve those plans' rules (a no-op
+            # lookup otherwise). Its count is bookkeeping, not a change of this event's.
+            ids = sorted({t["id"] for t in m.stubs} | {t["id"] for t in m.definitions})
+            await conn.execute(query("apply_schedule_rules"), {"ids": ids})
         for kind in KINDS:
             if m.records[kind]:
                 await run(

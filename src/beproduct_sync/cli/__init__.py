@@ -5,10 +5,21 @@ Entrypoints only: parse arguments, build the runtime (bootstrap), call a service
 
 from __future__ import annotations
 
-from beproduct_sync.cli import admin, api, fake, serve, supabase, worker
+from beproduct_sync.cli import admin, api, fake, outbox, report, serve, supabase, worker
 from beproduct_sync.cli.common import app
 
-__all__ = ["admin", "api", "app", "fake", "main", "serve", "supabase", "worker"]
+__all__ = [
+    "admin",
+    "api",
+    "app",
+    "fake",
+    "main",
+    "outbox",
+    "report",
+    "serve",
+    "supabase",
+    "worker",
+]
 
 
 def main() -> None:

@@ -95,6 +95,8 @@ def status(
     typer.echo(f"queue depth: {report['queue_depth']}")
     jobs = ", ".join(f"{k} {v}" for k, v in report["enrichment_jobs"].items())
     typer.echo(f"enrichment jobs: {jobs}")
+    changes = ", ".join(f"{k} {v}" for k, v in report["change_requests"].items())
+    typer.echo(f"change requests (reverse sync): {changes}")
     if report["recent_errors"]:
         typer.echo("recent errors:")
         for e in report["recent_errors"]:

@@ -37,6 +37,8 @@ class _Options:
     samples: bool
     behaviour: Behaviour
     rate_limits: RateLimits
+    webhook_url: str | None = None
+    webhook_secret: str | None = None
 
 
 @fake_app.callback()
@@ -97,6 +99,19 @@ def fake_beproduct(
     folder_brand: Annotated[
         bool, typer.Option(help="Include the undocumented `brand` in folders.")
     ] = False,
+    webhook_url: Annotated[
+        str | None,
+        typer.Option(help="POST the OnChange webhooks of edits to this URL (reverse sync)."),
+    ] = None,
+    webhook_secret: Annotated[
+        str | None, typer.Option(help="Bearer secret sent with those webhooks.")
+    ] = None,
+    webhook_delay: Annotated[
+        float, typer.Option(min=0.0, help="Each webhook waits a random delay up to this (s).")
+    ] = 0.5,
+    webhook_duplicates: Annotated[
+        float, typer.Option(min=0.0, max=1.0, help="Fraction of webhooks delivered twice.")
+    ] = 0.1,
 ) -> None:
     """Serve the fake API and print the settings that point beproduct-sync at it.
 
@@ -118,6 +133,8 @@ def fake_beproduct(
         folder_brand=folder_brand,
         seconds_per_row=seconds_per_row,
         retry_after_header=retry_after_header,
+        webhook_delay_seconds=webhook_delay,
+        webhook_duplicate_fraction=webhook_duplicates,
     )
     limits = RateLimits(rate_per_minute, rate_per_hour, rate_per_day, rate_time_scale)
     ctx.obj = _Options(
@@ -133,6 +150,8 @@ def fake_beproduct(
         samples,
         behaviour,
         limits,
+        webhook_url,
+        webhook_secret,
     )
     if ctx.invoked_subcommand is None:
         _serve(ctx.obj)
@@ -158,6 +177,8 @@ def _fake(o: _Options) -> FakeBeProduct:
     )
     if o.samples:
         add_sample_plan(fake.world)
+    if o.webhook_url:
+        fake.send_webhooks_to(o.webhook_url, o.webhook_secret)
     return fake
 
 

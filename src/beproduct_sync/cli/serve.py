@@ -100,8 +100,12 @@ async def serve_forever(
         # BeProduct API enrichment and scheduled reconciliation, when configured; both end
         # by themselves once `stop` is set.
         background = _background(
-            [bootstrap.enricher_work(rt, stop), bootstrap.reconcile_work(rt, stop)],
-            ["enricher", "reconcile"],
+            [
+                bootstrap.enricher_work(rt, stop),
+                bootstrap.reconcile_work(rt, stop),
+                bootstrap.outbox_work(rt, stop, _worker_name("outbox")),
+            ],
+            ["enricher", "reconcile", "outbox"],
         )
     if task is not None:
         # Workers (or their supervision) that end while serving (a bug) must not leave a
@@ -246,3 +250,9 @@ def _worker_processes(
     from beproduct_sync.apply.supervise import run_worker_processes
 
     return run_worker_processes(url, processes, workers, stop, metrics_dir)
+
+
+def _worker_name(index: str) -> str:
+    from beproduct_sync.apply.worker import worker_name
+
+    return worker_name(index)

@@ -14,6 +14,7 @@ from prometheus_client import start_http_server
 from beproduct_sync import bootstrap, db, metrics
 from beproduct_sync.apply.replay import replay as do_replay
 from beproduct_sync.apply.supervise import follow_parent
+from beproduct_sync.apply.worker import worker_name
 from beproduct_sync.bootstrap import Runtime
 from beproduct_sync.cli.common import (
     BACKGROUND_GRACE_SECONDS,
@@ -60,7 +61,9 @@ async def _work_until_signalled(rt: Runtime, count: int | None, early: _EarlySto
         stop.set()
     # BeProduct API enrichment, when configured; it ends by itself once `stop` is set.
     enricher = bootstrap.enricher_work(rt, stop)
-    background = [] if enricher is None else [asyncio.create_task(enricher)]
+    # Reverse sync: change requests sent to BeProduct, when configured; ends once `stop` is set.
+    sender = bootstrap.outbox_work(rt, stop, worker_name("outbox"))
+    background = [asyncio.create_task(c) for c in (enricher, sender) if c is not None]
     try:
         await bootstrap.workers(rt, stop, count)
     finally:

@@ -12,6 +12,9 @@ from beproduct_sync import db
 from beproduct_sync.inbox.status import QUEUED, InboxStatus, JobStatus
 from beproduct_sync.sql import query
 
+# Reverse sync's change request states (ops.timeline_change_request.state).
+CHANGE_REQUEST_STATES = ("pending", "sending", "sent", "confirmed", "conflict", "rejected", "dead")
+
 
 async def job_counts(conn: AsyncConnection[Any]) -> dict[str, int]:
     """Outstanding enrichment jobs by status (every status present, zero when none)."""
@@ -26,7 +29,8 @@ async def job_counts(conn: AsyncConnection[Any]) -> dict[str, int]:
 async def gather(url: str, error_limit: int = 10) -> dict[str, Any]:
     """The status report, in the one shape `status --json` prints (README, "Status"):
     `events` (every inbox status → count), `queue_depth`, `enrichment_jobs` (every job status
-    → count) and `recent_errors` (newest first)."""
+    → count), `change_requests` (reverse sync: every state → count) and `recent_errors`
+    (newest first)."""
     async with await db.aconnect(url, autocommit=True) as conn:
         cur = conn.cursor(row_factory=dict_row)
         rows = await (await cur.execute(query("log_status_counts"))).fetchall()
@@ -35,9 +39,12 @@ async def gather(url: str, error_limit: int = 10) -> dict[str, Any]:
         await cur.execute(query("import_errors_recent"), {"limit": error_limit})
         errors = await cur.fetchall()
         jobs = await job_counts(conn)
+        await cur.execute(query("outbox_state_counts"))
+        found_requests = {r["state"]: r["count"] for r in await cur.fetchall()}
     return {
         "events": events,
         "queue_depth": sum(events[s.value] for s in QUEUED),
         "enrichment_jobs": jobs,
+        "change_requests": {s: int(found_requests.get(s, 0)) for s in CHANGE_REQUEST_STATES},
         "recent_errors": errors,
     }

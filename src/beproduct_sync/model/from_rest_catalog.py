@@ -11,7 +11,7 @@ from datetime import tzinfo
 from typing import Any, TypedDict
 
 from beproduct_sync.model.body import canonical, digest
-from beproduct_sync.model.coerce import flag, name_of, pick, uuid_text
+from beproduct_sync.model.coerce import flag, int32, name_of, pick, text, uuid_text
 from beproduct_sync.model.rows import KINDS, TemplateRow, master_folder, source_version
 from beproduct_sync.model.times import date_of_text, lenient_time
 
@@ -65,20 +65,38 @@ def _definitions(section: Any, plan_id: str, master: str, version: str | None) -
         if tid is None:
             continue
         name = pick(d, "actionDescription", "taskDescription", "TaskDescription", "name")
-        out.append(
-            {
-                "id": tid,
-                "plan_id": plan_id,
-                "master_folder": master,
-                "name": name_of(name),
-                "short_name": name_of(pick(d, "shortDescription", "ShortDescription")),
-                "department": name_of(pick(d, "department", "Department")),
-                "page_name": name_of(pick(d, "pageName", "page", "Page")),
-                "raw_payload": d,
-                "source_version": version,
-            }
-        )
+        row: TemplateRow = {
+            "id": tid,
+            "plan_id": plan_id,
+            "master_folder": master,
+            "name": name_of(name),
+            "short_name": name_of(pick(d, "shortDescription", "ShortDescription")),
+            "department": name_of(pick(d, "department", "Department")),
+            "page_name": name_of(pick(d, "pageName", "page", "Page")),
+            "raw_payload": d,
+            "source_version": version,
+        }
+        _add_rule(row, d, version)
+        out.append(row)
     return out
+
+
+def _add_rule(row: TemplateRow, d: dict[str, Any], version: str | None) -> None:
+    """Add the schedule rule of an API definition where it carries one (BeProduct documents
+    only id, department, actionDescription, shortDescription and pageName): a rule counts
+    only with its anchor (`actDesc`)."""
+    if pick(d, "actDesc", "ActDesc") is None:
+        return  # without its anchor a day count says nothing
+    row["days"] = int32(pick(d, "days", "Days"))
+    row["direction"] = text(pick(d, "when", "When"))
+    row["act_desc"] = uuid_text(pick(d, "actDesc", "ActDesc"))
+    row["calendar"] = text(pick(d, "calendar", "Calendar"))
+    row["calendar_days"] = int32(pick(d, "calendarDays", "CalendarDays"))
+    row["revised_days"] = int32(pick(d, "revisedDays", "RevisedDays"))
+    row["group_task"] = text(pick(d, "groupTask", "GroupTask"))
+    row["share_when"] = text(pick(d, "shareWhen", "ShareWhen"))
+    row["default_status"] = text(pick(d, "defaultStatus", "DefaultStatus"))
+    row["rule_version"] = version
 
 
 def plan_rows(payload: Any, plan_id: str, zone: tzinfo) -> PlanRows:

@@ -196,6 +196,18 @@ def map_event(event: TrackingEvent, body_digest: bytes, zone: tzinfo) -> RowSet:
             "raw_payload": s.raw,
             "source_version": version,
         }
+        if s.has_rule:
+            t = templates[str(s.id)]
+            t["days"] = s.days
+            t["direction"] = s.direction
+            t["act_desc"] = str(s.act_desc) if s.act_desc else None
+            t["calendar"] = s.calendar
+            t["calendar_days"] = s.calendar_days
+            t["revised_days"] = s.revised_days
+            t["group_task"] = s.group_task
+            t["share_when"] = s.share_when
+            t["default_status"] = s.default_status
+            t["rule_version"] = version
 
     return RowSet(
         kind=kind,

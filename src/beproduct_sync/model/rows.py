@@ -47,6 +47,18 @@ class TemplateRow(TypedDict):
     department: NotRequired[str | None]
     page_name: NotRequired[str | None]
     raw_payload: NotRequired[Any]
+    # The schedule rule, when the source carried one (`rule_version` set): see
+    # webhook.TimelineSchema. Versioned on its own, so a source without rules never erases one.
+    days: NotRequired[int | None]
+    direction: NotRequired[str | None]  # timeLineSchema.When: AFTER / BEFORE
+    act_desc: NotRequired[str | None]
+    calendar: NotRequired[str | None]
+    calendar_days: NotRequired[int | None]
+    revised_days: NotRequired[int | None]
+    group_task: NotRequired[str | None]
+    share_when: NotRequired[str | None]
+    default_status: NotRequired[str | None]
+    rule_version: NotRequired[str | None]
 
 
 class RecordRow(TypedDict):

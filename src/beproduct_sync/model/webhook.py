@@ -124,7 +124,30 @@ class TimelineSchema(_Model):
     task_description: str | None = Field(default=None, alias="TaskDescription")
     short_description: str | None = Field(default=None, alias="ShortDescription")
     page: str | None = Field(default=None, alias="Page")
+    # The schedule rule: `days` `direction` (`When`: AFTER/BEFORE) the definition `act_desc`
+    # names (the nil uuid: the start of the row's schedule), counted in `calendar` days
+    # ("DAYS", or business days such as "US Business Days"). The rest is stored as sent.
+    days: int | None = Field(default=None, alias="Days")
+    direction: str | None = Field(default=None, alias="When")
+    act_desc: UUID | None = Field(default=None, alias="ActDesc")
+    calendar: str | None = Field(default=None, alias="Calendar")
+    calendar_days: int | None = Field(default=None, alias="CalendarDays")
+    revised_days: int | None = Field(default=None, alias="RevisedDays")
+    group_task: str | None = Field(default=None, alias="GroupTask")
+    share_when: str | None = Field(default=None, alias="ShareWhen")
+    default_status: str | None = Field(default=None, alias="DefaultStatus")
     raw: dict[str, Any] = Field(default_factory=dict, exclude=True)
+
+    _ints = field_validator("days", "calendar_days", "revised_days", mode="before")(coerce.int32)
+    _act = field_validator("act_desc", mode="before")(coerce.as_uuid)
+    _rule_texts = field_validator(
+        "direction", "calendar", "group_task", "share_when", "default_status", mode="before"
+    )(coerce.text)
+
+    @property
+    def has_rule(self) -> bool:
+        """Whether the schema carried a schedule rule at all (an anchor or a day count)."""
+        return "ActDesc" in self.raw or "Days" in self.raw
 
     @field_validator("page", mode="before")
     @classmethod

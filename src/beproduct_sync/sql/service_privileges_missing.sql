@@ -1,5 +1,5 @@
--- What the current role lacks of the privileges the service uses: those migration
--- 20261201000010 grants beproduct_sync_service (keep the two lists equal). One row per missing
+-- What the current role lacks of the privileges the service uses: those migrations
+-- 20261201000010 and 20261201000080 grant beproduct_sync_service (keep the lists equal). One row per missing
 -- privilege; none for the owner, superusers and members of beproduct_sync_service. Objects are
 -- found by name in the catalog and checked by oid, so a role without USAGE on ops gets an
 -- answer, not an error.
@@ -36,7 +36,10 @@ WITH needed (relname, privilege) AS (
         ('backfill_checkpoint', 'UPDATE'), ('backfill_checkpoint', 'DELETE'),
         ('beproduct_api_token', 'SELECT'), ('beproduct_api_token', 'INSERT'),
         ('beproduct_api_token', 'UPDATE'),
-        ('schema_migrations', 'SELECT')
+        ('schema_migrations', 'SELECT'),
+        -- 20261201000080 (reverse sync)
+        ('timeline_change_request', 'SELECT'), ('timeline_change_request', 'INSERT'),
+        ('timeline_change_request', 'UPDATE')
 )
 SELECT current_user::text AS role, 'USAGE on schema ops' AS missing
 FROM pg_namespace
@@ -51,5 +54,6 @@ UNION ALL
 SELECT current_user::text, format('USAGE on sequence ops.%s', c.relname)
 FROM pg_class AS c
 WHERE c.relkind = 'S' AND c.relnamespace = 'ops'::regnamespace
-    AND c.relname IN ('beproduct_sync_log_id_seq', 'import_errors_id_seq')
+    AND c.relname IN ('beproduct_sync_log_id_seq', 'import_errors_id_seq',
+                      'timeline_change_request_id_seq')
     AND NOT has_sequence_privilege(c.oid, 'USAGE')

@@ -15,9 +15,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from beproduct_sync.testing.fake import rest
+from beproduct_sync.testing.fake import rest, webhooks
 from beproduct_sync.testing.fake.behaviour import Behaviour
 from beproduct_sync.testing.fake.chaos import Fault, Faults, RateLimiter, Stats
+from beproduct_sync.testing.fake.delivery import WebhookSender
 from beproduct_sync.testing.fake.filters import FilterError, matches, page
 from beproduct_sync.testing.fake.gate import Gate
 from beproduct_sync.testing.fake.model import now_ticks
@@ -37,6 +38,7 @@ class Backend:
     faults: Faults
     stats: Stats
     limiter: RateLimiter
+    sender: WebhookSender
     # Called once, in order, right after the next timeline page of a kind is served: a test's
     # way to change the data while a client is paging.
     after_page: dict[str, list[Callable[[], None]]] = field(default_factory=dict)
@@ -171,10 +173,14 @@ def build_app(b: Backend) -> Gate:
             return error(400, "bad_request", "body must be a list of {id, timelines}")
         by = b.world.users[0]
         with b.world.lock:
-            rows = b.world.edit(
+            rows, changes = b.world.edit_timelines(
                 request.path_params["plan_id"], request.path_params["kind"], edits, by
             )
-            return JSON([rest.row(r, b.behaviour, now_ticks()) for r in rows])
+            answer = JSON([rest.row(r, b.behaviour, now_ticks()) for r in rows])
+            bodies = [webhooks.on_change(b.world, c) for c in changes]
+        # BeProduct announces each changed milestone with an OnChange, a little later.
+        b.sender.send(bodies)
+        return answer
 
     async def ratelimit(request: Request) -> Response:
         return JSON({f"per_{q.window}": _quota(q) for q in b.limiter.status()})
@@ -276,7 +282,38 @@ def admin_routes(b: Backend) -> list[Route]:
             }
         )
 
+    async def milestone(request: Request) -> Response:
+        # A change made "in BeProduct" by someone else (its UI): a test provokes conflicts
+        # with it. Announced by webhook unless `notify` is false.
+        body = await _body(request)
+        if not isinstance(body, dict) or "row_id" not in body:
+            return error(400, "bad_request", "body must be {row_id, milestone_id?, status?, ...}")
+        notify = bool(body.pop("notify", True))
+        row_id, milestone_id = str(body.pop("row_id")), body.pop("milestone_id", None)
+        try:
+            change = b.world.change_milestone(row_id, milestone_id, **body)
+        except KeyError:
+            return error(404, "not_found", "no such row or milestone")
+        except (TypeError, ValueError) as exc:
+            return error(400, "bad_request", str(exc))
+        hook = webhooks.on_change(b.world, change)
+        if notify:
+            b.sender.send([hook])
+        return JSON({"webhook": hook, "notified": notify})
+
+    async def deliveries(request: Request) -> Response:
+        if request.method == "POST":
+            body = await _body(request)
+            if not isinstance(body, dict):
+                return error(400, "bad_request", "body must be {url, secret}")
+            b.sender.target(body.get("url"), body.get("secret"))
+        return JSON(
+            {"url": b.sender.url, **b.sender.stats.to_json(), "pending": b.sender.pending()}
+        )
+
     return [
+        Route("/_admin/milestone", milestone, methods=["POST"]),
+        Route("/_admin/webhooks", deliveries, methods=["GET", "POST"]),
         Route("/_admin/stats", stats, methods=["GET"]),
         Route("/_admin/stats/reset", reset_stats, methods=["POST"]),
         Route("/_admin/faults", faults, methods=["GET", "POST", "DELETE"]),

@@ -46,12 +46,21 @@ class Behaviour:
     # A 429 carries `Retry-After` always, never (retry information only in the JSON body), or
     # on every other 429.
     retry_after_header: str = "alternate"
+    # Webhooks the fake sends (after an Edit, or a change made "in BeProduct" through
+    # `/_admin/milestone`) each wait a random delay up to this many seconds, so bodies of one
+    # edit may arrive out of order; this fraction of bodies is delivered twice.
+    webhook_delay_seconds: float = 0.5
+    webhook_duplicate_fraction: float = 0.1
 
     def __post_init__(self) -> None:
         if self.retry_after_header not in RETRY_AFTER_HEADER:
             raise ValueError(f"retry_after_header must be one of {', '.join(RETRY_AFTER_HEADER)}")
-        if self.max_page_size < 0 or self.seconds_per_row < 0:
-            raise ValueError("max_page_size and seconds_per_row must not be negative")
+        if self.max_page_size < 0 or self.seconds_per_row < 0 or self.webhook_delay_seconds < 0:
+            raise ValueError(
+                "max_page_size, seconds_per_row and webhook_delay_seconds must not be negative"
+            )
+        if not 0 <= self.webhook_duplicate_fraction <= 1:
+            raise ValueError("webhook_duplicate_fraction must be between 0 and 1")
 
     def to_json(self) -> dict[str, Any]:
         """The switches as JSON."""

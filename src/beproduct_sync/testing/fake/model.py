@@ -81,6 +81,9 @@ class Folder:
     description: str | None = None
 
 
+NIL_UUID = "00000000-0000-0000-0000-000000000000"
+
+
 @dataclass
 class MilestoneDef:
     """A plan's milestone definition (REST `timelines[]`, webhook `timeLineSchema`)."""
@@ -90,9 +93,13 @@ class MilestoneDef:
     action: str
     short: str
     page_name: str | None
-    days: int
+    days: int  # from the plan's start
     plan_date: int
     default_status: str = "Not Started"
+    # The schedule rule a webhook's timeLineSchema carries: `gap` days AFTER the definition
+    # `anchor` (the nil uuid: the plan's start).
+    anchor: str = NIL_UUID
+    gap: int = 0
 
 
 @dataclass

@@ -7,6 +7,7 @@ import uuid
 from dataclasses import dataclass
 
 from .model import (
+    NIL_UUID,
     TICKS_PER_DAY,
     TICKS_PER_SECOND,
     Folder,
@@ -225,10 +226,14 @@ class Seeder:
         """A plan's milestone definitions, spread over the season in order."""
         names = list(tasks) + [f"{t} {i}" for i in range(2, 99) for t in tasks]
         days = 0
-        defs = []
+        defs: list[MilestoneDef] = []
         for i in range(count):
             days += self.rng.randrange(0, 15)
             task = names[i]
+            # Each definition follows the one before it, every fifth the one two back (a
+            # branch), so critical paths have something to choose; no extra random draws, so
+            # the seeded data stays the same.
+            anchor = defs[i - 2] if i % 5 == 4 else defs[i - 1] if i else None
             defs.append(
                 MilestoneDef(
                     id=self.uuid(),
@@ -238,6 +243,8 @@ class Seeder:
                     page_name=self.rng.choice(PAGES),
                     days=days,
                     plan_date=start + days * TICKS_PER_DAY,
+                    anchor=anchor.id if anchor else NIL_UUID,
+                    gap=days - anchor.days if anchor else 0,
                 )
             )
         return defs

@@ -16,6 +16,7 @@ from beproduct_sync.testing.fake import webhooks
 from beproduct_sync.testing.fake.app import TOKEN_PATH, Backend, build_app
 from beproduct_sync.testing.fake.behaviour import Behaviour, RateLimits
 from beproduct_sync.testing.fake.chaos import Fault, Faults, RateLimiter, Stats
+from beproduct_sync.testing.fake.delivery import WebhookSender
 from beproduct_sync.testing.fake.gate import QuietDrops
 from beproduct_sync.testing.fake.model import Row
 from beproduct_sync.testing.fake.seed import Sizes
@@ -67,8 +68,9 @@ class FakeBeProduct:
         self.faults = Faults(seed)
         self.stats = Stats()
         self.limiter = RateLimiter(rate_limits or RateLimits())
+        self.sender = WebhookSender(self.world.behaviour, seed)
         self.backend = Backend(
-            company, self.world, self.tokens, self.faults, self.stats, self.limiter
+            company, self.world, self.tokens, self.faults, self.stats, self.limiter, self.sender
         )
         self.app = build_app(self.backend)
         self.base_url = ""
@@ -108,7 +110,8 @@ class FakeBeProduct:
             time.sleep(0.005)
 
     def stop(self) -> None:
-        """Stop serving and wait for the thread."""
+        """Stop serving (and sending webhooks) and wait for the threads."""
+        self.sender.close()
         if self._server is not None and self._thread is not None:
             self._server.should_exit = True
             self._thread.join(timeout=10)
@@ -196,6 +199,23 @@ class FakeBeProduct:
         self.limiter.advance(seconds)
 
     # -- data and webhooks -------------------------------------------------------------------
+    def send_webhooks_to(self, url: str | None, secret: str | None = None) -> None:
+        """Deliver the OnChange webhooks of edits (and of `change_in_beproduct`) to `url` with
+        `Authorization: Bearer <secret>` (delays and duplicates: see Behaviour)."""
+        self.sender.target(url, secret)
+
+    def change_in_beproduct(
+        self, row_id: str, milestone_id: str | None = None, *, notify: bool = True, **changes: Any
+    ) -> dict[str, Any]:
+        """Someone changes a milestone in BeProduct's UI: the data changes and, unless `notify`
+        is false, the OnChange webhook is delivered. Returns the webhook body."""
+        body = webhooks.on_change(
+            self.world, self.world.change_milestone(row_id, milestone_id, **changes)
+        )
+        if notify:
+            self.sender.send([body])
+        return body
+
     def change_milestone(
         self, row_id: str, milestone_id: str | None = None, **changes: Any
     ) -> Change:

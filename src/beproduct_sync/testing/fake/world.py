@@ -256,26 +256,62 @@ class World:
             return RowEdit(before, copy.deepcopy(row), at, who)
 
     def edit(self, plan_id: str, kind: str, edits: list[dict[str, Any]], by: User) -> list[Row]:
-        """Apply a `Timelines/Edit` body; all or nothing (KeyError/ValueError if invalid)."""
+        """Apply a `Timelines/Edit` body; all or nothing (ValueError saying what is wrong)."""
+        return self.edit_timelines(plan_id, kind, edits, by)[0]
+
+    def edit_timelines(
+        self, plan_id: str, kind: str, edits: list[dict[str, Any]], by: User
+    ) -> tuple[list[Row], list[Change]]:
+        """Apply a `Timelines/Edit` body, all or nothing: the rows touched and one Change per
+        milestone whose values changed (what BeProduct announces with OnChange webhooks).
+
+        Validation (ValueError, answered 400 with the message): the plan must exist; every
+        entry needs an `id` of one of the plan's rows of this kind and every timeline item an
+        `id` of one of that row's milestones; a status must be one BeProduct knows; dates must
+        be ISO timestamps (or null to clear).
+        """
         with self.lock:
-            rows = self.plan(plan_id).rows(kind)
+            try:
+                plan = self.plan(plan_id)
+            except KeyError:
+                raise ValueError(f"Plan {plan_id} was not found") from None
+            rows = plan.rows(kind)
             checked: list[tuple[Row, Milestone, dict[str, Any]]] = []
             for e in edits:
-                row = rows[str(e["id"])]
-                checked.extend(
-                    (row, row.milestone(str(t["id"])), t) for t in e.get("timelines") or []
-                )
+                if not isinstance(e, dict) or "id" not in e:
+                    raise ValueError("each entry needs the id of a timeline row")
+                row = rows.get(str(e["id"]))
+                if row is None:
+                    raise ValueError(f"{kind} timeline {e['id']} is not in plan {plan_id}")
+                for t in e.get("timelines") or []:
+                    if not isinstance(t, dict) or "id" not in t:
+                        raise ValueError("each timeline item needs an id")
+                    try:
+                        m = row.milestone(str(t["id"]))
+                    except KeyError:
+                        raise ValueError(
+                            f"Timeline item {t['id']} was not found in {kind.lower()} timeline"
+                            f" {row.id}"
+                        ) from None
+                    _check_item(t)
+                    checked.append((row, m, t))
             touched: dict[str, Row] = {}
             for e in edits:
                 row = rows[str(e["id"])]
                 if self._edit_row(row, e):
                     touched[row.id] = row
+            befores = []
             for row, m, t in checked:
+                befores.append((row, copy.deepcopy(m), m))
                 self._edit_one(m, t)
                 touched[row.id] = row
-            for row in touched.values():
-                self._touch(row, by)
-            return list(touched.values())
+            stamps = {row.id: self._touch(row, by) for row in touched.values()}
+            changes = [
+                Change(row, before, copy.deepcopy(m), *stamps[row.id])
+                for row, before, m in befores
+                if before != m
+            ]
+            return list(touched.values()), changes
 
     def _edit_row(self, row: Row, e: dict[str, Any]) -> bool:
         """The row-level part of an edit (`colorwayId`, `size`, `supplier`); True if any."""
@@ -333,3 +369,32 @@ def _ids(people: object) -> list[str]:
     if not isinstance(people, list):
         return []
     return [str(p.get("id") if isinstance(p, dict) else p) for p in people]
+
+
+_KNOWN_STATUSES = {
+    "notstarted",
+    "inprogress",
+    "waitingon",
+    "rejected",
+    "approved",
+    "approvedwithcorrections",
+    "complete",
+    "na",
+}
+
+
+def _check_item(t: dict[str, Any]) -> None:
+    """ValueError when an Edit item's status or dates cannot be what BeProduct accepts."""
+
+    def value(key: str) -> Any:
+        v = t[key]
+        return v.get("value") if isinstance(v, dict) else v
+
+    if "status" in t:
+        label = value("status")
+        key = "".join(ch for ch in str(label).lower() if ch.isalpha())
+        if not isinstance(label, str) or key not in _KNOWN_STATUSES:
+            raise ValueError(f"Status {label!r} is not a valid timeline status")
+    for key in ("rev", "final", "due"):
+        if key in t and value(key):
+            to_ticks(str(value(key)))  # ValueError for a date it cannot read

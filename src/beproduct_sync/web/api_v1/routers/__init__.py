@@ -8,6 +8,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from beproduct_sync.web.api_v1.routers import plans
+from beproduct_sync.web.api_v1.routers import plans, timeline, timeline_changes, users
 
-ROUTERS: tuple[APIRouter, ...] = (plans.router,)
+ROUTERS: tuple[APIRouter, ...] = (
+    plans.router,
+    timeline.router,
+    timeline_changes.router,
+    users.router,
+)

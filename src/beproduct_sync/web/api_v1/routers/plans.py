@@ -1,35 +1,31 @@
-"""Plans: the list (search, paging) and one plan's details."""
+"""Plans: the list, one plan's details, its timeline, progress and critical path."""
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query
-from psycopg.rows import dict_row
-from pydantic import BaseModel
 
-from beproduct_sync.sql import query
 from beproduct_sync.web.api_v1.deps import Connection, Reader
+from beproduct_sync.web.api_v1.errors import NotFound
+from beproduct_sync.web.api_v1.models import (
+    CriticalPath,
+    Definition,
+    EntityType,
+    Milestone,
+    Plan,
+    PlanDetails,
+    Status,
+    StyleEnd,
+)
 from beproduct_sync.web.api_v1.pages import Page, PageNumber, PageSize, page_of
+from beproduct_sync.web.api_v1.progress import Progress
+from beproduct_sync.web.api_v1.reads import require_plan, rows, value
 
 router = APIRouter(prefix="/tracking", tags=["plans"])
 
-
-class PlanSummary(BaseModel):
-    """A plan as listed."""
-
-    id: uuid.UUID
-    name: str | None
-    description: str | None
-    start_date: dt.date | None
-    end_date: dt.date | None
-    active: bool
-    folder_id: uuid.UUID | None
-    folder_name: str | None
-    styles: int
-    materials: int
+TypeFilter = Annotated[EntityType | None, Query(description="Only styles or materials.")]
 
 
 @router.get("/plans", summary="List plans")
@@ -40,25 +36,93 @@ async def list_plans(
     active: Annotated[bool | None, Query(description="Only active (or inactive) plans.")] = None,
     page: PageNumber = 1,
     page_size: PageSize = 50,
-) -> Page[PlanSummary]:
-    """Plans, newest start first, with their style and material counts."""
-    cur = conn.cursor(row_factory=dict_row)
-    params: dict[str, Any] = {
-        "q": q or None,
-        "active": active,
-        "limit": page_size,
-        "offset": (page - 1) * page_size,
-    }
-    rows = await (await cur.execute(query("api_plans"), params)).fetchall()
-    total = int(rows[0]["total"]) if rows else 0
-    if not rows and page > 1:
-        total = await _count_plans(conn, params)
-    return page_of([PlanSummary.model_validate(r) for r in rows], page, page_size, total)
+) -> Page[Plan]:
+    """Plans, newest start first, with their active style and material counts."""
+    params = {"q": q or None, "active": active, "limit": page_size}
+    found = await rows(conn, "api_plans", offset=(page - 1) * page_size, **params)
+    if found:
+        total = int(found[0]["total"])
+    else:  # past the end: the window count had no row to ride on
+        first = await rows(conn, "api_plans", offset=0, **{**params, "limit": 1})
+        total = int(first[0]["total"]) if first else 0
+    return page_of([Plan.model_validate(r) for r in found], page, page_size, total)
 
 
-async def _count_plans(conn: Any, params: dict[str, Any]) -> int:
-    """The total when the page asked for lies past the end (the window count had no row)."""
-    counted = {**params, "limit": 1, "offset": 0}
-    cur = conn.cursor(row_factory=dict_row)
-    rows = await (await cur.execute(query("api_plans"), counted)).fetchall()
-    return int(rows[0]["total"]) if rows else 0
+@router.get("/plans/{plan_id}", summary="One plan with its milestone definitions")
+async def plan_details(_: Reader, conn: Connection, plan_id: uuid.UUID) -> PlanDetails:
+    """A plan, its counts and its milestone definitions with their schedule rules."""
+    found = await rows(conn, "api_plan", plan=plan_id)
+    if not found:
+        raise NotFound("plan")
+    defs = await rows(conn, "api_plan_definitions", plan=plan_id)
+    return PlanDetails(
+        **Plan.model_validate(found[0]).model_dump(),
+        definitions=[Definition.model_validate(d) for d in defs],
+    )
+
+
+@router.get("/plans/{plan_id}/timeline", summary="A plan's milestones, paginated")
+async def plan_timeline(
+    _: Reader,
+    conn: Connection,
+    plan_id: uuid.UUID,
+    entity_type: TypeFilter = None,
+    status: Annotated[Status | None, Query(description="Only this status.")] = None,
+    late_only: Annotated[bool, Query(description="Only milestones late now.")] = False,
+    page: PageNumber = 1,
+    page_size: PageSize = 100,
+) -> Page[Milestone]:
+    """Every milestone of the plan's active styles and materials, with start dates, durations,
+    dependencies, live lateness and projected dates; styles first, in schedule order."""
+    await require_plan(conn, plan_id)
+    params = {"plan": plan_id, "status": status, "late_only": late_only}
+    found = await rows(
+        conn,
+        "api_plan_timeline",
+        page=page,
+        page_size=page_size,
+        entity_type=entity_type,
+        **params,
+    )
+    total = int(await value(conn, "api_plan_timeline_count", entity_type=entity_type, **params))
+    return page_of([Milestone.from_row(r) for r in found], page, page_size, total)
+
+
+@router.get("/plans/{plan_id}/progress", summary="A plan's progress and health")
+async def plan_progress(
+    _: Reader, conn: Connection, plan_id: uuid.UUID, entity_type: TypeFilter = None
+) -> Progress:
+    """Totals, counts by status, department and entity type, late / on time, completion %,
+    and health (max days late, baseline drift, recovery opportunities, risk level)."""
+    await require_plan(conn, plan_id)
+    found = await value(conn, "api_plan_progress", plan=plan_id, entity_type=entity_type)
+    return Progress.model_validate(found)
+
+
+@router.get("/plans/{plan_id}/critical-path", summary="What decides the plan's end")
+async def plan_critical_path(
+    _: Reader,
+    conn: Connection,
+    plan_id: uuid.UUID,
+    limit: Annotated[int, Query(ge=1, le=500, description="Rows with the latest end.")] = 20,
+) -> CriticalPath:
+    """The styles and materials whose projected end is latest (today's delays pushed through
+    their dependency chains), by how much they miss the plan's end date, and the chain of
+    milestones that decides the latest one."""
+    await require_plan(conn, plan_id)
+    ends = [
+        StyleEnd.model_validate(r) for r in await rows(conn, "api_plan_critical_path", plan=plan_id)
+    ]
+    chain: list[Milestone] = []
+    if ends:
+        found = await rows(conn, "api_critical_path", entity=ends[0].entity_id)
+        chain = [Milestone.from_row(r) for r in found]
+    plan = await rows(conn, "api_plan", plan=plan_id)
+    return CriticalPath(
+        plan_id=plan_id,
+        plan_end_date=plan[0]["end_date"] if plan else None,
+        entities=len(ends),
+        missing_plan_end=sum(1 for e in ends if e.days_past_plan_end > 0),
+        latest=ends[:limit],
+        critical_path=chain,
+    )

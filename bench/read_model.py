@@ -1,0 +1,296 @@
+"""Read model benchmark: the fake's default account plus webhook changes, then the read API.
+
+    DATABASE_URL=postgresql://postgres@127.0.0.1:5432/test python bench/read_model.py
+
+1. Apply path, before and after: the OnCreate of every row of the fake's default account
+   (3 folders x 10 plans x 50 styles x 25 milestones = 37,500 style milestones, and 300
+   materials x 8) and `--changes` OnChange events (each carrying its definition's
+   timeLineSchema with a predecessor rule) are stored in the inbox and drained by in-process
+   workers, once with the read model's upkeep on the write path (the statement that resolves
+   changed schedule rules, `sql/apply_schedule_rules.sql`) replaced by a no-op ("before") and
+   once as shipped ("after"), each into a fresh database. Events/s are compared.
+2. Read API: `beproduct-sync serve --workers 0` on the "after" database; each endpoint is
+   called `--requests` times over HTTP on loopback (one client, sequential, ids drawn at
+   random), and its p50/p95/max latency compared with its target.
+
+Prints one JSON document with the figures, each target, pass/fail and the load average.
+Scratch databases are created next to DATABASE_URL's and dropped afterwards.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+from drain import command, outcome, remaining, store
+from psycopg.conninfo import make_conninfo
+
+from beproduct_sync import db, migrations
+from beproduct_sync.testing.fake import webhooks
+from beproduct_sync.testing.fake.world import World
+
+TOKEN = "bench-read-token-0123456789"
+TARGETS_MS = {  # p95 over HTTP
+    "plans": 50.0,
+    "plan": 50.0,
+    "plan_timeline": 50.0,
+    "plan_progress": 20.0,
+    "plan_critical_path": 50.0,
+    "entity_timeline": 50.0,
+    "node_dependencies": 50.0,
+    "user_assignments": 50.0,
+    "workload_all": 100.0,
+}
+MAX_APPLY_COST = 0.10  # the upkeep may cost the apply path at most 10 % of its throughput
+
+
+def bodies(seed: int, changes: int) -> list[dict[str, Any]]:
+    """OnCreate for every row of the seeded account, then `changes` milestone changes."""
+    world = World(seed=seed)
+    out = [
+        webhooks.on_create(world, row) for kind in ("Style", "Material") for row in world.rows(kind)
+    ]
+    rng = random.Random(seed)
+    rows = world.rows("Style") + world.rows("Material")
+    for _ in range(changes):
+        out.append(webhooks.on_change(world, world.advance(rng.choice(rows).id)))
+    return out
+
+
+@contextmanager
+def scratch(admin: str, prefix: str) -> Iterator[str]:
+    """A fresh migrated database; dropped afterwards."""
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = make_conninfo(admin, dbname=name)
+    try:
+        migrations.migrate(url)
+        yield url
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def apply_all(url: str, events: list[dict[str, Any]], workers: int, upkeep: bool) -> dict[str, Any]:
+    """Store `events`, drain them with in-process workers, and report the apply rate."""
+    from beproduct_sync import bootstrap
+    from beproduct_sync.apply import writer
+    from beproduct_sync.bootstrap import build
+    from beproduct_sync.config import Settings
+    from beproduct_sync.sql import query
+
+    store(url, events)
+    os.environ.update(
+        DATABASE_URL=url,
+        BEPRODUCT_SYNC_AUTO_MIGRATE="false",
+        BEPRODUCT_SYNC_LOG_LEVEL="WARNING",
+        BEPRODUCT_SYNC_LOG_FORMAT="json",
+    )
+    rt = build(Settings(_env_file=None), migrate=False)  # type: ignore[call-arg]
+    original: Callable[[str], str] = writer.query
+
+    def without_upkeep(name: str) -> str:
+        return "SELECT 0" if name == "apply_schedule_rules" else query(name)
+
+    async def go() -> None:
+        stop = asyncio.Event()
+        task = asyncio.create_task(bootstrap.workers(rt, stop, workers))
+        while await asyncio.to_thread(remaining, url):
+            await asyncio.sleep(0.05)
+        stop.set()
+        await task
+
+    writer.query = original if upkeep else without_upkeep  # type: ignore[assignment]
+    try:
+        asyncio.run(go())
+    finally:
+        writer.query = original  # type: ignore[assignment]
+    result = outcome(url)
+    span = result.pop("apply_span_s") or 1.0
+    events_n = sum(result["statuses"].values())
+    return {"events": events_n, "events_per_s": round(events_n / span, 1), **result}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def serving(url: str) -> Iterator[str]:
+    """`beproduct-sync serve --workers 0` on `url` with a read token; yields its base URL."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "BEPRODUCT_SYNC_API_TOKENS": TOKEN,
+        "BEPRODUCT_WEBHOOK_SECRET": "bench-webhook-secret-0123456789",
+        "BEPRODUCT_SYNC_AUTO_MIGRATE": "false",
+        "BEPRODUCT_SYNC_LOG_LEVEL": "WARNING",
+    }
+    proc = subprocess.Popen(
+        [*command(), "serve", "--workers", "0", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("the service did not become ready")
+            time.sleep(0.2)
+        yield base
+    finally:
+        proc.terminate()
+        proc.wait(60)
+
+
+def ids(url: str) -> dict[str, list[str]]:
+    """Ids to draw requests from."""
+    with psycopg.connect(url) as conn:
+
+        def col(sql: str) -> list[str]:
+            return [str(r[0]) for r in conn.execute(sql).fetchall()]
+
+        return {
+            "plan": col("SELECT id FROM ops.tracking_plan"),
+            "style": col("SELECT id FROM ops.tracking_plan_style WHERE active"),
+            "node": col("SELECT id FROM ops.tracking_plan_style_timeline ORDER BY id LIMIT 5000"),
+            "user": col("SELECT DISTINCT assignee_id FROM ops.tracking_timeline_assignment"),
+        }
+
+
+def paths(found: dict[str, list[str]], rng: random.Random) -> dict[str, Callable[[], str]]:
+    """Each endpoint as a function drawing its next path."""
+    pick = rng.choice
+    return {
+        "plans": lambda: "/api/v1/tracking/plans?page_size=50",
+        "plan": lambda: f"/api/v1/tracking/plans/{pick(found['plan'])}",
+        "plan_timeline": lambda: (
+            f"/api/v1/tracking/plans/{pick(found['plan'])}/timeline?page={rng.randint(1, 5)}"
+            "&page_size=100"
+        ),
+        "plan_progress": lambda: f"/api/v1/tracking/plans/{pick(found['plan'])}/progress",
+        "plan_critical_path": lambda: f"/api/v1/tracking/plans/{pick(found['plan'])}/critical-path",
+        "entity_timeline": lambda: f"/api/v1/tracking/timeline/style/{pick(found['style'])}",
+        "node_dependencies": lambda: (
+            f"/api/v1/tracking/timeline/node/{pick(found['node'])}/dependencies"
+        ),
+        "user_assignments": lambda: (
+            f"/api/v1/tracking/users/{pick(found['user'])}/assignments?page_size=100"
+        ),
+        "workload_all": lambda: "/api/v1/tracking/workload?from=2025-09-01&to=2026-12-31",
+    }
+
+
+def latencies(base: str, make: Callable[[], str], n: int) -> dict[str, float]:
+    """p50/p95/max in ms of `n` sequential GETs (after 5 warm-up calls)."""
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    times: list[float] = []
+    with httpx.Client(base_url=base, headers=headers, timeout=30) as client:
+        for i in range(n + 5):
+            path = make()
+            started = time.perf_counter()
+            reply = client.get(path)
+            took = (time.perf_counter() - started) * 1000
+            if reply.status_code != 200:
+                raise RuntimeError(f"{path}: {reply.status_code} {reply.text[:200]}")
+            if i >= 5:
+                times.append(took)
+    times.sort()
+    return {
+        "p50_ms": round(statistics.median(times), 1),
+        "p95_ms": round(times[max(0, int(len(times) * 0.95) - 1)], 1),
+        "max_ms": round(times[-1], 1),
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--changes", type=int, default=10_000)
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--requests", type=int, default=100, help="per endpoint")
+    ap.add_argument("--keep", help="also copy the loaded database to this name (for psql)")
+    args = ap.parse_args()
+
+    admin = db.resolve_url(db.env_database_url(), Path(tempfile.mkdtemp()) / "data")
+    events = bodies(args.seed, args.changes)
+    result: dict[str, Any] = {"events": len(events), "changes": args.changes}
+    with scratch(admin, "bench_rm_before") as url:
+        before = apply_all(url, events, args.workers, upkeep=False)
+    with scratch(admin, "bench_rm_after") as url:
+        after = apply_all(url, events, args.workers, upkeep=True)
+        cost = 1 - after["events_per_s"] / before["events_per_s"]
+        result["apply"] = {
+            "before_events_per_s": before["events_per_s"],
+            "after_events_per_s": after["events_per_s"],
+            "cost": round(cost, 3),
+            "target": f"<= {MAX_APPLY_COST}",
+            "pass": cost <= MAX_APPLY_COST,
+            "statuses": after["statuses"],
+        }
+        with psycopg.connect(url) as conn:
+            conn.execute("ANALYZE")
+            counted = conn.execute(
+                "SELECT (SELECT count(*) FROM ops.tracking_plan_style),"
+                " (SELECT count(*) FROM ops.tracking_plan_style_timeline),"
+                " (SELECT count(*) FROM ops.tracking_plan_material_timeline)"
+            ).fetchone()
+        assert counted is not None
+        result["rows"] = dict(
+            zip(("styles", "style_milestones", "material_milestones"), counted, strict=True)
+        )
+        if args.keep:
+            with psycopg.connect(admin, autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{args.keep}" WITH (FORCE)')
+                conn.execute(
+                    f'CREATE DATABASE "{args.keep}" TEMPLATE "{url.rsplit("dbname=", 1)[-1]}"'
+                )
+        found = ids(url)
+        rng = random.Random(args.seed)
+        endpoints = {}
+        with serving(url) as base:
+            for name, make in paths(found, rng).items():
+                figures = latencies(base, make, args.requests)
+                target = TARGETS_MS[name]
+                endpoints[name] = {
+                    **figures,
+                    "target_p95_ms": target,
+                    "pass": figures["p95_ms"] <= target,
+                }
+        result["endpoints"] = endpoints
+    result["pass"] = result["apply"]["pass"] and all(e["pass"] for e in endpoints.values())
+    result["load_average"] = [round(x, 2) for x in os.getloadavg()]
+    result["cpus"] = os.cpu_count()
+    print(json.dumps(result, indent=2))
+    sys.exit(0 if result["pass"] else 1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+SELECT * FROM ops_api.critical_path(%(entity)s)

@@ -1,0 +1,1 @@
+SELECT * FROM ops_api.style_timeline(%(entity)s) WHERE entity_type = %(entity_type)s

@@ -1,0 +1,1 @@
+SELECT * FROM ops_api.node_dependencies(%(node)s)

@@ -1,0 +1,1 @@
+SELECT * FROM ops_api.plans WHERE id = %(plan)s

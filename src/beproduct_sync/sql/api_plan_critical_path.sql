@@ -1,0 +1,1 @@
+SELECT * FROM ops_api.plan_critical_path(%(plan)s)
