@@ -20,6 +20,7 @@ derandomized and without the example database, so two runs give the same figures
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -78,6 +79,10 @@ ONCREATE = f"{EXACT}::test_every_column_an_oncreate_writes_has_its_exact_value"
 ONCHANGE = f"{EXACT}::test_every_column_an_onchange_for_an_unknown_style_writes_has_its_exact_value"
 ONDELETE = f"{EXACT}::test_an_ondelete_records_the_exact_deletion_time_and_its_record"
 API_ROW = f"{EXACT}::test_every_column_an_api_row_writes_has_its_exact_value"
+ROW_EDIT = f"{EXACT}::test_a_row_edit_wins_only_the_fields_it_carries_whatever_the_order"
+PLACEHOLDER = (
+    f"{EXACT}::test_a_placeholder_keeps_the_newest_onchange_record_until_a_create_replaces_it"
+)
 ZONES = f"{EXACT}::test_calendar_days_follow_the_configured_zone_while_instants_stay_exact"
 LEASE_MID_APPLY = (
     f"{RACES}::test_a_lease_that_runs_out_mid_apply_lets_no_second_worker_claim_or_apply_the_events"
@@ -86,6 +91,10 @@ LEASE_STALLED = (
     f"{RACES}::test_a_lease_that_ran_out_while_its_worker_was_stalled_passes_to_another_worker"
 )
 RECONCILE_RACE = f"{API}::test_a_webhook_landing_during_a_reconcile_fix_pass_keeps_its_newer_state"
+STYLE_ADDED_DURING_FIX = (
+    f"{API}::test_a_style_added_during_a_reconcile_fix_pass_is_not_retired_by_it"
+)
+RE_ADDED_DURING_FIX = f"{API}::test_a_style_re_added_while_a_fix_pass_retires_it_stays_active"
 CONCURRENT_CLAIMS = (
     f"{RACES}::test_two_workers_claiming_at_once_take_disjoint_batches"
     "_without_waiting_and_apply_once"
@@ -93,12 +102,16 @@ CONCURRENT_CLAIMS = (
 
 CATALOGUE: tuple[Mutation, ...] = (
     # --- The bugs of issue 15's table, each killed by the test written to catch it. ---
+    # The clock-skew margin added instead of subtracted. Reconcile's fix is now versioned one
+    # tick after each API row's modifiedAt, and the margin only dates the listing: a style a
+    # webhook created up to a minute after the listing counts as `extra`, and its retirement
+    # (versioned at the listing time) beats the webhook's create.
     Mutation(
         "reconcile-fix-plus-margin",
         "api/reconcile.py",
-        "at_ticks = snapshot.ticks - margin",
-        "at_ticks = snapshot.ticks + margin",
-        (RECONCILE_RACE,),
+        "listed_at = time.time_ns() // 100 - margin",
+        "listed_at = time.time_ns() // 100 + margin",
+        (STYLE_ADDED_DURING_FIX,),
     ),
     Mutation(
         "lock-owned-without-for-update",
@@ -200,12 +213,37 @@ CATALOGUE: tuple[Mutation, ...] = (
         'return str(int.from_bytes(body_digest[:4], "big") % 1_000_000 * 10**20 + time.ticks)',
         (PROPERTY,),
     ),
+    # A record-group field (the colour is a group of its own since) following the header
+    # version: a newer OnChange, which carries no modification time, blanks the OnCreate's.
     Mutation(
         "record-group-follows-the-header-version",
         "sql/apply_record.sql",
-        "color_name         = CASE WHEN excluded.record_version > coalesce(t.record_version, -1)",
-        "color_name         = CASE WHEN excluded.header_version > coalesce(t.header_version, -1)",
+        "modified_at        = CASE WHEN excluded.record_version > coalesce(t.record_version, -1)",
+        "modified_at        = CASE WHEN excluded.header_version > coalesce(t.header_version, -1)",
         (PROPERTY,),
+    ),
+    # The colour, size and supplier groups (versioned on their own, so that an OnChange from
+    # BeProduct's Edit API updates the fields it carries and nothing else).
+    Mutation(
+        "size-follows-the-record-version",
+        "sql/apply_record.sql",
+        "size               = CASE WHEN excluded.size_version > coalesce(t.size_version, -1)",
+        "size               = CASE WHEN excluded.record_version > coalesce(t.record_version, -1)",
+        (ROW_EDIT, PROPERTY),
+    ),
+    Mutation(
+        "onchange-claims-record-fields-it-does-not-carry",
+        "model/from_webhook.py",
+        'return color, "Size" in raw, supplier',
+        "return True, True, True",
+        (ROW_EDIT, PROPERTY),
+    ),
+    Mutation(
+        "row-edit-colour-ignored",
+        "model/from_webhook.py",
+        'color = "Color" in raw and (raw["Color"] is None or isinstance(raw["Color"], dict))',
+        "color = False",
+        (ROW_EDIT, PROPERTY),
     ),
     Mutation(
         "placeholder-raw-payload-never-replaced",
@@ -213,7 +251,7 @@ CATALOGUE: tuple[Mutation, ...] = (
         "                            WHEN t.record_version IS NULL AND excluded.header_version"
         " > coalesce(t.header_version, -1) THEN excluded.raw_payload\n",
         "",
-        (PROPERTY,),
+        (PLACEHOLDER, PROPERTY),
     ),
     Mutation(
         "source-updated-at-of-the-last-arrival",
@@ -317,8 +355,8 @@ CATALOGUE: tuple[Mutation, ...] = (
     Mutation(
         "color-number-from-the-color-name",
         "model/from_webhook.py",
-        '"color_number": color.get("suggested_hex") if full else None,',
-        '"color_number": color.get("suggested_name") if full else None,',
+        '"color_number": color.get("suggested_hex") if has_color else None,',
+        '"color_number": color.get("suggested_name") if has_color else None,',
         (ONCREATE,),
     ),
     Mutation(
@@ -557,11 +595,14 @@ CATALOGUE: tuple[Mutation, ...] = (
             "_unreadable_dates",
         ),
     ),
+    # Replaces "malformed-event-retried-instead-of-dead" (DEAD → FAILED in the same branch),
+    # an equivalent mutation: that settlement allows one attempt (Settlement.max_attempts
+    # defaults to 1), so log_settle.sql dead-letters a failed one all the same.
     Mutation(
-        "malformed-event-retried-instead-of-dead",
+        "malformed-event-not-reported",
         "apply/service.py",
-        "                    InboxStatus.DEAD,\n",
-        "                    InboxStatus.FAILED,\n",
+        "                    problems=(Problem(e.entity_id, message),),\n",
+        "                    problems=(),\n",
         (f"{WRITER}::test_a_malformed_tracking_event_is_dead_lettered_at_once",),
     ),
     Mutation(
@@ -618,33 +659,59 @@ CATALOGUE: tuple[Mutation, ...] = (
         (AUTH,),
     ),
     # --- Reconcile. ---
+    # No clock-skew margin on the listing time: with BeProduct's clock behind ours, a style a
+    # webhook created just after the listing is dated before it, counts as `extra` and is
+    # retired by the same pass.
     Mutation(
         "reconcile-fix-without-skew-margin",
         "api/reconcile.py",
-        "at_ticks = snapshot.ticks - margin",
-        "at_ticks = snapshot.ticks",
-        (RECONCILE_RACE,),
+        "listed_at = time.time_ns() // 100 - margin",
+        "listed_at = time.time_ns() // 100",
+        (STYLE_ADDED_DURING_FIX,),
     ),
+    # A retirement versioned at reconcile's snapshot (our clock when the pass began, no margin)
+    # instead of the listing time less the margin: a style re-added in BeProduct while the fix
+    # pass runs, by a webhook dated before our clock, is retired again.
     Mutation(
         "reconcile-retires-at-the-snapshot-time",
         "api/reconcile.py",
-        'version = source_version(forced, b"\\xff" * 32)',
-        'version = source_version(snapshot, b"\\xff" * 32)',
-        (f"{API}::test_a_style_added_during_a_reconcile_fix_pass_is_not_retired_by_it",),
+        'version = source_version(SourceTime(max(listed_at, ours.seen + 1), ""), _NO_HASH)',
+        'version = source_version(SourceTime(max(snapshot.ticks, ours.seen + 1), ""), _NO_HASH)',
+        (RE_ADDED_DURING_FIX,),
     ),
+    # The kinds of existence drift swapped (the comparison was rewritten around one `active`
+    # test; the old bug, reporting rows active on both sides, has no place to live): a row
+    # active in BeProduct and inactive here is reported `extra`, an archived one `inactive`.
     Mutation(
         "reconcile-reports-active-rows-inactive",
         "api/reconcile.py",
-        'elif rows.record["active"] and not records[rid][0]:',
-        'elif rows.record["active"] and records[rid][0]:',
+        'what = "inactive" if active else "extra"',
+        'what = "extra" if active else "inactive"',
         (f"{API}::test_reconcile_finds_each_kind_of_drift_and_fix_removes_it",),
     ),
     Mutation(
         "reconcile-retires-rows-again",
         "api/reconcile.py",
-        "if active and rid not in seen]",
-        "if rid not in seen]",
+        "if not ours.active or rid in seen:",
+        "if rid in seen:",
         (f"{API}::test_reconcile_finds_each_kind_of_drift_and_fix_removes_it",),
+    ),
+    # The fix versioned at the API row's modifiedAt itself, not one tick after: it ties with
+    # the stored data it should replace (written from the same row), so drift is never fixed.
+    Mutation(
+        "reconcile-fix-not-after-modified-at",
+        "api/reconcile.py",
+        "force=SourceTime(at.ticks + 1, at.text)",
+        "force=SourceTime(at.ticks, at.text)",
+        (f"{API}::test_reconcile_finds_each_kind_of_drift_and_fix_removes_it",),
+    ),
+    # A milestone a webhook changed after the API's read reported as drift, not newer_here.
+    Mutation(
+        "reconcile-reports-newer-milestones-as-drift",
+        "api/reconcile.py",
+        'if _ticks(mine["version"]) > at.ticks:',
+        "if False:",
+        (RECONCILE_RACE,),
     ),
     Mutation(
         "reconcile-ignores-due-dates",
@@ -653,12 +720,13 @@ CATALOGUE: tuple[Mutation, ...] = (
         '"plan_date", "rev_date"',
         (f"{API}::test_reconcile_finds_each_kind_of_drift_and_fix_removes_it",),
     ),
+    # The fix writes existence changes (missing, extra, inactive rows) but not milestone drift.
     Mutation(
         "reconcile-fixes-only-retirements",
         "api/reconcile.py",
-        "if fix and (to_fix or extra):",
-        "if fix and extra:",
-        (RECONCILE_RACE,),
+        "            found.writes.append(_only(forced, to_write))\n",
+        "            pass\n",
+        (RECONCILE_RACE, f"{API}::test_reconcile_finds_each_kind_of_drift_and_fix_removes_it"),
     ),
 )
 
@@ -701,6 +769,13 @@ def _terminate(signum: int, frame: FrameType | None) -> None:
     raise Interrupted
 
 
+def _end(process: subprocess.Popen[str]) -> None:
+    """Kill a test run and everything it started, and reap it."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.communicate()
+
+
 def run_one(mutation: Mutation, python: str) -> dict[str, Any]:
     """Apply, test, restore: the result of one mutation."""
     originals: dict[Path, str] = {}
@@ -725,20 +800,27 @@ def run_one(mutation: Mutation, python: str) -> dict[str, Any]:
             "--hypothesis-profile=mutation",
             *(f"tests/{t}" for t in mutation.tests),
         ]
+        # Its own session, so that it (and whatever it started) can be ended as a group when
+        # this run is interrupted or the tests time out: no test keeps running on its own.
+        tests = subprocess.Popen(  # noqa: S603 - this project's own pytest, fixed arguments
+            command,
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+        )
         try:
-            done = subprocess.run(  # noqa: S603 - this project's own pytest, fixed arguments
-                command,
-                cwd=ROOT,
-                capture_output=True,
-                text=True,
-                timeout=TIMEOUT_SECONDS,
-                check=False,
-            )
-            lines = (done.stdout + done.stderr).strip().splitlines()
-            code, tail = done.returncode, lines[-3:]
+            out, err = tests.communicate(timeout=TIMEOUT_SECONDS)
+            lines = (out + err).strip().splitlines()
+            code, tail = tests.returncode, lines[-3:]
             failed = [line.split(" - ")[0] for line in lines if line.startswith("FAILED ")]
         except subprocess.TimeoutExpired:
+            _end(tests)
             code, tail, failed = 1, [f"timed out after {TIMEOUT_SECONDS} s"], []
+        except BaseException:
+            _end(tests)
+            raise
     finally:
         for file, text in originals.items():
             file.write_text(text)

@@ -39,7 +39,7 @@ def build(settings: Settings, *, migrate: bool | None = None) -> Runtime:
     given = settings.database_url.get_secret_value() if settings.database_url else None
     url = db.resolve_url(given, settings.beproduct_sync_data_dir)
     if migrate if migrate is not None else settings.beproduct_sync_auto_migrate:
-        migrations.migrate(url)
+        migrations.migrate(url, settings.beproduct_sync_migrate_lock_timeout_seconds)
     return Runtime(settings=settings, url=url, policy=policy_from(settings), embedded=not given)
 
 

@@ -35,6 +35,11 @@ class Settings(BaseSettings):
     beproduct_sync_auto_migrate: bool = Field(
         default=True, description="Apply pending migrations when a command starts."
     )
+    beproduct_sync_migrate_lock_timeout_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="Longest a start waits for another process applying migrations, then fails.",
+    )
     beproduct_sync_log_level: str = Field(default="INFO")
     beproduct_sync_log_format: str = Field(default="auto", description="json, console or auto.")
 
@@ -46,6 +51,14 @@ class Settings(BaseSettings):
         default=None, description="Standard Webhooks signing secret (whsec_...); optional."
     )
     beproduct_sync_max_body_bytes: int = Field(default=1024 * 1024)
+    beproduct_sync_body_timeout_seconds: float = Field(
+        default=10.0, gt=0, description="A webhook body must arrive within this long (else 408)."
+    )
+    beproduct_sync_max_concurrent_requests: int = Field(
+        default=64,
+        ge=1,
+        description="Webhook requests handled at once; more are answered 503 with Retry-After.",
+    )
     beproduct_sync_api_tokens: SecretStr | None = Field(
         default=None,
         description="Bearer tokens (comma-separated) that may read /api/v1 and the dashboard.",
@@ -71,6 +84,12 @@ class Settings(BaseSettings):
         default=50, ge=1, description="Events a worker applies per transaction (1 = one by one)."
     )
     beproduct_sync_lease_seconds: float = Field(default=60.0, gt=0)
+    beproduct_sync_worker_dead_after_seconds: float = Field(
+        default=3.0,
+        gt=0,
+        description="A worker process whose heartbeat (about once a second) is older than this"
+        " has crashed: its claimed events are taken over at once, whatever their lease.",
+    )
     beproduct_sync_poll_seconds: float = Field(default=1.0, gt=0)
 
     # BeProduct API (see api/client.py).
@@ -126,7 +145,10 @@ class Settings(BaseSettings):
         default=10, ge=1, description="Most database connections the receiver holds."
     )
     beproduct_sync_pool_timeout_seconds: float = Field(
-        default=5.0, gt=0, description="Wait this long for a connection before answering 503."
+        default=2.0,
+        gt=0,
+        description="Wait this long for a database connection (pooled, then a fresh one)"
+        " before answering 503.",
     )
     beproduct_sync_access_log: bool = Field(default=False, description="Log every HTTP request.")
 

@@ -6,6 +6,7 @@
     ├── DatabaseUnavailable       the database cannot be reached
     ├── MissingPrivilege          the database role may not do what the service needs
     ├── MigrationChanged          an applied migration differs from the one shipped
+    ├── MigrationBusy             another migrator held the lock for too long
     ├── NotATrackingEvent         valid JSON, but not a tracking event (stored as ignored)
     ├── MalformedEvent            a tracking event missing what it needs (dead-lettered)
     ├── SelectionError            a replay selection that selects nothing sensible
@@ -58,6 +59,11 @@ class MissingPrivilege(SyncError):
 class MigrationChanged(SyncError):
     """A migration differs from the one that was applied: released migrations are never edited;
     reinstall the beproduct-sync version that applied it."""
+
+
+class MigrationBusy(SyncError):
+    """Another process is applying migrations and did not finish in time; start again once it
+    has finished."""
 
 
 class NotATrackingEvent(SyncError):

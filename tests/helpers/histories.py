@@ -7,10 +7,12 @@ values they mean: an instant is drawn as 100-ns ticks and rendered as local wall
 with a UTC offset (minutes included: +05:30, -03:30, +05:45) and 0 to 7 fractional digits, so a
 parser that misreads an offset or a digit lands on another instant than the one written down.
 Source times are drawn from a few close values, so ties and near ties are common. Histories
-include OnChanges newer than an OnDelete, records re-created under the same id, renamed styles,
-materials, unknown and empty statuses, invalid assignee ids, and API rows from backfill
-(versioned by `modifiedAt`, or the run's snapshot when it is missing) and reconcile (versioned
-at its fix time, plus retirements of rows BeProduct no longer has).
+include OnChanges newer than an OnDelete, OnChanges that edit the row's own fields (colourway,
+size, supplier: some of them, no milestone), records re-created under the same id, renamed
+styles, materials, unknown and empty statuses, invalid assignee ids, and API rows from backfill
+(versioned by `modifiedAt`, or the run's snapshot when it is missing) and reconcile (one tick
+after that, as its fix writes them, plus retirements of rows BeProduct no longer lists,
+versioned at the listing time).
 """
 
 from __future__ import annotations
@@ -111,7 +113,7 @@ SUPPLIERS: tuple[tuple[list[Any], str | None], ...] = (
 @dataclass(frozen=True)
 class History:
     """What a property example applies, and the times API rows without their own take:
-    backfill's snapshot (rows without modifiedAt) and reconcile's fix time."""
+    the snapshot (rows without modifiedAt) and reconcile's listing time (retirements)."""
 
     sent: tuple[Sent, ...]
     fallback_ticks: int
@@ -265,6 +267,21 @@ def _record_fields(draw: st.DrawFn) -> dict[str, Any]:
     }
 
 
+def _color(color: tuple[str, str, str | None]) -> dict[str, Any]:
+    return {
+        "_id": color[0],
+        "color_source_id": None,
+        "suggested_name": color[1],
+        "suggested_hex": color[2],
+    }
+
+
+def _row_edit(f: dict[str, Any], carried: set[str]) -> dict[str, Any]:
+    """The fields a row edit's record carries."""
+    every = {"Color": _color(f["color"]), "Size": f["size"], "Supplier": f["supplier"][0]}
+    return {k: v for k, v in every.items() if k in carried}
+
+
 def webhook(draw: st.DrawFn, event_type: str, item: _Item, rid: str, mids: tuple[str, ...]) -> Sent:
     """An OnCreate, OnChange or OnDelete about record `rid`."""
     ticks = BASE + draw(st.sampled_from(EVENT_OFFSETS))
@@ -284,14 +301,31 @@ def webhook(draw: st.DrawFn, event_type: str, item: _Item, rid: str, mids: tuple
     record: dict[str, Any] | None = None
     definition: DefinitionFacts | None = None
     milestones: tuple[MilestoneFacts, ...]
-    if event_type == "OnChange":
+    notices: list[str]
+    if event_type == "OnChange" and draw(st.integers(0, 3)) == 0:
+        # A row edit (BeProduct's Edit API): no TimeLineItem; some of the row's own fields.
+        carried = draw(st.sets(st.sampled_from(["Color", "Size", "Supplier"]), min_size=1))
+        f = _record_fields(draw)
+        data["before"] = {**short, **_row_edit(_record_fields(draw), carried)}
+        data["after"] = {**short, **_row_edit(f, carried)}
+        milestones, notices = (), []
+        raw: Any = data["after"]
+        record = {}
+        if "Color" in carried:
+            color_id, color_name, color_hex = f["color"]
+            record.update(color_id=color_id or None, color_name=color_name, color_number=color_hex)
+        if "Size" in carried:
+            record["size"] = f["size"]
+        if "Supplier" in carried:
+            record.update(supplier_name=f["supplier"][1], suppliers=f["supplier"][0])
+    elif event_type == "OnChange":
         i = draw(st.integers(0, len(states) - 1))
         before = _webhook_milestone(draw, _state(draw, mids[i], templates[i]))[0]
         after, facts, notices = _webhook_milestone(draw, states[i])
         data["before"] = {**short, "TimeLineItem": before}
         data["after"] = {**short, "TimeLineItem": after}
         milestones = (facts,)
-        raw: Any = short
+        raw = short
         if draw(st.integers(0, 3)):
             page = draw(st.sampled_from([(None, None), ({"name": "Tech Pack"}, "Tech Pack")]))
             schema = {
@@ -322,12 +356,7 @@ def webhook(draw: st.DrawFn, event_type: str, item: _Item, rid: str, mids: tuple
         color_id, color_name, color_hex = f["color"]
         full = {
             **short,
-            "Color": {
-                "_id": color_id,
-                "color_source_id": None,
-                "suggested_name": color_name,
-                "suggested_hex": color_hex,
-            },
+            "Color": _color(f["color"]),
             "Size": f["size"],
             "Supplier": f["supplier"][0],
             "ModifiedAt": stamp(draw, f["modified"]) if f["modified"] else None,
@@ -404,7 +433,6 @@ def api_row(
     rid: str,
     mids: tuple[str, ...],
     fallback: int,
-    forced: int,
 ) -> Sent:
     """A `Style/Timeline` (or `Material/Timeline`) row as backfill or reconcile writes it."""
     kind = item.kind
@@ -438,7 +466,9 @@ def api_row(
     }
     if modified is not None:
         row["modifiedAt"] = stamp(draw, modified)
-    ticks = forced if source == "reconcile" else (modified if modified is not None else fallback)
+    ticks = modified if modified is not None else fallback
+    if source == "reconcile":
+        ticks += 1  # the fix: one tick after the row's time, beating what it replaces
     suppliers = [supplier] if supplier else []
     return Sent(
         source=source,
@@ -519,7 +549,7 @@ def histories(draw: st.DrawFn, max_items: int = 3) -> History:
             mids = tuple(str(uuid.uuid5(uuid.NAMESPACE_OID, f"{rid}/{i}")) for i in range(count))
             for move in draw(st.lists(st.sampled_from(MOVES), min_size=1, max_size=4)):
                 if move in ("backfill", "reconcile"):
-                    sent.append(api_row(draw, move, item, rid, mids, fallback, forced))
+                    sent.append(api_row(draw, move, item, rid, mids, fallback))
                 elif move == "retire":
                     sent.append(retirement(kind, rid, forced))
                 else:

@@ -9,10 +9,12 @@ The rules, stated once, as the README and schema contract describe them:
 - A version is the event's source time in 100-ns ticks, times 10^6, plus a tie-break: the first
   4 bytes of the SHA-256 of the body's canonical JSON (sorted keys, no spaces), modulo 10^6.
 - Per row and field group, the event with the highest version wins, whatever the order:
-  a style (or material) row has a header group (every event), a record group (creates,
-  deletes, API rows) and a lifecycle group (`active`, `deleted_at`: the same, plus
-  reconcile's retirements); a milestone row is one group and its assignment set is that of
-  the winning version; a milestone definition is one group (an OnChange's timeLineSchema).
+  a style (or material) row has a header group (every event), a record group (modified
+  time and user, and the raw record: creates, deletes, API rows), a colour, a size and a
+  supplier group (the same events, plus an OnChange that carries the field: a row edit) and a
+  lifecycle group (`active`, `deleted_at`: creates, deletes, API rows and reconcile's
+  retirements); a milestone row is one group and its assignment set is that of the winning
+  version; a milestone definition is one group (an OnChange's timeLineSchema).
 - A header field the winning event lacks keeps the value another event gave it; a row no
   event filled a group of keeps that group empty (a style first seen through an OnChange is
   active until a create, delete or API row says otherwise).
@@ -33,8 +35,8 @@ from typing import Any
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 TICKS_PER_SECOND = 10_000_000
-# Reconcile versions a retirement with a tie-break from 32 bytes of 0xff: 0xffffffff mod 10^6.
-RETIRE_TIE = 0xFFFFFFFF % 1_000_000
+# Reconcile versions a retirement with no tie-break (32 zero bytes): exactly its tick.
+RETIRE_TIE = 0
 MASTER_FOLDER = {"style": "Style", "material": "Material"}
 RECORD_TABLE = {"style": "tracking_plan_style", "material": "tracking_plan_material"}
 TIMELINE_TABLE = {
@@ -52,16 +54,6 @@ HEADER_FIELDS = (
     "style_name",
     "header_folder_id",
     "header_folder_name",
-)
-RECORD_FIELDS = (
-    "color_id",
-    "color_name",
-    "color_number",
-    "size",
-    "supplier_name",
-    "suppliers",
-    "modified_at",
-    "modified_by",
 )
 MILESTONE_FIELDS = (
     "template_item_id",
@@ -81,6 +73,13 @@ MILESTONE_FIELDS = (
     "assigned_to",
     "raw_payload",
 )
+# The record's field groups, each versioned on its own, and the columns of each.
+RECORD_GROUPS = {
+    "record": ("modified_at", "modified_by"),
+    "color": ("color_id", "color_name", "color_number"),
+    "size": ("size",),
+    "supplier": ("supplier_name", "suppliers"),
+}
 DEFINITION_FIELDS = ("name", "short_name", "department", "page_name", "raw_payload")
 
 Table = dict[str, dict[str, Any]]
@@ -125,7 +124,8 @@ class Sent:
 
     `source` is "webhook", "backfill" or "reconcile" (API rows) or "retire" (reconcile's
     soft delete of a row BeProduct no longer has). `payload` is the webhook body or API row.
-    Groups the event does not carry are None.
+    Groups the event does not carry are None; `record` holds the columns of the record groups
+    (RECORD_GROUPS) it carries, all of them or, for a row edit, some.
     """
 
     source: str
@@ -155,14 +155,18 @@ class Sent:
         """Its source time, as Postgres keeps it."""
         return instant(self.ticks)
 
+    def record_groups(self) -> list[str]:
+        """The record groups (RECORD_GROUPS) it carries."""
+        carried = self.record or {}
+        return [g for g, names in RECORD_GROUPS.items() if all(n in carried for n in names)]
+
     def groups(self) -> list[tuple[tuple[str, ...], int]]:
         """The versioned groups it writes."""
         rec = (self.kind, self.record_id)
         out: list[tuple[tuple[str, ...], int]] = []
         if self.header is not None:
             out.append((("header", *rec), self.version))
-        if self.record is not None:
-            out.append((("record", *rec), self.version))
+        out.extend(((group, *rec), self.version) for group in self.record_groups())
         if self.lifecycle is not None:
             out.append((("lifecycle", *rec), self.version))
         out.extend(((self.kind, "milestone", m.id), self.version) for m in self.milestones)
@@ -262,9 +266,12 @@ class Reference:
     @staticmethod
     def _record(events: list[Sent]) -> dict[str, Any]:
         headers = [s for s in events if s.header is not None]
-        records = [s for s in events if s.record is not None]
         lifecycles = [s for s in events if s.lifecycle is not None]
-        head, rec, life = _newest(headers), _newest(records), _newest(lifecycles)
+        winners = {
+            group: _newest([s for s in events if group in s.record_groups()])
+            for group in RECORD_GROUPS
+        }
+        head, rec, life = _newest(headers), winners["record"], _newest(lifecycles)
         row: dict[str, Any] = {"plan_id": (head or events[0]).plan_id}
         for name in HEADER_FIELDS:
             value = head.header[name] if head is not None and head.header is not None else None
@@ -275,15 +282,18 @@ class Reference:
                 assert len(known) <= 1, f"{name} differs between events that carry it: {known}"
                 value = next(iter(known), None)
             row[name] = value
-        for name in RECORD_FIELDS:
-            row[name] = rec.record[name] if rec is not None and rec.record is not None else None
+        for group, names in RECORD_GROUPS.items():
+            won = winners[group]
+            for name in names:
+                row[name] = won.record[name] if won is not None and won.record else None
         row["raw_payload"] = rec.raw if rec is not None else (head.raw if head else None)
         row["active"], row["deleted_at"] = (
             life.lifecycle if life is not None and life.lifecycle else (True, None)
         )
         row["source_updated_at"] = max(s.at for s in events)
         row["header_version"] = head.version if head else None
-        row["record_version"] = rec.version if rec else None
+        for group, won in winners.items():
+            row[f"{group}_version"] = won.version if won else None
         row["lifecycle_version"] = life.version if life else None
         return row
 

@@ -6,7 +6,7 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -16,15 +16,17 @@ import pytest
 
 from beproduct_sync import db
 from beproduct_sync.api import backfill
+from beproduct_sync.api import reconcile as reconcile_module
 from beproduct_sync.api.client import BeProductClient, Listing
 from beproduct_sync.api.reconcile import reconcile_all
 from beproduct_sync.apply.ingest import ingest
 from beproduct_sync.apply.policy import Policy
 from beproduct_sync.apply.service import Entry, apply_batch
+from beproduct_sync.apply.writer import ApplyResult, apply_api_rows
 from beproduct_sync.config import Settings
 from beproduct_sync.inbox.log import record
 from beproduct_sync.model.body import canonical, digest
-from beproduct_sync.model.rows import map_status
+from beproduct_sync.model.rows import RowSet, map_status
 from beproduct_sync.testing.fake import FakeBeProduct, Sizes
 from beproduct_sync.testing.fake.behaviour import RateLimits
 from tests.helpers.cli import run_cli
@@ -389,6 +391,20 @@ SKEWS = pytest.mark.parametrize(
 )
 
 
+async def receive_dated(url: str, body: dict[str, Any], skew: timedelta) -> datetime:
+    """Receive and apply a webhook body dated `skew` from now (BeProduct's clock ahead of or
+    behind ours); returns the date it carries."""
+    dated = datetime.now(UTC) + skew
+    body["date"] = dated.strftime("%Y-%m-%dT%H:%M:%S.%f") + "0Z"
+    async with await db.aconnect(url, autocommit=True) as conn:
+        async with conn.transaction():
+            received = await record(conn, body)
+        entry = Entry(received.id, received.payload, digest(canonical(body)))
+        [outcome] = await apply_batch(conn, [entry], Policy(zone=UTC_ZONE))
+    assert outcome.status == "applied"
+    return dated
+
+
 class WebhookDuringRead:
     """The real client, except that right after the plan's style rows have been read (the
     API's snapshot), something changes in BeProduct and its webhook, dated `skew` from now, is
@@ -411,15 +427,7 @@ class WebhookDuringRead:
         listing = await self.client.timeline_listing(plan_id, kind)
         if kind != "Style":
             return listing
-        body = self.change()
-        self.dated = datetime.now(UTC) + self.skew
-        body["date"] = self.dated.strftime("%Y-%m-%dT%H:%M:%S.%f") + "0Z"
-        async with await db.aconnect(self.url, autocommit=True) as conn:
-            async with conn.transaction():
-                received = await record(conn, body)
-            entry = Entry(received.id, received.payload, digest(canonical(body)))
-            [outcome] = await apply_batch(conn, [entry], Policy(zone=UTC_ZONE))
-        assert outcome.status == "applied"
+        self.dated = await receive_dated(self.url, self.change(), self.skew)
         return listing
 
 
@@ -492,6 +500,38 @@ async def test_a_style_added_during_a_reconcile_fix_pass_is_not_retired_by_it(
         "SELECT active, deleted_at FROM ops.tracking_plan_style WHERE id = %s",
         added[0],
     ) == [(True, None)]
+
+
+@SKEWS
+async def test_a_style_re_added_while_a_fix_pass_retires_it_stays_active(
+    db_url: str, fake: FakeBeProduct, skew: timedelta, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await run_backfill(db_url, fake)
+    row = fake.world.rows("Style")[0]
+    removal = fake.remove_style(row.id)
+    dated: list[datetime] = []
+    write_fix = apply_api_rows
+
+    async def re_added_first(
+        conn: psycopg.AsyncConnection[Any], rowsets: Sequence[RowSet], source: str
+    ) -> ApplyResult:
+        # BeProduct puts the row back (same id) after reconcile has listed the plan without it
+        # and read our side, before its fix is written: the OnCreate is applied first.
+        if not dated and any(r.record["id"] == row.id for r in rowsets):
+            dated.append(await receive_dated(db_url, fake.on_create(removal.row), skew))
+        return await write_fix(conn, rowsets, source)
+
+    monkeypatch.setattr(reconcile_module, "apply_api_rows", re_added_first)
+    async with BeProductClient(settings_for(fake)) as client:
+        [report] = await reconcile_all(db_url, client, UTC_ZONE, plans=[row.plan_id], fix=True)
+    # The pass saw the row as extra (it was, when read) and retired it as of the listing, less
+    # the clock-skew margin: older than the re-add, which stays.
+    assert [(d.kind, d.row_id) for d in report.drift] == [("extra", row.id)]
+    assert q(
+        db_url,
+        "SELECT active, deleted_at, source_updated_at FROM ops.tracking_plan_style WHERE id = %s",
+        row.id,
+    ) == [(True, None, dated[0])]
 
 
 async def test_unknown_statuses_in_api_rows_are_stored_as_warnings_by_backfill_and_reconcile(

@@ -12,6 +12,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import psycopg
+import pytest
 from psycopg.rows import dict_row
 
 from beproduct_sync import db
@@ -149,7 +150,8 @@ def style_row(url: str) -> dict[str, Any]:
         " style_name, header_folder_id::text, header_folder_name, color_id, color_name,"
         " color_number, size, supplier_name, suppliers, modified_at, modified_by, active,"
         " deleted_at, source_updated_at, raw_payload, header_version, record_version,"
-        " lifecycle_version FROM ops.tracking_plan_style",
+        " color_version, size_version, supplier_version, lifecycle_version"
+        " FROM ops.tracking_plan_style",
     )
     return row
 
@@ -199,6 +201,9 @@ async def test_every_column_an_oncreate_writes_has_its_exact_value(db_url: str) 
         "raw_payload": raw_record,
         "header_version": v,
         "record_version": v,
+        "color_version": v,
+        "size_version": v,
+        "supplier_version": v,
         "lifecycle_version": v,
     }
     assert milestone_rows(db_url) == [
@@ -402,6 +407,9 @@ async def test_every_column_an_onchange_for_an_unknown_style_writes_has_its_exac
         "raw_payload": short,
         "header_version": v,
         "record_version": None,
+        "color_version": None,
+        "size_version": None,
+        "supplier_version": None,
         "lifecycle_version": None,
     }
     [m] = milestone_rows(db_url)
@@ -464,7 +472,8 @@ async def test_an_ondelete_records_the_exact_deletion_time_and_its_record(db_url
         at(2025, 11, 6, 5, 2, 56, 676790),
         "XL",
     )
-    assert (row["record_version"], row["lifecycle_version"], row["header_version"]) == (v, v, v)
+    versions = ("header", "record", "color", "size", "supplier", "lifecycle")
+    assert [row[f"{g}_version"] for g in versions] == [v] * len(versions)
     assert row["source_updated_at"] == at(2025, 11, 6, 5, 2, 56, 676790)
     assert [(m["id"], m["status"], m["source_version"]) for m in milestone_rows(db_url)] == [
         (M1, "APPROVED_WITH_CORRECTIONS", v),
@@ -547,6 +556,9 @@ async def test_every_column_an_api_row_writes_has_its_exact_value(db_url: str) -
         "raw_payload": {k: val for k, val in row.items() if k != "timelines"},
         "header_version": v,
         "record_version": v,
+        "color_version": v,
+        "size_version": v,
+        "supplier_version": v,
         "lifecycle_version": v,
     }
     assert milestone_rows(db_url) == [
@@ -605,6 +617,95 @@ async def test_a_replayed_event_is_stale_and_writes_nothing(db_url: str) -> None
             # The same version again is not newer: nothing to write, so stale.
             assert [o.status for o in report.outcomes] == ["stale"]
     assert everything(db_url) == before
+
+
+SHORT_RECORD = {
+    "Id": RECORD,
+    "PlanId": PLAN,
+    "CompanyId": COMPANY,
+    "MasterFolder": "Style",
+    "HeaderId": HEADER,
+}
+
+
+def row_edit(date_text: str, before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
+    """An OnChange from BeProduct's Edit API: the record's own fields, no TimeLineItem."""
+    data = {"before": {**SHORT_RECORD, **before}, "after": {**SHORT_RECORD, **after}}
+    return envelope("OnChange", date_text, data)
+
+
+@pytest.mark.parametrize("create_first", [True, False], ids=["create-first", "create-last"])
+async def test_a_row_edit_wins_only_the_fields_it_carries_whatever_the_order(
+    db_url: str, create_first: bool
+) -> None:
+    create = oncreate()  # 01:52:06.2802695Z
+    black = {
+        "_id": "c0ffee00-0000-4000-8000-000000000001",
+        "color_source_id": None,
+        "suggested_name": "BLACK",
+        "suggested_hex": "001",
+    }
+    # One second after the create: a new size and colourway (no supplier, no milestone).
+    newer = row_edit(
+        "2025-11-06T07:22:07.2802695+05:30",
+        {"Size": "NA", "Color": full_record()["Color"]},
+        {"Size": "XL", "Color": black},
+    )
+    # 0.2802695 s before the create: a supplier the create's own record replaces.
+    older = row_edit("2025-11-06T01:52:06Z", {"Supplier": []}, {"Supplier": [{"name": "Old Mill"}]})
+    bodies = [create, newer, older] if create_first else [older, newer, create]
+    statuses = [(await apply(db_url, body))[1] for body in bodies]
+    assert statuses == (["applied", "applied", "stale"] if create_first else ["applied"] * 3)
+    [row] = rows(
+        db_url,
+        "SELECT color_id, color_name, color_number, size, supplier_name, suppliers, modified_at,"
+        " modified_by, active, source_updated_at, raw_payload, header_version, record_version,"
+        " color_version, size_version, supplier_version, lifecycle_version"
+        " FROM ops.tracking_plan_style",
+    )
+    v_create, v_newer = version(EVENT_TICKS, create), version(EVENT_TICKS + 10_000_000, newer)
+    assert row == {
+        "color_id": "c0ffee00-0000-4000-8000-000000000001",
+        "color_name": "BLACK",
+        "color_number": "001",
+        "size": "XL",
+        "supplier_name": "Knit Co, ACME",
+        "suppliers": [{"Name": "Knit Co", "Id": "k1"}, {"name": "ACME"}],
+        "modified_at": at(2025, 11, 6, 1, 52, 5, 70920),
+        "modified_by": "Nat",
+        "active": True,
+        "source_updated_at": at(2025, 11, 6, 1, 52, 7, 280269),
+        "raw_payload": {k: v for k, v in full_record().items() if k != "Timelines"},
+        "header_version": v_newer,
+        "record_version": v_create,
+        "color_version": v_newer,
+        "size_version": v_newer,
+        "supplier_version": v_create,
+        "lifecycle_version": v_create,
+    }
+
+
+async def test_a_placeholder_keeps_the_newest_onchange_record_until_a_create_replaces_it(
+    db_url: str,
+) -> None:
+    # A style first seen through OnChanges: its raw record is the newest one's (no event has
+    # sent the whole record yet), then the create's, even an older create.
+    older = row_edit("2025-11-06T01:52:07Z", {"Size": "NA"}, {"Size": "M"})
+    newer = row_edit("2025-11-06T01:52:08Z", {"Size": "M"}, {"Size": "XL"})
+    query = "SELECT size, raw_payload, record_version FROM ops.tracking_plan_style"
+    assert [(await apply(db_url, body))[1] for body in (older, newer)] == ["applied"] * 2
+    assert rows(db_url, query) == [
+        {"size": "XL", "raw_payload": {**SHORT_RECORD, "Size": "XL"}, "record_version": None}
+    ]
+    create = oncreate()  # 01:52:06.2802695Z, before both
+    assert (await apply(db_url, create))[1] == "applied"
+    assert rows(db_url, query) == [
+        {
+            "size": "XL",
+            "raw_payload": {k: v for k, v in full_record().items() if k != "Timelines"},
+            "record_version": version(EVENT_TICKS, create),
+        }
+    ]
 
 
 async def test_an_api_row_written_twice_changes_nothing_the_second_time(db_url: str) -> None:

@@ -196,9 +196,16 @@ async def test_a_malformed_tracking_event_is_dead_lettered_at_once(
     body["date"] = "not a date"
     counts = await ingest_bodies(db_url, tmp_path, [body])
     assert counts["failed"] == 1
-    ((status, error),) = one(db_url, "SELECT status, last_error FROM ops.beproduct_sync_log")
-    assert status == "dead"
+    ((log_id, status, error, attempts),) = one(
+        db_url, "SELECT id, status, last_error, attempts FROM ops.beproduct_sync_log"
+    )
+    assert (status, attempts) == ("dead", 1)
     assert "timestamp" in error
+    # ... and reported where operators look, against the style the sender named.
+    assert one(
+        db_url,
+        "SELECT sync_log_id, entity_type, entity_id, severity, message FROM ops.import_errors",
+    ) == [(log_id, "tracking", body["headerId"], "error", error)]
 
 
 async def test_a_file_that_is_not_json_fails_without_storing_anything(

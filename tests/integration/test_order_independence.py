@@ -59,10 +59,10 @@ Delivery = tuple[str, int]  # ("send" | "replay", index into History.sent)
 
 def api_rowset(history: History, sent: Sent) -> RowSet:
     """The rows backfill or reconcile would write for an API row (or a retirement)."""
-    forced = SourceTime(history.reconcile_ticks, "reconcile")
     if sent.source == "retire":
-        # As reconcile does: the fix time, the tie-break of 32 bytes of 0xff.
-        version = source_version(forced, b"\xff" * 32)
+        # As reconcile does: the listing time, no tie-break (32 zero bytes).
+        forced = SourceTime(history.reconcile_ticks, "reconcile")
+        version = source_version(forced, b"\x00" * 32)
         return retire_row(
             "material" if sent.kind == "material" else "style",
             sent.plan_id,
@@ -77,7 +77,8 @@ def api_rowset(history: History, sent: Sent) -> RowSet:
         kind="material" if sent.kind == "material" else "style",
         zone=ZONE,
         fallback=SourceTime(history.fallback_ticks, "snapshot"),
-        force=forced if sent.source == "reconcile" else None,
+        # Reconcile's fix: one tick after the row's modifiedAt (or the snapshot), its hash kept.
+        force=SourceTime(sent.ticks, "reconcile") if sent.source == "reconcile" else None,
     )
 
 
@@ -142,7 +143,8 @@ async def tables(url: str) -> dict[str, Table]:
                     " style_number, style_name, header_folder_id::text, header_folder_name,"
                     " color_id, color_name, color_number, size, supplier_name, suppliers,"
                     " modified_at, modified_by, active, deleted_at, source_updated_at,"
-                    " raw_payload, header_version, record_version, lifecycle_version"
+                    " raw_payload, header_version, record_version, color_version,"
+                    " size_version, supplier_version, lifecycle_version"
                     f" FROM ops.{RECORD_TABLE[kind]}",
                 )
             }

@@ -623,7 +623,7 @@ def test_the_service_role_claims_and_settles_inbox_rows(service_url: str) -> Non
             conn.execute(q("inbox_notify"), {"id": row[0]})
         conn.commit()
         claimed = conn.execute(
-            q("worker_claim"), {"worker": "w1", "limit": 10, "lease_seconds": 60}
+            q("worker_claim"), {"worker": "w1", "limit": 10, "lease_seconds": 60, "dead_after": 3}
         ).fetchall()
         assert sorted(r[0] for r in claimed) == ids
         assert (

@@ -4,6 +4,9 @@ On a small machine the receiver answers faster when the workers' CPU work (parsi
 in other processes rather than in the receiver's event loop. `serve` then stays the one command
 a deployment needs: it starts `beproduct-sync worker` children, restarts any that die, and on
 shutdown sends them SIGTERM (they finish what is in flight and exit 0) before it exits itself.
+Each child gets its worker process id (BEPRODUCT_SYNC_PROCESS_ID) from here, so when one dies
+its claimed events are handed back at once (inbox.leases.release_process), charging only those
+it was applying, rather than when its heartbeat is noticed missing.
 """
 
 from __future__ import annotations
@@ -15,10 +18,14 @@ import os
 import signal
 import sys
 
+import psycopg
 import structlog
 
-from beproduct_sync import metrics
+from beproduct_sync import db, metrics
 from beproduct_sync._backoff import pause
+from beproduct_sync.apply.worker import PROCESS_ENV, new_process_id
+from beproduct_sync.errors import SyncError
+from beproduct_sync.inbox.leases import release_process
 
 log = structlog.get_logger("beproduct_sync.supervise")
 
@@ -46,6 +53,20 @@ def follow_parent() -> None:
         raise SystemExit(0)
 
 
+async def _release(url: str, process: str, index: int) -> None:
+    """A child exited: hand its claimed events back now rather than when its heartbeat is
+    noticed missing (or its lease runs out); see inbox.leases.release_process."""
+    try:
+        async with await db.aconnect(
+            url, autocommit=True, application_name="beproduct-sync supervisor"
+        ) as conn:
+            released = await release_process(conn, process)
+    except (psycopg.Error, SyncError) as exc:  # the heartbeat takeover still happens
+        log.warning("worker_claims_not_released", index=index, error=db.describe_error(exc))
+        return
+    log.info("worker_claims_released", index=index, events=released)
+
+
 async def _child(
     index: int, url: str, loops: int | None, stop: asyncio.Event, metrics_dir: str | None
 ) -> None:
@@ -58,10 +79,11 @@ async def _child(
     while not stop.is_set():
         # Own session: a Ctrl-C in the terminal reaches `serve` only, which then stops the
         # children once (a second signal would make a worker hurry instead of finishing).
+        process = new_process_id()  # its workers' claims are named after it
         try:
             proc = await asyncio.create_subprocess_exec(
                 *args,
-                env=env,
+                env={**env, PROCESS_ENV: process},
                 stdin=asyncio.subprocess.DEVNULL,
                 start_new_session=True,
             )
@@ -100,6 +122,7 @@ async def _child(
             code=proc.returncode,
             restart_in_s=RESTART_DELAY_SECONDS,
         )
+        await _release(url, process, index)
         await pause(stop, RESTART_DELAY_SECONDS)
 
 

@@ -16,12 +16,20 @@ settles, so `attempts` alone would let it be claimed forever. Each claim therefo
 `claims`; an event claimed before without finishing is applied alone, after the rest of its
 batch, with the other such events handed back (so a crash charges it only), and one claimed
 more often than the policy's max attempts is dead-lettered without being applied again.
+
+A crashed process's events need not wait for its lease: each process renews a heartbeat about
+every HEARTBEAT_SECONDS, and other workers take over the claims of a process silent for
+`dead_after_seconds` at once. Workers mark each slice as started before applying it
+(inbox.leases.start), so such a takeover charges a claim only to the events that were in flight
+when the process died; the rest of its batch is taken over uncharged, and no event is
+dead-lettered because other events crashed its worker.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import secrets
 import socket
 import time
 from dataclasses import dataclass
@@ -37,12 +45,16 @@ from beproduct_sync.apply.service import Entry, apply_batch, settle_owned
 from beproduct_sync.config import Settings
 from beproduct_sync.errors import MissingPrivilege
 from beproduct_sync.inbox.leases import (
+    DEAD_AFTER_SECONDS,
     Claimed,
     claim,
     claims_exhausted,
+    forget_process,
+    heartbeat,
     queue_stats,
     release,
     renew,
+    start,
 )
 from beproduct_sync.inbox.log import Problem, Settlement
 from beproduct_sync.inbox.status import InboxStatus
@@ -54,6 +66,8 @@ log = structlog.get_logger("beproduct_sync.worker")
 CHANNEL = "beproduct_sync_inbox"
 STATS_INTERVAL_SECONDS = 5.0
 NOTIFY_SLICE_SECONDS = 0.25  # how often the listener looks at the stop flag
+HEARTBEAT_SECONDS = 1.0  # how often a worker process says it is alive (see module doc)
+PROCESS_ENV = "BEPRODUCT_SYNC_PROCESS_ID"  # set by `serve` for its children (supervise.py)
 
 
 @dataclass(frozen=True)
@@ -65,6 +79,7 @@ class WorkerConfig:
     poll_seconds: float = 1.0
     listen: bool = True
     apply_slice: int = 50  # events applied per batch transaction
+    dead_after_seconds: float = DEAD_AFTER_SECONDS  # a silent process's claims are taken over
 
     @classmethod
     def from_settings(cls, settings: Settings) -> WorkerConfig:
@@ -75,12 +90,26 @@ class WorkerConfig:
             poll_seconds=settings.beproduct_sync_poll_seconds,
             listen=settings.beproduct_sync_listen,
             apply_slice=settings.beproduct_sync_apply_batch_size,
+            dead_after_seconds=settings.beproduct_sync_worker_dead_after_seconds,
         )
 
 
-def worker_name(index: int | str) -> str:
-    """A name unique among live workers: host, process, loop number (shown in locked_by)."""
-    return f"{socket.gethostname()}:{os.getpid()}:{index}"
+def process_id() -> str:
+    """This worker process's id in ops.worker_process: the one `serve` gave it, else host,
+    pid and a random part (a restarted container reuses host name and pid)."""
+    given = os.environ.get(PROCESS_ENV)
+    return given or new_process_id()
+
+
+def new_process_id() -> str:
+    """A fresh worker process id: host:pid:nonce."""
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+
+
+def worker_name(index: int | str, process: str | None = None) -> str:
+    """A name unique among live workers: the process id, '/', the loop number (shown in
+    locked_by; the claim query reads the process back from it)."""
+    return f"{process or process_id()}/{index}"
 
 
 def observe(entry: Claimed, outcome: Outcome) -> None:
@@ -182,7 +211,9 @@ class Worker:
         while not stop.is_set():
             # Cleared before claiming, so a NOTIFY that lands during the claim is not missed.
             self.wake.clear()
-            batch = await claim(conn, self.name, cfg.batch_size, cfg.lease_seconds)
+            batch = await claim(
+                conn, self.name, cfg.batch_size, cfg.lease_seconds, cfg.dead_after_seconds
+            )
             if batch:
                 try:
                     await self._work(conn, batch, stop)
@@ -236,6 +267,7 @@ class Worker:
             # Lost entries: the lease ran out and another worker has them now.
             todo = [e for e in part if e.id not in lost]
             if todo:
+                await start(conn, self.name, [e.id for e in todo])
                 await process_many(conn, todo, self.policy, self.name)
 
 
@@ -265,6 +297,22 @@ async def _listen(
     await keep_running("listener_db_error", stop, connected)
 
 
+async def _heartbeat(url: str, process: str, stop: asyncio.Event) -> None:
+    """Renew this process's heartbeat until `stop`, then drop it (see module doc)."""
+    host, pid = socket.gethostname(), os.getpid()
+
+    async def connected(backoff: Backoff) -> None:
+        async with await connect(url, "heartbeat") as conn:
+            while True:
+                await heartbeat(conn, process, host, pid)
+                backoff.reset()
+                if await pause(stop, HEARTBEAT_SECONDS):
+                    break
+            await forget_process(conn, process)
+
+    await keep_running("heartbeat_db_error", stop, connected)
+
+
 async def run_workers(
     url: str, policy: Policy, config: WorkerConfig, stop: asyncio.Event, count: int
 ) -> None:
@@ -280,9 +328,19 @@ async def run_workers(
         for wake in wakes:
             wake.set()
 
-    loops = [Worker(url, policy, config, worker_name(i), wakes[i]).run(stop) for i in range(count)]
+    process = process_id()
+    loops = [
+        Worker(url, policy, config, worker_name(i, process), wakes[i]).run(stop)
+        for i in range(count)
+    ]
     tasks = [
-        asyncio.create_task(c) for c in (*loops, relay_stop(), _listen(url, config, wakes, stop))
+        asyncio.create_task(c)
+        for c in (
+            *loops,
+            relay_stop(),
+            _listen(url, config, wakes, stop),
+            _heartbeat(url, process, stop),
+        )
     ]
     log.info(
         "workers_started",

@@ -20,7 +20,9 @@ def migrate() -> None:
     """Apply pending database migrations (safe to run any number of times)."""
     rt = runtime(migrate=False)
     try:
-        applied = migrations.migrate(rt.url)
+        applied = migrations.migrate(
+            rt.url, rt.settings.beproduct_sync_migrate_lock_timeout_seconds
+        )
     except SyncError as exc:
         raise fail(str(exc)) from None
     listed = f": {', '.join(applied)}" if applied else ""

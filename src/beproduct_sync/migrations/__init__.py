@@ -4,8 +4,11 @@ File names are Supabase's (`<14-digit version>_<name>.sql`). Each runs in its ow
 is recorded in `ops.schema_migrations` with a checksum of its text. Migrations a Supabase project
 applied with `supabase db push` (from files `beproduct-sync supabase export` wrote) are
 recognised in Supabase's history and only recorded (see history.py). Both histories are read
-first: with nothing pending, nothing is changed and no lock is taken. A session advisory lock
-lets one migrator run at a time across processes.
+first, without a lock: with nothing pending, nothing is changed and no lock is taken. Otherwise
+each migration's transaction takes a transaction-scoped advisory lock (waiting at most
+BEPRODUCT_SYNC_MIGRATE_LOCK_TIMEOUT_SECONDS, then failing with MigrationBusy) and plans again
+under it, so concurrent migrators apply each migration once. No session-level lock is ever
+taken: those are unsafe behind transaction-mode poolers (see _lock).
 """
 
 from __future__ import annotations
@@ -15,13 +18,18 @@ import logging
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
+from typing import Any
+
+import psycopg
 
 from beproduct_sync import db
+from beproduct_sync.errors import MigrationBusy
 from beproduct_sync.migrations import history
 
 log = logging.getLogger(__name__)
 
 LOCK = 0x6265_7072_6F64  # "beprod": one migrator at a time, across processes
+LOCK_TIMEOUT_SECONDS = 30.0  # default wait for another migrator (see _lock)
 
 
 @dataclass(frozen=True)
@@ -55,9 +63,10 @@ def pending(found: history.Histories) -> list[Migration]:
     return history.plan(bundled(), found).to_run
 
 
-def migrate(url: str) -> list[str]:
+def migrate(url: str, lock_timeout: float = LOCK_TIMEOUT_SECONDS) -> list[str]:
     """Apply pending migrations (each in its own transaction) and record those `supabase db
-    push` applied; returns the versions applied here."""
+    push` applied; returns the versions applied here. MigrationBusy when another migrator
+    holds the lock for longer than `lock_timeout` seconds."""
     done: list[str] = []
     with db.connect(url, autocommit=True) as conn:
         first = history.plan(bundled(), history.read(conn))
@@ -65,24 +74,47 @@ def migrate(url: str) -> list[str]:
             log.info(note)
         if not first.steps:
             return done  # SELECTs only: a role that may not change the schema starts too
-        conn.execute("SELECT pg_advisory_lock(%s)", (LOCK,))
-        try:
-            history.prepare(conn)
-            todo = history.plan(bundled(), history.read(conn))  # another migrator may be done
-            for step in todo.steps:
+        handled: set[str] = set()  # each migration at most once per run, whatever happens
+        while True:
+            with conn.transaction():
+                _lock(conn, lock_timeout)
+                history.prepare(conn)
+                # Planned again under the lock: another migrator may have done some or all.
+                todo = history.plan(bundled(), history.read(conn))
+                steps = [s for s in todo.steps if s.migration.version not in handled]
+                if not steps:
+                    history.fill_keys(conn, bundled())
+                    return done
+                step = steps[0]
+                handled.add(step.migration.version)
                 m = step.migration
-                if not step.run:
-                    history.record(conn, m, history.SUPABASE)
-                    log.info(
-                        "recorded migration %s_%s: applied by supabase db push", m.version, m.name
-                    )
-                    continue
-                with conn.transaction():
+                if step.run:
                     conn.execute(m.sql.encode())
                     history.record(conn, m)
+                else:
+                    history.record(conn, m, history.SUPABASE)
+            if step.run:
                 log.info("applied migration %s_%s", m.version, m.name)
                 done.append(m.version)
-            history.fill_keys(conn, bundled())
-        finally:
-            conn.execute("SELECT pg_advisory_unlock(%s)", (LOCK,))
-    return done
+            else:
+                log.info("recorded migration %s_%s: applied by supabase db push", m.version, m.name)
+
+
+def _lock(conn: psycopg.Connection[Any], timeout: float) -> None:
+    """Take the migrators' lock for this transaction, waiting at most `timeout` seconds.
+
+    Transaction-scoped on purpose: behind a transaction-mode pooler (pgbouncer, Supabase's port
+    6543) consecutive statements outside a transaction may run on different server
+    connections, so a session lock's unlock can miss and leave the lock held on a pooled
+    connection for good, and every later start would wait forever. A transaction's statements
+    share one server connection, and the lock ends with the transaction whatever happens.
+    """
+    conn.execute(f"SET LOCAL lock_timeout = {max(1, round(timeout * 1000))}")
+    try:
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (LOCK,))
+    except psycopg.errors.LockNotAvailable:
+        raise MigrationBusy(
+            f"another process has been applying migrations for more than {timeout:g} s"
+            " (BEPRODUCT_SYNC_MIGRATE_LOCK_TIMEOUT_SECONDS); start again once it has finished"
+        ) from None
+    conn.execute("SET LOCAL lock_timeout = DEFAULT")  # the migrations' own locks wait as usual

@@ -185,15 +185,18 @@ def _same_identity(p: Pushed, m: Bundled) -> bool:
 
 
 def read(conn: psycopg.Connection[Any]) -> Histories:
-    """Both histories, with SELECTs only; a history not created yet is empty."""
+    """Both histories, with SELECTs only; a history not created yet is empty. Each SELECT runs
+    in its own (sub)transaction, so a missing table does not abort the caller's transaction."""
     try:
-        ours = conn.cursor(row_factory=class_row(Recorded)).execute(query("history_ours"))
-        rows = {r.version: r for r in ours.fetchall()}
+        with conn.transaction():
+            ours = conn.cursor(row_factory=class_row(Recorded)).execute(query("history_ours"))
+            rows = {r.version: r for r in ours.fetchall()}
     except _NOT_THERE:
         rows = {}
     try:
-        theirs = conn.cursor(row_factory=class_row(Pushed)).execute(query("history_supabase"))
-        return Histories(rows, theirs.fetchall())
+        with conn.transaction():
+            theirs = conn.cursor(row_factory=class_row(Pushed)).execute(query("history_supabase"))
+            return Histories(rows, theirs.fetchall())
     except _NOT_THERE:
         return Histories(rows)
     except MissingPrivilege as exc:

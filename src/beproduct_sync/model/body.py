@@ -25,8 +25,22 @@ _OFFSET_HOURS = re.compile(r"[+-](\d{2}):?\d{2}\s*$")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
+# orjson reads JSON nested up to 1024 levels but writes at most 254, and every stored body is
+# written again (its canonical form is the dedupe key): a deeper body cannot be stored.
+MAX_DEPTH = 254
+
+
+class TooDeep(ValueError):
+    """The JSON nests deeper than MAX_DEPTH levels."""
+
+    def __init__(self) -> None:
+        super().__init__(f"the JSON nests deeper than {MAX_DEPTH} levels")
+
+
 def decode(raw: bytes) -> tuple[Any, bool]:
     """Decode a JSON body; returns it and whether it had to be altered to be storable.
+
+    A body nested deeper than MAX_DEPTH raises TooDeep (a ValueError): it could not be stored.
 
     A string escape of a lone UTF-16 surrogate (e.g. "\\ud800", written by some encoders for
     broken text) is valid JSON syntax but not a character: strict decoders refuse it and UTF-8
@@ -35,18 +49,35 @@ def decode(raw: bytes) -> tuple[Any, bool]:
     them: see inbox.log.record). Anything else that is not JSON raises ValueError.
     """
     try:
-        return orjson.loads(raw), False
+        body = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         if "surrogate" not in str(exc):
             raise
+    else:
+        # Only a body with that many brackets can be that deep: the rest skip the check.
+        if raw.count(b"[") + raw.count(b"{") > MAX_DEPTH:
+            _writable(body)
+        return body, False
     try:
         body = _replace_surrogates(
             json.loads(raw, parse_constant=_no_constants, parse_float=_finite)
         )
-        canonical(body)  # what orjson cannot write (e.g. integers past 64 bits) is not stored
-    except (RecursionError, TypeError, orjson.JSONEncodeError) as exc:
-        raise ValueError(f"not storable JSON: {type(exc).__name__}") from None
+    except RecursionError:
+        raise TooDeep() from None
+    _writable(body)  # what orjson cannot write (e.g. integers past 64 bits) is not stored
     return body, True
+
+
+def _writable(body: Any) -> None:
+    """ValueError (TooDeep for depth) when orjson cannot write `body` back."""
+    try:
+        canonical(body)
+    except orjson.JSONEncodeError as exc:
+        if "recursion" in str(exc).lower():
+            raise TooDeep() from None
+        raise ValueError(f"not storable JSON: {exc}") from None
+    except (RecursionError, TypeError) as exc:
+        raise ValueError(f"not storable JSON: {type(exc).__name__}") from None
 
 
 def _no_constants(name: str) -> Any:

@@ -15,7 +15,8 @@ SET status = CASE WHEN x.status = 'failed' AND t.attempts + 1 >= x.max_attempts 
     reason = x.reason,
     last_error = coalesce(x.error, t.last_error),
     locked_until = NULL,
-    locked_by = NULL
+    locked_by = NULL,
+    apply_started_at = NULL
 FROM jsonb_to_recordset(%(rows)s::jsonb)
     AS x(id bigint, status text, duration_ms double precision, reason text, error text,
          stamp boolean, retry_in double precision, max_attempts integer)

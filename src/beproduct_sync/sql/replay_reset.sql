@@ -11,6 +11,7 @@ SET status = CASE WHEN %(claimant)s::text IS NULL THEN 'pending' ELSE 'processin
     locked_by = %(claimant)s::text,
     locked_until = CASE WHEN %(claimant)s::text IS NULL THEN NULL
                         ELSE clock_timestamp() + make_interval(secs => %(lease_seconds)s) END,
-    reason = NULL
+    reason = NULL,
+    apply_started_at = NULL
 WHERE id = ANY(%(ids)s::bigint[]) AND status = ANY(%(statuses)s::text[])
 RETURNING id, payload, body_sha256 AS digest, attempts, received_at, action, claims

@@ -1,6 +1,7 @@
 -- What the current role lacks of the privileges the service uses: those migrations
--- 20261201000010 and 20261201000080 grant beproduct_sync_service (keep the lists equal). One row per missing
--- privilege; none for the owner, superusers and members of beproduct_sync_service. Objects are
+-- 20261201000010, 20261201000050 and 20261201000080 grant beproduct_sync_service (keep the
+-- lists equal). One row per missing privilege; none for the owner, superusers and members of
+-- beproduct_sync_service. Objects are
 -- found by name in the catalog and checked by oid, so a role without USAGE on ops gets an
 -- answer, not an error.
 WITH needed (relname, privilege) AS (
@@ -37,6 +38,8 @@ WITH needed (relname, privilege) AS (
         ('beproduct_api_token', 'SELECT'), ('beproduct_api_token', 'INSERT'),
         ('beproduct_api_token', 'UPDATE'),
         ('schema_migrations', 'SELECT'),
+        ('worker_process', 'SELECT'), ('worker_process', 'INSERT'),
+        ('worker_process', 'UPDATE'), ('worker_process', 'DELETE'),
         -- 20261201000080 (reverse sync)
         ('timeline_change_request', 'SELECT'), ('timeline_change_request', 'INSERT'),
         ('timeline_change_request', 'UPDATE')

@@ -5,5 +5,6 @@ UPDATE ops.beproduct_sync_log
 SET status = CASE WHEN attempts > 0 THEN 'failed' ELSE 'pending' END,
     locked_until = NULL,
     locked_by = NULL,
+    apply_started_at = NULL,
     claims = greatest(claims - 1, 0)
 WHERE id = ANY(%(ids)s) AND status = 'processing' AND locked_by = %(worker)s

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -12,7 +14,7 @@ import psycopg
 import structlog
 from prometheus_client import CONTENT_TYPE_LATEST
 from psycopg.rows import scalar_row
-from psycopg_pool import AsyncConnectionPool, PoolClosed, PoolTimeout, TooManyRequests
+from psycopg_pool import AsyncConnectionPool
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -20,15 +22,17 @@ from starlette.routing import Mount, Route
 
 from beproduct_sync import db, metrics
 from beproduct_sync.config import Settings
+from beproduct_sync.errors import DatabaseUnavailable
 from beproduct_sync.inbox.log import Received, record
-from beproduct_sync.model.body import canonical, decode, digest
+from beproduct_sync.model.body import TooDeep, canonical, decode, digest
 from beproduct_sync.model.webhook import event_type_label
 from beproduct_sync.sql import query
-from beproduct_sync.web import readiness
+from beproduct_sync.web import limits, readiness
 from beproduct_sync.web.access import access_from
 from beproduct_sync.web.api_v1 import API_PREFIX, create_api
 from beproduct_sync.web.api_v1.app import bind_pool
 from beproduct_sync.web.auth import Guard, Rejected, guard_from
+from beproduct_sync.web.connections import Connections
 from beproduct_sync.web.responses import HANDLERS, error, json_reply
 
 log = structlog.get_logger("beproduct_sync.web")
@@ -43,28 +47,37 @@ class Receiver:
     """What the handlers share, built once by the lifespan."""
 
     guard: Guard
-    pool: Pool
+    conns: Connections
     max_body: int
-    db_timeout: float
+    gate: limits.Gate
+    body_timeout: float
     metrics_dir: str | None = None  # where worker children record their metrics (serve)
     privileges: readiness.Privileges = field(default_factory=readiness.Privileges)
 
 
 async def tracking(request: Request) -> Response:
+    """A webhook, if a slot is free (else 503: see limits.py)."""
+    rx: Receiver = request.app.state.receiver
+    with rx.gate.admit():
+        return await _tracking(request, rx)
+
+
+async def _tracking(request: Request, rx: Receiver) -> Response:
     """Authenticate, bound and decode a webhook, store it durably, then acknowledge it."""
     started = perf_counter()
-    rx: Receiver = request.app.state.receiver
     rx.guard.authenticate(request.headers.get("authorization"))
     media = request.headers.get("content-type", "").partition(";")[0].strip().lower()
     if media != "application/json":
         raise Rejected(415, "unsupported_media_type", "send Content-Type: application/json")
-    body = await read_capped(request, rx.max_body)
+    body = await read_capped(request, rx.max_body, rx.body_timeout)
     rx.guard.verify_signature(body, request.headers)
     try:
         event, altered = decode(body)
+    except TooDeep as exc:
+        raise Rejected(400, "json_too_deep", str(exc)) from None
     except ValueError:
         raise Rejected(400, "invalid_json", "the body is not valid JSON") from None
-    received = await store(rx.pool, event, body, altered=altered)
+    received = await store(rx.conns, event, body, altered=altered)
     label = event_type_label(event.get("eventType") if isinstance(event, dict) else None)
     (metrics.DUPLICATES if received.duplicate else metrics.RECEIVED).labels(label).inc()
     metrics.ACK_SECONDS.observe(perf_counter() - started)
@@ -73,8 +86,17 @@ async def tracking(request: Request) -> Response:
     )
 
 
-async def read_capped(request: Request, cap: int) -> bytes:
-    """The body, refused with 413 as soon as it is known to exceed `cap` bytes."""
+async def read_capped(request: Request, cap: int, timeout: float | None = None) -> bytes:
+    """The body, refused with 413 as soon as it is known to exceed `cap` bytes, and with 408
+    when it has not fully arrived within `timeout` seconds."""
+    try:
+        async with asyncio.timeout(timeout):
+            return await _read_capped(request, cap)
+    except TimeoutError:
+        raise limits.body_timeout(timeout or 0) from None
+
+
+async def _read_capped(request: Request, cap: int) -> bytes:
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > cap:
         raise Rejected(413, "body_too_large", f"the body exceeds {cap} bytes")
@@ -90,25 +112,31 @@ async def read_capped(request: Request, cap: int) -> bytes:
 
 
 async def store(
-    pool: Pool, event: Any, raw: bytes | None = None, *, altered: bool = False
+    conns: Connections, event: Any, raw: bytes | None = None, *, altered: bool = False
 ) -> Received:
     """Record the event and wake the workers, committed before this returns. `raw` is the
-    body as received, kept if the event had to be altered to be stored (see inbox.log.record)."""
+    body as received, kept if the event had to be altered to be stored (see inbox.log.record).
+    Tried once more on a fresh connection when the pooled one is dead (see connections.py):
+    recording is idempotent (deduplicated by digest)."""
     body_digest = digest(canonical(event))
-    try:
-        return await _record(pool, event, body_digest, raw, altered)
-    except (PoolTimeout, PoolClosed, TooManyRequests):
-        raise  # no connection to be had: waiting again would only double the caller's wait
-    except psycopg.OperationalError:
-        # Most often a pooled connection the server or a transaction pooler closed while idle.
-        # The pool drops it on return, and recording is idempotent (deduplicated by digest).
-        return await _record(pool, event, body_digest, raw, altered)
+
+    async def op(conn: psycopg.AsyncConnection[Any]) -> Received:
+        return await _record(conn, event, body_digest, raw, altered)
+
+    return await conns.run(op)
 
 
 async def _record(
-    pool: Pool, event: Any, body_digest: bytes, raw: bytes | None, altered: bool
+    conn: psycopg.AsyncConnection[Any],
+    event: Any,
+    body_digest: bytes,
+    raw: bytes | None,
+    altered: bool,
 ) -> Received:
-    async with pool.connection() as conn, conn.transaction():
+    async with conn.transaction():
+        # The 2xx promises the body is stored: durable whatever the server's default (an
+        # operator may have set synchronous_commit = off for the whole database).
+        await conn.execute("SET LOCAL synchronous_commit = on")
         received = await record(conn, event, body_digest, raw, altered=altered)
         if not received.duplicate:
             await conn.execute(query("inbox_notify"), {"id": received.id})
@@ -124,11 +152,16 @@ async def readyz(request: Request) -> Response:
     """Readiness: the database answers, every migration is applied (by either history) and
     the role holds the service's privileges (see readiness.py)."""
     rx: Receiver = request.app.state.receiver
+
+    async def op(conn: psycopg.AsyncConnection[Any]) -> tuple[str, str] | None:
+        return await readiness.problem(conn, rx.privileges)
+
     try:
-        async with rx.pool.connection(timeout=rx.db_timeout) as conn:
-            found = await readiness.problem(conn, rx.privileges)
-    except psycopg.OperationalError:
-        return error(503, "database_unavailable", "the database does not answer")
+        found = await rx.conns.run(op)
+    except (psycopg.OperationalError, DatabaseUnavailable):
+        return error(
+            503, "database_unavailable", "the database does not answer", {"Retry-After": "5"}
+        )
     if found is not None:
         return error(503, *found)
     return json_reply({"status": "ready"})
@@ -137,13 +170,16 @@ async def readyz(request: Request) -> Response:
 async def metrics_text(request: Request) -> Response:
     """Prometheus exposition; the queue depth is refreshed on each scrape."""
     rx: Receiver = request.app.state.receiver
-    try:
-        async with rx.pool.connection(timeout=rx.db_timeout) as conn:
-            cur = conn.cursor(row_factory=scalar_row)
-            depth = await (await cur.execute(query("queue_depth"))).fetchone()
+
+    async def op(conn: psycopg.AsyncConnection[Any]) -> int | None:
+        cur = conn.cursor(row_factory=scalar_row)
+        depth: int | None = await (await cur.execute(query("queue_depth"))).fetchone()
+        return depth
+
+    # A scrape must not fail with the database; the gauge keeps its last value.
+    with contextlib.suppress(psycopg.OperationalError, DatabaseUnavailable):
+        depth = await rx.conns.run(op)
         metrics.QUEUE_DEPTH.set(depth or 0)
-    except psycopg.OperationalError:
-        pass  # a scrape must not fail with the database; the gauge keeps its last value
     return Response(metrics.exposition(rx.metrics_dir), media_type=CONTENT_TYPE_LATEST)
 
 
@@ -186,9 +222,10 @@ def create_app(
         bind_pool(api, active)  # a mounted app's own lifespan never runs
         app.state.receiver = Receiver(
             guard,
-            active,
+            Connections(active, url, settings.beproduct_sync_pool_timeout_seconds),
             settings.beproduct_sync_max_body_bytes,
-            settings.beproduct_sync_pool_timeout_seconds,
+            limits.Gate(settings.beproduct_sync_max_concurrent_requests),
+            settings.beproduct_sync_body_timeout_seconds,
             metrics_dir,
         )
         try:

@@ -24,11 +24,14 @@ UNAUTHENTICATED_REFUSAL = (
 class Rejected(Exception):
     """A request refused with an HTTP status, a stable error code and a message for people."""
 
-    def __init__(self, status: int, code: str, message: str) -> None:
+    def __init__(
+        self, status: int, code: str, message: str, headers: Mapping[str, str] | None = None
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
+        self.headers = dict(headers or {})
 
 
 @dataclass(frozen=True)

@@ -36,11 +36,11 @@ async def on_rejected(request: Request, exc: Exception) -> Response:
     """A request refused on purpose (auth, size, type, JSON)."""
     assert isinstance(exc, Rejected)
     metrics.REJECTED.labels(exc.code).inc()
-    headers = None
+    headers = dict(exc.headers)
     if exc.status == 401:
         metrics.AUTH_FAILURES.labels(exc.code).inc()
-        headers = {"WWW-Authenticate": "Bearer"}
-    return error(exc.status, exc.code, exc.message, headers)
+        headers["WWW-Authenticate"] = "Bearer"
+    return error(exc.status, exc.code, exc.message, headers or None)
 
 
 async def on_http(request: Request, exc: Exception) -> Response:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from beproduct_sync.model.body import date_readable, sanitise
+from beproduct_sync.model.body import MAX_DEPTH, TooDeep, canonical, date_readable, decode, sanitise
 
 
 def test_nul_is_replaced_in_every_string_of_a_body_keys_included() -> None:
@@ -61,3 +61,24 @@ def test_bodies_without_a_date_are_readable_since_null_casts_to_null() -> None:
     assert date_readable(None)
     assert date_readable(["not", "an", "object"])
     assert date_readable("a string body")
+
+
+@pytest.mark.parametrize("depth", [1, 100, MAX_DEPTH])
+def test_json_as_deep_as_can_be_written_back_decodes(depth: int) -> None:
+    for raw in (b"[" * depth + b"]" * depth, b'{"a":' * depth + b"1" + b"}" * depth):
+        body, altered = decode(raw)
+        assert not altered
+        assert canonical(body)  # storable: its canonical form is the dedupe key
+
+
+@pytest.mark.parametrize("depth", [MAX_DEPTH + 1, 300, 1024])
+def test_json_deeper_than_can_be_written_back_is_refused_as_too_deep(depth: int) -> None:
+    for raw in (b"[" * depth + b"]" * depth, b'{"a":' * depth + b"1" + b"}" * depth):
+        with pytest.raises(TooDeep, match="deeper than 254 levels"):
+            decode(raw)
+
+
+def test_deep_json_with_a_lone_surrogate_is_refused_as_too_deep() -> None:
+    depth = 400
+    with pytest.raises(TooDeep):
+        decode(b'["\\ud800",' + b"[" * depth + b"]" * depth + b"]")
