@@ -59,6 +59,12 @@ class Settings(BaseSettings):
         ge=1,
         description="Webhook requests handled at once; more are answered 503 with Retry-After.",
     )
+    beproduct_sync_receive_linger_seconds: float = Field(
+        default=0.001,
+        ge=0,
+        le=0.05,
+        description="How long a webhook waits for others to share its commit (group commit).",
+    )
     beproduct_sync_api_tokens: SecretStr | None = Field(
         default=None,
         description="Bearer tokens (comma-separated) that may read /api/v1 and the dashboard.",

@@ -10,7 +10,6 @@ from typing import Annotated, Any
 import typer
 
 from beproduct_sync import db, migrations
-from beproduct_sync.apply.ingest import ingest as do_ingest
 from beproduct_sync.cli.common import app, fail, run, runtime
 from beproduct_sync.errors import SyncError
 from beproduct_sync.inbox import retention
@@ -37,6 +36,8 @@ def ingest(
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
     """Record webhook bodies from files and apply them one by one, in the order given."""
+    from beproduct_sync.apply.ingest import ingest as do_ingest
+
     missing = [str(p) for p in paths if not p.exists()]
     if missing:
         raise fail(f"no such file or directory: {', '.join(missing)}")
