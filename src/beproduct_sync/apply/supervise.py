@@ -30,6 +30,8 @@ from beproduct_sync.inbox.leases import release_process
 log = structlog.get_logger("beproduct_sync.supervise")
 
 RESTART_DELAY_SECONDS = 1.0
+# An unreachable database must not hold up the restart (the heartbeat takeover still works).
+RELEASE_CONNECT_TIMEOUT_SECONDS = 5
 PR_SET_PDEATHSIG = 1
 STOP_TIMEOUT_SECONDS = 30.0
 
@@ -58,7 +60,10 @@ async def _release(url: str, process: str, index: int) -> None:
     noticed missing (or its lease runs out); see inbox.leases.release_process."""
     try:
         async with await db.aconnect(
-            url, autocommit=True, application_name="beproduct-sync supervisor"
+            url,
+            autocommit=True,
+            application_name="beproduct-sync supervisor",
+            connect_timeout=RELEASE_CONNECT_TIMEOUT_SECONDS,
         ) as conn:
             released = await release_process(conn, process)
     except (psycopg.Error, SyncError) as exc:  # the heartbeat takeover still happens
