@@ -460,8 +460,15 @@ DECLARE
     f regprocedure;
 BEGIN
     REVOKE ALL ON FUNCTION ops.resolve_schedule_rules(uuid[], uuid[]) FROM PUBLIC;
+    -- The read model's functions by name: other functions in ops_api (reverse sync's
+    -- request_timeline_change) keep their own, narrower grants.
     FOR f IN SELECT p.oid::regprocedure FROM pg_proc p
-             JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = 'ops_api' LOOP
+             JOIN pg_namespace n ON n.oid = p.pronamespace
+             WHERE n.nspname = 'ops_api' AND p.proname = ANY (ARRAY[
+                 'today', 'add_days', 'plan_milestones', 'entity_milestones', 'style_timeline',
+                 'critical_path', 'plan_critical_path', 'plan_timeline', 'plan_timeline_count',
+                 'plan_progress', 'user_workload', 'user_milestones', 'node_dependencies'])
+    LOOP
         EXECUTE format('REVOKE ALL ON FUNCTION %s FROM PUBLIC', f);
         IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'beproduct_sync_service') THEN
             EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO beproduct_sync_service', f);
