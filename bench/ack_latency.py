@@ -17,6 +17,7 @@ import json
 import os
 import statistics
 import time
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -132,6 +133,41 @@ async def drive(
     return {**result, "warmup_errors": warmup_errors}
 
 
+async def flood(url: str, secret: str, bodies: list[bytes], connections: int) -> dict[str, Any]:
+    """Send `bodies` as fast as the receiver answers (closed loop: each of `connections` sockets
+    sends its next request when the previous one is answered); for throughput, not latency."""
+    target = urlsplit(url)
+    payloads = iter(request(target.netloc, target.path, secret, b) for b in bodies)
+    codes: dict[str, int] = {}
+
+    async def connection() -> None:
+        reader, writer = await asyncio.open_connection(target.hostname, target.port or 80)
+        for payload in payloads:
+            status: int | None
+            try:
+                writer.write(payload)
+                status = await asyncio.wait_for(read_reply(reader), REPLY_TIMEOUT_SECONDS)
+            except (OSError, asyncio.IncompleteReadError, TimeoutError, ValueError):
+                status = None
+                writer.close()
+                reader, writer = await asyncio.open_connection(target.hostname, target.port or 80)
+            codes[str(status or "no_reply")] = codes.get(str(status or "no_reply"), 0) + 1
+        writer.close()
+
+    started_wall, started = time.time(), time.perf_counter()
+    await asyncio.gather(*(connection() for _ in range(connections)))
+    seconds = time.perf_counter() - started
+    errors = sum(n for code, n in codes.items() if not code.startswith("2"))
+    return {
+        "requests": len(bodies),
+        "errors": errors,
+        "status_codes": codes,
+        "started_at_epoch": started_wall,
+        "seconds": round(seconds, 3),
+        "achieved_rate": round(len(bodies) / seconds, 1),
+    }
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--url", default="http://127.0.0.1:8000/webhooks/beproduct/tracking")
@@ -143,11 +179,26 @@ def main() -> None:
     )
     p.add_argument("--connections", type=int, default=32)
     p.add_argument("--seed", type=int)
+    p.add_argument(
+        "--bodies", help="send these bodies (one JSON document per line) instead of a fresh stream"
+    )
+    p.add_argument(
+        "--flood",
+        action="store_true",
+        help="closed loop: send --bodies as fast as they are answered, report throughput",
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument(
         "--secret", default=(os.environ.get("BEPRODUCT_WEBHOOK_SECRET") or "").split(",")[0]
     )
     args = p.parse_args()
+    if args.flood:
+        if not args.bodies:
+            p.error("--flood sends --bodies")
+        lines = Path(args.bodies).read_bytes().splitlines()
+        result = asyncio.run(flood(args.url, args.secret, lines, args.connections))
+        print(json.dumps({"kind": "flood", **result}))
+        return
     warmup = int(args.rate * args.warmup)
     bodies = [
         orjson.dumps(b)

@@ -9,18 +9,18 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
+from datetime import timedelta
 from functools import partial
 from typing import Any
 
 import structlog
 
 from beproduct_sync import db, migrations
-from beproduct_sync.api import enricher, outbox, reconcile
 from beproduct_sync.api.jobs import schedule
 from beproduct_sync.api.outbox import confirm_from_events
 from beproduct_sync.apply.policy import Policy
-from beproduct_sync.apply.worker import WorkerConfig, run_workers
 from beproduct_sync.config import Settings
+from beproduct_sync.inbox import retention
 from beproduct_sync.testing.fault_injection import failing_styles, style_numbers
 
 log = structlog.get_logger("beproduct_sync.bootstrap")
@@ -70,6 +70,8 @@ def workers(
         log.warning(
             "fault_injection_enabled", style_numbers=settings.beproduct_sync_fault_style_numbers
         )
+    from beproduct_sync.apply.worker import WorkerConfig, run_workers
+
     n = settings.beproduct_sync_workers if count is None else count
     return run_workers(rt.url, rt.policy, WorkerConfig.from_settings(settings), stop, n)
 
@@ -80,6 +82,8 @@ def enricher_work(rt: Runtime, stop: asyncio.Event) -> Coroutine[Any, Any, None]
     if not rt.settings.api_configured:
         log.info("enricher_off", reason="BeProduct API not configured (BEPRODUCT_* settings)")
         return None
+    from beproduct_sync.api import enricher
+
     return enricher.run_with_api(rt.settings, rt.url, stop)
 
 
@@ -88,7 +92,17 @@ def reconcile_work(rt: Runtime, stop: asyncio.Event) -> Coroutine[Any, Any, None
     settings = rt.settings
     if not settings.api_configured or settings.beproduct_sync_reconcile_interval_seconds <= 0:
         return None
+    from beproduct_sync.api import reconcile
+
     return reconcile.run_scheduled(settings, rt.url, stop)
+
+
+def retention_work(rt: Runtime, stop: asyncio.Event) -> Coroutine[Any, Any, None] | None:
+    """The scheduled prune, when BEPRODUCT_SYNC_RETENTION_DAYS is set; else None."""
+    days = rt.settings.beproduct_sync_retention_days
+    if days <= 0:
+        return None
+    return retention.run_scheduled(rt.url, timedelta(days=days), stop)
 
 
 def outbox_work(rt: Runtime, stop: asyncio.Event, owner: str) -> Coroutine[Any, Any, None] | None:
@@ -103,4 +117,6 @@ def outbox_work(rt: Runtime, stop: asyncio.Event, owner: str) -> Coroutine[Any, 
             else "BEPRODUCT_SYNC_REVERSE_SYNC=false",
         )
         return None
+    from beproduct_sync.api import outbox
+
     return outbox.run_with_api(settings, rt.url, stop, owner)

@@ -59,6 +59,12 @@ class Settings(BaseSettings):
         ge=1,
         description="Webhook requests handled at once; more are answered 503 with Retry-After.",
     )
+    beproduct_sync_receive_linger_seconds: float = Field(
+        default=0.001,
+        ge=0,
+        le=0.05,
+        description="How long a webhook waits for others to share its commit (group commit).",
+    )
     beproduct_sync_api_tokens: SecretStr | None = Field(
         default=None,
         description="Bearer tokens (comma-separated) that may read /api/v1 and the dashboard.",
@@ -145,6 +151,13 @@ class Settings(BaseSettings):
 
     # Enrichment (see api/jobs.py): refetch plan/folder details older than this; 0 = never.
     beproduct_sync_enrich_ttl_seconds: float = Field(default=86400.0, ge=0)
+    # Retention inside `serve` (see inbox/retention.py); 0 = off.
+    beproduct_sync_retention_days: float = Field(
+        default=0.0,
+        ge=0,
+        description="`serve` prunes applied, stale and ignored events (and import errors) older"
+        " than this many days, hourly; 0 keeps everything.",
+    )
     # Reconciliation inside `serve`; 0 = off.
     beproduct_sync_reconcile_interval_seconds: float = Field(default=0.0, ge=0)
 

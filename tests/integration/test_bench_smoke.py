@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -87,6 +88,58 @@ def test_rate_limited_backfill_benchmark_writes_every_row_served_through_its_pau
     )
     assert isinstance(report["enough_pauses"], bool)
     assert report["total_seconds"] > 0
+
+
+BENCH = Path(__file__).resolve().parents[2] / "bench"
+
+
+def _bench(script: str, url: str, *args: str) -> dict[str, Any]:
+    done = subprocess.run(
+        [sys.executable, str(BENCH / script), "--url", url, *args],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=True,
+    )
+    report: dict[str, Any] = json.loads(done.stdout)
+    return report
+
+
+@pytest.mark.slow
+def test_end_to_end_benchmark_applies_every_event_both_ways_and_reports_the_ratio(
+    pg_server_url: str,
+) -> None:
+    report = _bench("end_to_end.py", pg_server_url, "--events", "150", "--connections", "4")
+    assert report["reference"]["applied"] == 150
+    e2e = report["end_to_end"]
+    assert e2e["errors"] == 0
+    assert sum(e2e["statuses"].values()) == 150
+    assert set(e2e["statuses"]) <= {"applied", "stale"}
+    [ratio, errors] = report["targets"]
+    assert ratio["value"] == round(e2e["events_per_s"] / report["reference"]["events_per_s"], 2)
+    assert errors["value"] == 0 and errors["pass"] is True
+    assert "loadavg_at_start" in report["host"]
+
+
+@pytest.mark.slow
+def test_memory_benchmark_drains_the_backlog_and_reports_the_peak(pg_server_url: str) -> None:
+    report = _bench("memory.py", pg_server_url, "--backlog", "300")
+    assert report["processes"] == 2  # serve and its worker child
+    assert 0 < report["peak_rss_mb"]["serve"] <= report["peak_rss_mb"]["tree"]
+    assert report["targets"][0]["value"] == report["peak_rss_mb"]["tree"]
+
+
+@pytest.mark.slow
+def test_backfill_benchmark_reruns_without_writing_anything(pg_server_url: str) -> None:
+    report = _bench(
+        "backfill_vs_dlt.py",
+        pg_server_url,
+        *("--folders", "1", "--plans", "2", "--styles", "5", "--materials", "2", "--no-dlt"),
+    )
+    assert report["ours_first"]["rows"] == 2 * (5 + 2)
+    assert report["ours_rerun_no_change"]["rows_changed"] == 0
+    assert report["ours_rerun_no_change"]["milestones_changed"] == 0
+    assert [t["figure"] for t in report["targets"]] == ["no-change rerun, command seconds"]
 
 
 REVERSE = Path(__file__).resolve().parents[2] / "bench" / "reverse_sync.py"

@@ -202,3 +202,10 @@ def test_serve_with_worker_processes_applies_in_a_child_and_stops_it_on_sigterm(
     # The child, not serve itself, applied them: serve runs no worker loops of its own.
     assert "workers_started" in err
     assert err.count("workers_started") == 1
+
+
+def test_serve_announces_the_receivers_own_webhook_path() -> None:
+    from beproduct_sync.cli import serve
+    from beproduct_sync.web import app as web_app
+
+    assert serve.WEBHOOK_PATH == web_app.WEBHOOK_PATH

@@ -96,6 +96,7 @@ def _locks_and_waiters(url: str, dbname: str) -> tuple[int, int]:
     return int(locks[0]), int(waiting[0])
 
 
+@pytest.mark.timeout(GIVE_UP_AFTER_SECONDS + 600)
 def test_fifty_starts_behind_a_transaction_pooler_never_hang_and_leave_no_lock(
     tmp_path: Path, empty_db_url: str, pg_server_url: str
 ) -> None:

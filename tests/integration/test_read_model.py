@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
+import json
+import tempfile
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -13,7 +17,7 @@ from beproduct_sync import db
 from beproduct_sync.apply.ingest import ingest
 from beproduct_sync.apply.policy import Policy
 from tests.helpers import schedule
-from tests.helpers.samples import SAMPLE_NAMES, sample_path
+from tests.helpers.samples import SAMPLE_NAMES, load_sample, sample_path
 
 D = dt.date.fromisoformat
 CHANGED_STYLE = "13c9c307-0f6a-4241-ab8f-cb31d0dc444d"
@@ -297,3 +301,52 @@ def test_calendar_days_add_plainly_and_business_days_jump_the_weekend(db_url: st
     assert plain["r"] == D("2026-01-12")
     [business] = fetch(db_url, "SELECT ops_api.add_days('2026-01-09', 3, true) AS r")
     assert business["r"] == D("2026-01-14")  # Friday + 3 business days: Wednesday
+
+
+async def test_webhook_rules_forming_a_cycle_are_warned_once_and_not_followed(
+    db_url: str,
+) -> None:
+    create = load_sample("tracking_oncreate.json")
+    change = load_sample("tracking_onchangetimeline.json")
+    second = create["data"]["after"]["Timelines"][1]  # PROTO-something, planned 2025-11-09
+    style = create["data"]["after"]["Id"]
+
+    def onchange(item: dict[str, Any], schema_id: str, anchor: str, date: str) -> dict[str, Any]:
+        body = copy.deepcopy(change)
+        body["date"] = date
+        body["data"]["timelineId"] = style
+        for side in ("before", "after"):
+            body["data"][side]["Id"] = style
+            body["data"][side]["TimeLineItem"] = copy.deepcopy(item)
+        body["data"]["timeLineSchema"].update(Id=schema_id, ActDesc=anchor, Days=2)
+        return body
+
+    first = create["data"]["after"]["Timelines"][0]
+    bodies = [
+        create,
+        onchange(second, second["TimeLineId"], first["TimeLineId"], "2025-11-07T00:00:00Z"),
+        onchange(first, first["TimeLineId"], second["TimeLineId"], "2025-11-08T00:00:00Z"),
+    ]
+    async with await db.aconnect(db_url, autocommit=True) as conn:
+        for body in bodies:
+            await apply_body(conn, body)
+        await apply_body(conn, bodies[2])  # a repeat changes no rule
+    warnings = fetch(db_url, "SELECT entity_id, message FROM ops.import_errors")
+    assert [w["entity_id"] for w in warnings] == [first["TimeLineId"]]
+    assert "cycle" in warnings[0]["message"]
+    rows = {
+        str(r["id"]): r
+        for r in fetch(
+            db_url, "SELECT * FROM ops_api.style_timeline(%s)", style, today="2025-11-06"
+        )
+    }
+    # Both rules are in a cycle: both fall back to the order of plan dates.
+    assert rows[second["Id"]]["dependency_source"] == "inferred"
+    assert rows[first["Id"]]["dependency_source"] == "none"
+
+
+async def apply_body(conn: Any, body: dict[str, Any]) -> None:
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+        json.dump(body, f)
+    await ingest(conn, [Path(f.name)], Policy(zone=ZoneInfo("UTC")))
+    Path(f.name).unlink()

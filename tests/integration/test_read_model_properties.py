@@ -107,7 +107,7 @@ def store(conn: psycopg.Connection[Any], nodes: list[Node]) -> tuple[uuid.UUID, 
             " status, plan_date, due_date, final_date) VALUES (%s, %s, %s, %s, %s, %s, %s)",
             (ids[i], style, defs[i], node.status, node.plan, node.due, node.final),
         )
-    conn.execute("SELECT ops.resolve_schedule_rules(%s, '{}')", ([plan],))
+    conn.execute("SELECT ops.resolve_schedule_rules(%s, NULL)", ([plan],))
     return style, ids
 
 

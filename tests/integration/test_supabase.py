@@ -77,6 +77,7 @@ SERVICE_ONLY = {
     "enrichment_job",
     "backfill_run",
     "backfill_checkpoint",
+    "backfill_plan_sync",
     "schema_migrations",
     "api_health",
     "reconcile_run",
@@ -609,18 +610,16 @@ def test_the_service_role_claims_and_settles_inbox_rows(service_url: str) -> Non
     with psycopg.connect(service_url) as conn:
         ids = []
         for n in range(3):
-            row = conn.execute(
-                q("log_insert"),
-                {
-                    "sha": uuid.uuid4().bytes * 2,
-                    "action": "OnChange",
-                    "entity_id": str(n),
-                    "style_number": "S",
-                    "source_at": None,
-                    "payload": Jsonb({"n": n}),
-                    "raw_body": None,
-                },
-            ).fetchone()
+            one = {
+                "sha": (uuid.uuid4().bytes * 2).hex(),
+                "action": "OnChange",
+                "entity_id": str(n),
+                "style_number": "S",
+                "source_at": None,
+                "payload": {"n": n},
+                "raw_body": None,
+            }
+            row = conn.execute(q("log_insert_many"), {"rows": Jsonb([one])}).fetchone()
             assert row is not None and row[1] is True
             ids.append(row[0])
             conn.execute(q("inbox_notify"), {"id": row[0]})
@@ -727,6 +726,8 @@ def test_the_service_role_records_sends_and_settles_change_requests(service_url:
         assert [r[0] for r in conn.execute(named_query("outbox_claim"), claim)] == [made["id"]]
         assert conn.execute(named_query("outbox_current"), {"ids": [milestone]}).fetchall()
         conn.execute(named_query("outbox_ours"), {"ids": [made["id"]]}).fetchall()
+        renew = {"ids": [made["id"]], "owner": "me", "lease_seconds": 60}
+        assert conn.execute(named_query("outbox_renew"), renew).fetchall() == [(made["id"],)]
         sent = json.dumps([{"id": made["id"], "state": "sent"}])
         settle = {"rows": sent, "owner": "me", "from_state": "sending"}
         assert conn.execute(named_query("outbox_settle"), settle).fetchall() == [

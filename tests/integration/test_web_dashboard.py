@@ -299,3 +299,38 @@ def test_the_receiver_probes_and_metrics_still_answer_beside_the_dashboard(db_ur
     assert ready.json() == {"status": "ready"}
     assert metrics.status_code == 200
     assert webhook.status_code == 202
+
+
+def test_the_operations_page_shows_change_requests_and_those_needing_a_person(
+    db_url: str,
+) -> None:
+    rows = [
+        ("pending", None),
+        ("confirmed", None),
+        ("conflict", "changed in BeProduct since the requester read it: status"),
+        ("rejected", "BeProduct rejected the edit: HTTP 400: Timeline item x was not found"),
+    ]
+    with psycopg.connect(db_url) as conn:
+        ids = [
+            conn.execute(
+                "INSERT INTO ops.timeline_change_request (idempotency_key, requested_by,"
+                " entity_type, milestone_id, record_id, plan_id, change, base, state,"
+                " last_error) VALUES (%s, 'planner@example.com', 'style', gen_random_uuid(),"
+                " gen_random_uuid(), gen_random_uuid(), '{\"status\": \"na\"}', '{}', %s, %s)"
+                " RETURNING id",
+                (f"k-{state}", state, error),
+            ).fetchone()
+            for state, error in rows
+        ]
+    with live_server(db_url, **TOKENS) as base, httpx.Client(base_url=base) as client:
+        sign_in(client, "reader-token-123")
+        html = client.get("/fragments/operations/panels").text
+    for state in ("pending", "confirmed", "conflict", "rejected"):
+        assert f'data-testid="changes-{state}">1<' in html
+    assert 'data-testid="changes-dead">0<' in html
+    pending, confirmed, conflict, rejected = (r[0] for r in ids if r is not None)
+    assert f'data-testid="change-{conflict}"' in html
+    assert f'data-testid="change-{rejected}"' in html
+    assert f'data-testid="change-{pending}"' not in html
+    assert f'data-testid="change-{confirmed}"' not in html
+    assert "Timeline item x was not found" in html

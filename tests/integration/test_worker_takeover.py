@@ -6,6 +6,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import os
+import signal
+import time
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -13,7 +17,9 @@ import psycopg
 from beproduct_sync import db
 from beproduct_sync.apply.worker import Worker, WorkerConfig, new_process_id
 from beproduct_sync.inbox.leases import claim, heartbeat, release_process
+from beproduct_sync.inbox.log import record
 from beproduct_sync.testing.crash_drill import APPLY_SLICE, Drill, run
+from tests.helpers.cli import SECRET, env_with, serving
 from tests.helpers.samples import load_sample
 from tests.helpers.workers import make_runtime, statuses, store
 
@@ -96,3 +102,70 @@ def test_the_supervisor_hands_back_an_exited_childs_claims_at_once_charging_only
     assert row == ("pending", 0, None)
     assert left == (0,)
     assert statuses(db_url) == {"pending": 1}
+
+
+def test_serve_hands_back_a_killed_childs_claims_as_soon_as_it_exits(
+    tmp_path: Path, db_url: str
+) -> None:
+    # A lease and a heartbeat limit far beyond the test: only the supervisor can be that fast.
+    env = env_with(
+        DATABASE_URL=db_url,
+        BEPRODUCT_WEBHOOK_SECRET=SECRET,
+        BEPRODUCT_SYNC_LEASE_SECONDS="600",
+        BEPRODUCT_SYNC_WORKER_DEAD_AFTER_SECONDS="600",
+    )
+    with serving(tmp_path, env, "--worker-processes", "1", "--workers", "1") as served:
+        served.wait_logged("workers_started")
+        [(child, pid)] = _until(
+            lambda: _rows(db_url, "SELECT id, pid FROM ops.worker_process"), "a heartbeat"
+        )
+
+        async def held_by_child() -> list[int]:
+            # Claimed by the child (a loop of it that never ran), not yet started: committed in
+            # one transaction, so the child never sees them pending.
+            async with await db.aconnect(db_url, autocommit=True) as conn, conn.transaction():
+                ids = [(await record(conn, b)).id for b in (_variant(i) for i in range(3))]
+                await conn.execute(
+                    "UPDATE ops.beproduct_sync_log SET status = 'processing', locked_by = %s,"
+                    " locked_until = now() + interval '600 s', claims = 1 WHERE id = ANY(%s)",
+                    (f"{child}/9", ids),
+                )
+                return ids
+
+        ids = asyncio.run(held_by_child())
+        os.kill(pid, signal.SIGKILL)
+        _until(
+            lambda: _rows(
+                db_url,
+                "SELECT 1 FROM ops.beproduct_sync_log WHERE id = ANY(%s)"
+                " HAVING bool_and(status IN ('applied', 'stale'))",
+                (ids,),
+            ),
+            "the killed child's events settled by its replacement",
+        )
+        claims = _rows(
+            db_url, "SELECT claims FROM ops.beproduct_sync_log WHERE id = ANY(%s)", (ids,)
+        )
+        code, _, err = served.stop()
+    assert code == 0, err
+    assert '"events": 3' in err and "worker_claims_released" in err
+    assert sorted(c for (c,) in claims) == [1, 1, 1]  # the killed claim was not charged
+
+
+def _variant(i: int) -> dict[str, Any]:
+    body = load_sample("tracking_onchangetimeline.json")
+    body["variant"] = i
+    return body
+
+
+def _rows(url: str, sql: str, params: Any = None) -> list[tuple[Any, ...]]:
+    with psycopg.connect(url) as conn:
+        return conn.execute(sql, params).fetchall()
+
+
+def _until(check: Any, what: str, timeout: float = 60.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while not (found := check()):
+        assert time.monotonic() < deadline, f"{what}: not within {timeout:.0f} s"
+        time.sleep(0.05)
+    return found

@@ -7,6 +7,13 @@ Each page is written in one transaction together with its checkpoint: rerunning 
 backfill with the same options continues at the next unwritten page. A finished run's rerun is a
 new pass (and, when nothing changed in BeProduct, writes nothing).
 
+Incremental by default: a plan's style (or material) rows are fetched whole once; after a pass
+that saw all of them, later passes ask BeProduct only for rows with `ModifiedAt` at or after that
+pass's snapshot time minus `Options.margin_seconds` (BeProduct's clock and the database's may
+disagree; the margin must exceed that skew). The snapshot is taken when a run starts, so a row
+changed while a pass is running is fetched again by the next one. `full` forces a full pass;
+an explicit `since` fetches rows modified since then and leaves the incremental state alone.
+
 Paging counts items (api.client.BeProductClient.pages): a plan's rows are done when a walk has
 received `total` rows while `total` held still. Rows added or removed while paging shift others
 between pages, so a walk whose total moved is repeated (up to WALKS times; unchanged rows cost
@@ -21,7 +28,7 @@ import hashlib
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any, Protocol
 
 import orjson
@@ -45,6 +52,7 @@ from beproduct_sync.sql import kind_query, query
 log = structlog.get_logger("beproduct_sync.backfill")
 
 WALKS = 3  # walks of one plan's rows before it is reported incomplete
+SKEW_MARGIN_SECONDS = 300.0  # how far BeProduct's ModifiedAt stamps may lag the database's clock
 
 
 class Api(Protocol):
@@ -79,6 +87,7 @@ class Checkpoint:
     total: int | None
     rows_done: int
     done: bool
+    since: datetime | None = None  # the ModifiedAt bound of this walk (None: every row)
 
 
 @dataclass(frozen=True)
@@ -90,6 +99,8 @@ class Options:
     since: str | None = None  # ISO date or timestamp: only rows with ModifiedAt >= since
     page_size: int = 20
     restart: bool = False
+    full: bool = False  # every row, not only those modified since the last complete pass
+    margin_seconds: float = SKEW_MARGIN_SECONDS
 
     def __post_init__(self) -> None:
         # BeProduct misparses filter dates not in UTC with Z; any ISO form given is sent so
@@ -98,17 +109,46 @@ class Options:
             object.__setattr__(self, "since", utc_text(self.since))
 
     @property
+    def incremental(self) -> bool:
+        """Whether each plan's rows are fetched since its last complete pass."""
+        return not self.full and self.since is None
+
+    @property
+    def mode(self) -> str:
+        """incremental, full, or since (an explicit --since)."""
+        return "since" if self.since is not None else "full" if self.full else "incremental"
+
+    @property
     def run_key(self) -> str:
         """Runs with the same options share checkpoints."""
-        raw = orjson.dumps([sorted(self.folders), sorted(self.plans), self.since, self.page_size])
-        return hashlib.sha256(raw).hexdigest()[:16]
+        key: list[Any] = [sorted(self.folders), sorted(self.plans), self.since, self.page_size]
+        if self.incremental:  # full and --since runs keep the keys they always had
+            key.append("incremental")
+        return hashlib.sha256(orjson.dumps(key)).hexdigest()[:16]
 
     @property
     def filters(self) -> list[dict[str, Any]]:
-        """API filters for the timeline pages."""
+        """API filters for an explicit `since`, exactly as given (to the 100 ns)."""
         if self.since is None:
             return []
         return [{"field": "ModifiedAt", "operator": "Gte", "value": self.since}]
+
+    def since_for(self, synced_through: datetime | None) -> datetime | None:
+        """The ModifiedAt bound of a plan's walk, given when its rows were last seen whole."""
+        if self.since is not None:
+            parsed = parse_time(self.since)
+            return parsed.datetime if parsed else None
+        if self.full or synced_through is None:
+            return None
+        return synced_through - timedelta(seconds=self.margin_seconds)
+
+
+def modified_since(since: datetime | None) -> list[dict[str, Any]]:
+    """The API filter for rows modified at or after `since` (ISO with Z, the only form BeProduct
+    reads right); no filter for None."""
+    if since is None:
+        return []
+    return [{"field": "ModifiedAt", "operator": "Gte", "value": utc_text(since.isoformat())}]
 
 
 @dataclass
@@ -125,6 +165,7 @@ class Progress:
     resumed_pages: int = 0
     walks_repeated: int = 0
     incomplete: list[dict[str, Any]] = field(default_factory=list)
+    walks_since: int = 0  # plan walks that asked only for rows modified since a time
     pauses: int = 0
     paused_seconds: float = 0.0
     last_pause: Pause | None = None
@@ -161,6 +202,7 @@ class Progress:
             "milestones_changed": self.milestones_changed,
             "resumed_pages": self.resumed_pages,
             "walks_repeated": self.walks_repeated,
+            "walks_since": self.walks_since,
             "incomplete": self.incomplete,
             "pauses": self.pauses,
             "paused_seconds": round(self.paused_seconds, 3),
@@ -184,6 +226,13 @@ async def _changed(
     return [r for r in items if stored.get(str(r["id"])) != versions[str(r["id"])]]
 
 
+async def _unhurried(conn: AsyncConnection[Any]) -> None:
+    """No waiting for the WAL flush at commit: a backfill transaction lost in a crash is simply
+    done again by the rerun (pages, checkpoints and bounds move together), so its commits need
+    not wait for the disk; a pass commits a hundred of them."""
+    await conn.execute("SET LOCAL synchronous_commit = off")
+
+
 async def _plan_ids(api: Api, opts: Options, folders: list[dict[str, Any]]) -> list[str]:
     if opts.plans:
         return list(dict.fromkeys(opts.plans))
@@ -202,11 +251,13 @@ async def _plan_ids(api: Api, opts: Options, folders: list[dict[str, Any]]) -> l
 
 @dataclass
 class _Walk:
-    """One plan-kind's walk: where it starts, with which page size, and the totals seen."""
+    """One plan-kind's walk: where it starts, with which page size, the totals seen, and the
+    ModifiedAt bound of the rows it asks for (None: all)."""
 
     start: int
     size: int
     totals: set[int]
+    since: datetime | None = None
 
 
 async def _write_page(
@@ -216,13 +267,16 @@ async def _write_page(
     folder_id: str | None,
     kind: Kind,
     page: Page,
+    walk: _Walk,
     done: bool,
     ctx: tuple[tzinfo, SourceTime],
 ) -> Any:
-    """A page's rows and its checkpoint, in one transaction; returns the writer's result."""
+    """A page's rows and its checkpoint (and, for the last page of a complete walk, the plan's
+    incremental state), in one transaction; returns the writer's result."""
     zone, snapshot = ctx
     items = [r for r in page.items if r.get("id")]
     async with pool.connection() as conn, conn.transaction():
+        await _unhurried(conn)
         fresh = await _changed(conn, kind, items, snapshot)
         rowsets = [
             map_api_row(
@@ -244,8 +298,14 @@ async def _write_page(
                 "total": page.total,
                 "rows": len(items),
                 "done": done,
+                "since": walk.since,
             },
         )
+        if done and opts.since is None:
+            await conn.execute(
+                query("backfill_plan_sync_save"),
+                {"plan_id": plan_id, "kind": kind, "synced_through": snapshot.datetime},
+            )
     return result
 
 
@@ -261,7 +321,10 @@ async def _backfill_kind(
     progress: Progress,
 ) -> bool:
     """Walk one plan's style or material rows until a walk saw them all; False if none did."""
-    request = api.timeline_request(plan_id, master_folder(kind), opts.filters)
+    bound = opts.filters if opts.since is not None else modified_since(walk.since)
+    request = api.timeline_request(plan_id, master_folder(kind), bound)
+    if walk.since is not None:
+        progress.walks_since += 1
     for attempt in range(1, WALKS + 1):
         complete = False
         async for page in api.pages(
@@ -273,7 +336,9 @@ async def _backfill_kind(
         ):
             walk.totals.add(page.total)
             complete = page.last and page.received >= page.total and len(walk.totals) == 1
-            result = await _write_page(pool, opts, plan_id, folder_id, kind, page, complete, ctx)
+            result = await _write_page(
+                pool, opts, plan_id, folder_id, kind, page, walk, complete, ctx
+            )
             progress.pages += 1
             progress.rows += len(page.items)
             progress.milestones += sum(len(r.get("timelines") or []) for r in page.items)
@@ -287,7 +352,7 @@ async def _backfill_kind(
             # Rows moved under the walk (or it came back short): walk again from the start.
             progress.walks_repeated += 1
             log.warning("backfill_rows_moved", plan_id=plan_id, kind=kind, walk=attempt)
-            walk = _Walk(0, opts.page_size, set())
+            walk = _Walk(0, opts.page_size, set(), walk.since)
     return False
 
 
@@ -297,21 +362,24 @@ async def _backfill_plan(
     opts: Options,
     plan_id: str,
     checkpoints: dict[tuple[str, str], Checkpoint],
+    synced: dict[tuple[str, str], datetime],
     ctx: tuple[tzinfo, SourceTime],
     progress: Progress,
 ) -> None:
     zone, snapshot = ctx
     detail = await api.plan(plan_id)
     async with pool.connection() as conn, conn.transaction():
+        await _unhurried(conn)
         folder_id = await store_plan(conn, detail, plan_id, zone, snapshot.datetime)
     for kind in KINDS:
         cp = checkpoints.get((plan_id, kind))
         if cp is not None and cp.done:
             continue
-        walk = _Walk(0, opts.page_size, set())
+        walk = _Walk(0, opts.page_size, set(), opts.since_for(synced.get((plan_id, kind))))
         if cp is not None:
+            # A resumed walk keeps its bound: the pages it continues are of that filtered list.
             seen = set() if cp.total is None else {cp.total}
-            walk = _Walk(cp.next_page, cp.page_size or opts.page_size, seen)
+            walk = _Walk(cp.next_page, cp.page_size or opts.page_size, seen, cp.since)
             progress.resumed_pages += cp.next_page
         if not await _backfill_kind(pool, api, opts, plan_id, folder_id, kind, walk, ctx, progress):
             progress.incomplete.append({"plan_id": plan_id, "kind": kind})
@@ -359,6 +427,7 @@ async def run(
                                 "plans": list(opts.plans),
                                 "since": opts.since,
                                 "page_size": opts.page_size,
+                                "mode": opts.mode,
                             }
                         ),
                     },
@@ -369,11 +438,18 @@ async def run(
             cps = conn.cursor(row_factory=class_row(Checkpoint))
             await cps.execute(query("backfill_checkpoints"), {"run_key": run_key})
             checkpoints = {(c.plan_id, c.kind): c for c in await cps.fetchall()}
+            synced: dict[tuple[str, str], datetime] = {}
+            if opts.incremental:
+                await cur.execute(query("backfill_plan_sync"))
+                synced = {
+                    (r["plan_id"], r["kind"]): r["synced_through"] for r in await cur.fetchall()
+                }
         snapshot = parse_time(snapshot_at.isoformat())
         assert snapshot is not None
         try:
             folders = await api.folders()
             async with pool.connection() as conn, conn.transaction():
+                await _unhurried(conn)
                 await store_folders(conn, folders, snapshot_at)
             plan_ids = await _plan_ids(api, opts, folders)
             progress.plans_total = len(plan_ids)
@@ -383,7 +459,7 @@ async def run(
             async def one(pid: str) -> None:
                 async with gate:
                     await _backfill_plan(
-                        pool, api, opts, pid, checkpoints, (zone, snapshot), progress
+                        pool, api, opts, pid, checkpoints, synced, (zone, snapshot), progress
                     )
 
             async with asyncio.TaskGroup() as tasks:
@@ -394,4 +470,4 @@ async def run(
         if not progress.incomplete:
             async with pool.connection() as conn:
                 await conn.execute(query("backfill_run_finish"), {"run_key": run_key})
-    return {"run_key": run_key, "resumed": resuming, **progress.summary()}
+    return {"run_key": run_key, "resumed": resuming, "mode": opts.mode, **progress.summary()}

@@ -14,7 +14,8 @@ run by `worker` and by `serve`'s workers when the API is configured, works in ba
    request BeProduct already satisfies (our earlier attempt landed before a crash) is
    confirmed without writing again; a conflicting one is `conflict`.
 4. **Write** one `Tracking/Plan/{id}/{Style|Material}/Timelines/Edit` per plan and kind with
-   the body BeProduct's SDKs send, through the client's rate limiting. 2xx: `sent`. 4xx:
+   the body BeProduct's SDKs send, through the client's rate limiting; the lease is renewed
+   first, and a request another sender took over meanwhile is left to it. 2xx: `sent`. 4xx:
    `rejected` with BeProduct's message (a batch is split so only the bad request is rejected).
    Anything else: retried with backoff, `dead` after the last attempt (`outbox --retry`).
 5. **Confirm**: the OnChange webhook BeProduct sends for our write is applied like any other
@@ -198,6 +199,7 @@ class Sender:
     def __init__(self, api: Api, config: OutboxConfig, owner: str) -> None:
         self.api, self.config, self.owner = api, config, owner
         self._earlier: dict[int, dict[str, set[str | None]]] = {}
+        self._conn: AsyncConnection[Any] | None = None
 
     async def run_batch(self, conn: AsyncConnection[Any]) -> int:
         """Claim and send one batch; the number of requests claimed."""
@@ -247,6 +249,7 @@ class Sender:
         groups: dict[tuple[str, str], list[tuple[ChangeRequest, MilestoneState]]] = {}
         for req, seen in ready:
             groups.setdefault((req.plan_id, req.kind), []).append((req, seen))
+        self._conn = conn
         await asyncio.gather(
             *(self._group(plan, kind, g, out) for (plan, kind), g in groups.items())
         )
@@ -313,6 +316,20 @@ class Sender:
             if kind == "Material"
             else self.api.edit_style_timelines
         )
+        # Rate-limit pauses may have outlasted the lease: send only what is still ours.
+        assert self._conn is not None
+        cur = await self._conn.execute(
+            query("outbox_renew"),
+            {
+                "ids": [r.id for r in reqs],
+                "owner": self.owner,
+                "lease_seconds": self.config.lease_seconds,
+            },
+        )
+        still = {int(r[0]) for r in await cur.fetchall()}
+        reqs = [r for r in reqs if r.id in still]
+        if not reqs:
+            return
         OUTBOX_BATCH_SIZE.observe(len(reqs))
         try:
             answer = await edit(plan, edit_body(reqs))

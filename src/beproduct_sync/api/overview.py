@@ -1,6 +1,7 @@
 """What the dashboard's Operations page shows, read in one go: the inbox by status, the queue,
 receive → applied lag, arrivals per minute, dead letters, import errors, the enrichment queue,
-the BeProduct API's health, reconcile passes and backfill runs."""
+the BeProduct API's health, reconcile passes, backfill runs and reverse sync's change
+requests."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from typing import Any
 from psycopg import AsyncConnection
 from psycopg.rows import dict_row
 
-from beproduct_sync.inbox.report import job_counts
+from beproduct_sync.inbox.report import change_counts, job_counts
 from beproduct_sync.inbox.status import QUEUED, InboxStatus
 from beproduct_sync.sql import query
 
@@ -41,6 +42,8 @@ class Operations:
     api_health: list[Row]
     reconciles: list[Row]
     backfills: list[Row]
+    change_requests: dict[str, int]  # reverse sync: every state → count
+    change_problems: list[Row]  # conflict, rejected and dead requests, newest first
 
 
 async def _rows(conn: AsyncConnection[Any], name: str, **params: Any) -> list[Row]:
@@ -64,6 +67,8 @@ async def operations(conn: AsyncConnection[Any], *, limit: int = 20) -> Operatio
         api_health=await _rows(conn, "overview_api_health"),
         reconciles=await _rows(conn, "overview_reconcile", limit=5),
         backfills=await _rows(conn, "overview_backfill", limit=5),
+        change_requests=await change_counts(conn),
+        change_problems=await _rows(conn, "overview_changes", limit=limit),
     )
 
 

@@ -5,14 +5,16 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import tzinfo
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from psycopg import AsyncConnection
 
 from beproduct_sync.model.rows import RowSet
-from beproduct_sync.model.webhook import TrackingEvent
 
-Fault = Callable[[TrackingEvent], None]
+if TYPE_CHECKING:  # the parser's models take a while to build: imported when used
+    from beproduct_sync.model.webhook import TrackingEvent
+
+Fault = Callable[["TrackingEvent"], None]
 AfterApply = Callable[[AsyncConnection[Any], RowSet], Awaitable[None]]
 AfterEvents = Callable[[AsyncConnection[Any], list[tuple[int, RowSet]]], Awaitable[None]]
 SKIPPED = "skipped"  # an Outcome status: the row is another worker's now, which reports it

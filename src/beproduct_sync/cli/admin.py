@@ -1,18 +1,18 @@
-"""Commands about the database and the inbox: `migrate`, `ingest`, `status`."""
+"""Commands about the database and the inbox: `migrate`, `ingest`, `status`, `prune`."""
 
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
 from beproduct_sync import db, migrations
-from beproduct_sync.apply.ingest import ingest as do_ingest
 from beproduct_sync.cli.common import app, fail, run, runtime
 from beproduct_sync.errors import SyncError
+from beproduct_sync.inbox import retention
 from beproduct_sync.inbox.report import gather
 
 
@@ -36,6 +36,8 @@ def ingest(
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
     """Record webhook bodies from files and apply them one by one, in the order given."""
+    from beproduct_sync.apply.ingest import ingest as do_ingest
+
     missing = [str(p) for p in paths if not p.exists()]
     if missing:
         raise fail(f"no such file or directory: {', '.join(missing)}")
@@ -110,3 +112,45 @@ def status(
 def _json_value(value: object) -> str:
     """Timestamps as ISO 8601; anything else JSON cannot hold as its text."""
     return value.isoformat() if isinstance(value, datetime) else str(value)
+
+
+@app.command()
+def prune(
+    older_than: Annotated[
+        str, typer.Option("--older-than", help="Delete what is older than this: 90d, 12h, 2w.")
+    ],
+    statuses: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--status",
+            metavar="STATUS",
+            help="Only events in this status (repeatable; default: applied, stale, ignored;"
+            " dead and failed only when named).",
+        ),
+    ] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Count, delete nothing.")] = False,
+) -> None:
+    """Delete old settled events from the inbox, and old import errors, in short batches."""
+    try:
+        cutoff = datetime.now(UTC) - retention.parse_duration(older_than)
+    except SyncError as exc:
+        raise fail(str(exc)) from None
+    rt = runtime()
+
+    async def go() -> retention.Pruned:
+        async with await db.aconnect(
+            rt.url, autocommit=True, application_name="beproduct-sync prune"
+        ) as conn:
+            return await retention.prune(
+                conn, cutoff, statuses or retention.DEFAULT_STATUSES, dry_run=dry_run
+            )
+
+    try:
+        done = run(go())
+    except SyncError as exc:
+        raise fail(str(exc)) from None
+    verb = "would delete" if dry_run else "deleted"
+    typer.echo(
+        f"{verb} {done.events} event(s) ({', '.join(done.statuses)}) received before"
+        f" {done.cutoff:%Y-%m-%d %H:%M:%S}Z and {done.import_errors} import error(s)"
+    )

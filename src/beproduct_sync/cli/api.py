@@ -20,7 +20,7 @@ from rich.progress import (
 from rich.progress import Progress as Bar
 from rich.table import Table
 
-from beproduct_sync.api.backfill import Options, Progress
+from beproduct_sync.api.backfill import SKEW_MARGIN_SECONDS, Options, Progress
 from beproduct_sync.api.backfill import run as do_backfill
 from beproduct_sync.api.client import BeProductClient
 from beproduct_sync.api.reconcile import DRIFT_KINDS, NEWER_HERE, reconcile_all
@@ -56,11 +56,35 @@ def backfill(
     ] = None,
     page_size: Annotated[int, typer.Option(min=1, max=500)] = 20,
     restart: Annotated[bool, typer.Option(help="Ignore an unfinished run's checkpoints.")] = False,
+    full: Annotated[
+        bool,
+        typer.Option(
+            help="Fetch every row; by default each plan's rows are fetched only if modified"
+            " since its last complete pass (minus --skew-margin)."
+        ),
+    ] = False,
+    skew_margin: Annotated[
+        float,
+        typer.Option(
+            min=0.0,
+            help="Seconds subtracted from the last complete pass's start when asking for"
+            " rows modified since: more than BeProduct's clock may lag the database's.",
+        ),
+    ] = SKEW_MARGIN_SECONDS,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
-    """Copy folders, plans, style and material timelines from the BeProduct API."""
+    """Copy folders, plans, style and material timelines from the BeProduct API (incremental
+    after the first complete pass; --full for everything)."""
     try:
-        opts = Options(tuple(folder or ()), tuple(plan or ()), since, page_size, restart)
+        opts = Options(
+            tuple(folder or ()),
+            tuple(plan or ()),
+            since,
+            page_size,
+            restart,
+            full=full,
+            margin_seconds=skew_margin,
+        )
     except ValueError as exc:
         raise fail(f"--since: {exc}; use an ISO date or timestamp such as 2026-01-31") from None
     rt, open_client = _client()

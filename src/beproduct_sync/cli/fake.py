@@ -5,18 +5,16 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import orjson
 import typer
 
 from beproduct_sync.cli.common import app, fail
-from beproduct_sync.testing.fake import Clock, FakeBeProduct, Sizes, World
-from beproduct_sync.testing.fake.behaviour import RETRY_AFTER_HEADER, Behaviour, RateLimits
-from beproduct_sync.testing.fake.gate import QuietDrops
-from beproduct_sync.testing.fake.model import to_ticks
-from beproduct_sync.testing.fake.samples import add_sample_plan
-from beproduct_sync.testing.fake.server import bind, server
+
+if TYPE_CHECKING:  # the fake (and its web stack) is imported by its commands only
+    from beproduct_sync.testing.fake import FakeBeProduct
+    from beproduct_sync.testing.fake.behaviour import Behaviour, RateLimits
 
 fake_app = typer.Typer(
     help="A fake BeProduct API (seeded data, faults) for demos, tests and benchmarks.",
@@ -120,6 +118,8 @@ def fake_beproduct(
     It behaves as BeProduct documents, and adversarially where the documentation leaves room;
     each flag turns one trait off (see the README).
     """
+    from beproduct_sync.testing.fake.behaviour import RETRY_AFTER_HEADER, Behaviour, RateLimits
+
     if retry_after_header not in RETRY_AFTER_HEADER:
         raise fail(f"--retry-after-header must be one of {', '.join(RETRY_AFTER_HEADER)}")
     behaviour = Behaviour(
@@ -158,6 +158,9 @@ def fake_beproduct(
 
 
 def _fake(o: _Options) -> FakeBeProduct:
+    from beproduct_sync.testing.fake import FakeBeProduct, Sizes
+    from beproduct_sync.testing.fake.samples import add_sample_plan
+
     sizes = Sizes(
         folders=o.folders,
         plans=o.plans,
@@ -180,6 +183,9 @@ def _fake(o: _Options) -> FakeBeProduct:
 
 
 def _serve(o: _Options) -> None:
+    from beproduct_sync.testing.fake.gate import QuietDrops
+    from beproduct_sync.testing.fake.server import bind, server
+
     fake = _fake(o)
     try:
         sock = bind(o.host, o.port)
@@ -208,6 +214,9 @@ def webhooks(
     """Write webhook bodies consistent with the seeded data (same seed, same files)."""
     if kind not in ("Style", "Material"):
         raise fail("--kind must be Style or Material")
+    from beproduct_sync.testing.fake import Clock, FakeBeProduct, Sizes, World
+    from beproduct_sync.testing.fake.model import to_ticks
+
     o: _Options = ctx.obj
     sizes = Sizes(
         folders=o.folders,

@@ -8,15 +8,12 @@ import tempfile
 from collections.abc import Coroutine, Generator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import structlog
 import typer
-import uvicorn
 
 from beproduct_sync import bootstrap, metrics
-from beproduct_sync.apply.supervise import run_worker_processes
-from beproduct_sync.apply.worker import worker_name
 from beproduct_sync.bootstrap import Runtime, build
 from beproduct_sync.cli.common import (
     BACKGROUND_GRACE_SECONDS,
@@ -26,22 +23,30 @@ from beproduct_sync.cli.common import (
     load_settings,
     run,
 )
-from beproduct_sync.cli.send import post_all
 from beproduct_sync.errors import SyncError
-from beproduct_sync.web.app import WEBHOOK_PATH, create_app
 from beproduct_sync.web.auth import guard_from
 
+if TYPE_CHECKING:
+    import uvicorn
+
 log = structlog.get_logger("beproduct_sync.serve")
+# The web stack (uvicorn, Starlette, the read API) is imported by the commands that serve:
+# every other command starts without paying for it.
+WEBHOOK_PATH = "/webhooks/beproduct/tracking"  # web.app.WEBHOOK_PATH (checked by a test)
 
 
-class _Server(uvicorn.Server):
+def _server(config: uvicorn.Config) -> uvicorn.Server:
     """uvicorn without its own signal handling: `serve` owns the signals for web and workers."""
+    import uvicorn
 
-    @contextmanager
-    def capture_signals(self) -> Generator[None, None, None]:
-        # uvicorn re-raises a captured signal after shutdown, which would turn a clean SIGTERM
-        # into a non-zero exit; serve() handles the signals itself instead.
-        yield
+    class Server(uvicorn.Server):
+        @contextmanager
+        def capture_signals(self) -> Generator[None, None, None]:
+            # uvicorn re-raises a captured signal after shutdown, which would turn a clean
+            # SIGTERM into a non-zero exit; serve() handles the signals itself instead.
+            yield
+
+    return Server(config)
 
 
 def _on_signals(server: uvicorn.Server, stop: asyncio.Event) -> None:
@@ -88,10 +93,11 @@ async def serve_forever(
     task: asyncio.Task[None] | None = None
     background: list[asyncio.Future[None]] = []
     if processes > 0:
-        task = asyncio.create_task(
-            run_worker_processes(rt.url, processes, workers, stop, metrics_dir)
+        task = asyncio.create_task(_worker_processes(rt.url, processes, workers, stop, metrics_dir))
+        background = _background(
+            [bootstrap.reconcile_work(rt, stop), bootstrap.retention_work(rt, stop)],
+            ["reconcile", "retention"],
         )
-        background = _background([bootstrap.reconcile_work(rt, stop)], ["reconcile"])
     elif workers != 0:
         task = asyncio.create_task(bootstrap.workers(rt, stop, workers))
         # BeProduct API enrichment and scheduled reconciliation, when configured; both end
@@ -100,9 +106,10 @@ async def serve_forever(
             [
                 bootstrap.enricher_work(rt, stop),
                 bootstrap.reconcile_work(rt, stop),
-                bootstrap.outbox_work(rt, stop, worker_name("outbox")),
+                bootstrap.outbox_work(rt, stop, _worker_name("outbox")),
+                bootstrap.retention_work(rt, stop),
             ],
-            ["enricher", "reconcile", "outbox"],
+            ["enricher", "reconcile", "outbox", "retention"],
         )
     if task is not None:
         # Workers (or their supervision) that end while serving (a bug) must not leave a
@@ -160,6 +167,8 @@ def serve(
         try:
             guard_from(settings)  # refuse before touching the database when nothing authenticates
             rt = build(settings)
+            from beproduct_sync.web.app import create_app
+
             web = create_app(rt.settings, rt.url, metrics_dir=metrics_dir)
         except SyncError as exc:
             raise fail(str(exc)) from None
@@ -195,6 +204,8 @@ def _serve(
             f"no DATABASE_URL: using the embedded PostgreSQL in {settings.beproduct_sync_data_dir}"
         )
     typer.echo(f"receiving BeProduct webhooks at http://{_local(host)}:{port}{WEBHOOK_PATH}")
+    import uvicorn
+
     config = uvicorn.Config(
         web,
         host=host,
@@ -205,7 +216,7 @@ def _serve(
         timeout_graceful_shutdown=30,
         server_header=False,
     )
-    run(serve_forever(rt, _Server(config), workers, processes, metrics_dir))
+    run(serve_forever(rt, _server(config), workers, processes, metrics_dir))
 
 
 def _local(host: str) -> str:
@@ -228,8 +239,24 @@ def send(
         f"{settings.beproduct_sync_port}{WEBHOOK_PATH}"
     )
     ok = True
+    from beproduct_sync.cli.send import post_all
+
     for line, good in post_all(settings, target, paths):
         typer.echo(line, err=not good)
         ok = ok and good
     if not ok:
         raise typer.Exit(1)
+
+
+def _worker_processes(
+    url: str, processes: int, workers: int | None, stop: asyncio.Event, metrics_dir: str | None
+) -> Coroutine[Any, Any, None]:
+    from beproduct_sync.apply.supervise import run_worker_processes
+
+    return run_worker_processes(url, processes, workers, stop, metrics_dir)
+
+
+def _worker_name(index: str) -> str:
+    from beproduct_sync.apply.worker import worker_name
+
+    return worker_name(index)

@@ -12,8 +12,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 from psycopg import AsyncConnection
-from psycopg.rows import class_row, scalar_row
+from psycopg.rows import class_row, dict_row, scalar_row
 from psycopg.types.json import Jsonb
 
 from beproduct_sync.inbox.status import InboxStatus
@@ -33,10 +34,90 @@ class Received:
 
 
 @dataclass(frozen=True)
-class _Inserted:
-    id: int
-    inserted: bool
-    status: str
+class Incoming:
+    """A decoded body to record: its canonical form (see model.body.canonical) and that form's
+    digest, the bytes as received if the caller has them, and whether decoding `altered` it
+    (see model.body.decode)."""
+
+    body: Any
+    canonical: bytes
+    digest: bytes
+    raw: bytes | None = None
+    altered: bool = False
+
+    @classmethod
+    def of(cls, body: Any, raw: bytes | None = None, *, altered: bool = False) -> Incoming:
+        """The body with its canonical form and digest computed."""
+        text = canonical(body)
+        return cls(body, text, digest(text), raw, altered)
+
+
+def _stored(item: Incoming) -> tuple[dict[str, Any], Any]:
+    """The row to insert for one body (the payload as JSON text, embedded as is) and the
+    payload as stored.
+
+    NUL characters are replaced (see model.body.sanitise); when that changed anything, or
+    decoding altered the body, the original is kept in raw_body: the bytes as received when
+    the caller has them, else the canonical form. JSON text can carry NUL only as the escape
+    \\u0000 (orjson writes it so too): the walk is skipped for bodies that cannot contain one,
+    which is nearly all of them, and their payload is the canonical text itself.
+    """
+    probe = item.raw if item.raw is not None else item.canonical
+    stored, changed = sanitise(item.body) if b"\\u0000" in probe else (item.body, False)
+    payload = orjson.dumps(stored) if changed else item.canonical
+    original = item.raw if item.raw is not None else item.canonical
+    m = meta(stored)
+    row = {
+        "sha": item.digest.hex(),
+        "action": m["action"],
+        "entity_id": m["entity_id"],
+        "style_number": m["style_number"],
+        "source_at": m["source_at"].isoformat() if m["source_at"] else None,
+        "payload": orjson.Fragment(payload),
+        "raw_body": original.hex() if changed or item.altered else None,
+    }
+    return row, stored
+
+
+async def record_many(
+    conn: AsyncConnection[Any], items: Sequence[Incoming], *, notify: bool = False
+) -> list[Received]:
+    """Store decoded bodies (pending) unless already stored, in as few statements as their
+    digests allow; results in the order given. The caller commits. With `notify`, one
+    NOTIFY wakes the workers when anything new was stored (delivered at commit).
+
+    The digest (the dedupe key) is the hash of the original body's canonical form, so a
+    redelivery is recognised whatever had to be replaced to store it. A digest given twice is
+    stored once: the later copies are duplicates of the first.
+    """
+    rows = [_stored(item) for item in items]
+    rounds: list[list[int]] = []  # indexes per statement; a digest at most once in each
+    seen: dict[bytes, int] = {}
+    for i, item in enumerate(items):
+        n = seen.get(item.digest, 0)
+        seen[item.digest] = n + 1
+        if n == len(rounds):
+            rounds.append([])
+        rounds[n].append(i)
+    out: list[Received | None] = [None] * len(items)
+    newest: int | None = None
+    cur = conn.cursor(row_factory=dict_row)
+    for indexes in rounds:
+        blob = orjson.dumps([rows[i][0] for i in indexes])
+        await cur.execute(query("log_insert_many"), {"rows": Jsonb(blob, dumps=_as_is)})
+        found = {r["sha"]: r for r in await cur.fetchall()}
+        for i in indexes:
+            r = found[items[i].digest.hex()]
+            out[i] = Received(r["id"], not r["inserted"], r["status"], rows[i][1])
+            if r["inserted"]:
+                newest = max(newest or 0, r["id"])
+    if notify and newest is not None:
+        await conn.execute(query("inbox_notify"), {"id": newest})
+    return [r for r in out if r is not None]
+
+
+def _as_is(blob: Any) -> Any:
+    return blob
 
 
 async def record(
@@ -47,28 +128,12 @@ async def record(
     *,
     altered: bool = False,
 ) -> Received:
-    """Store a decoded body (pending) unless already stored; the caller commits.
-
-    `body_digest` (the dedupe key) is the hash of the original body's canonical form, so a
-    redelivery is recognised whatever had to be replaced to store it. NUL characters are
-    replaced (see model.body.sanitise); when that changed anything, or the caller says decoding
-    `altered` the body (see model.body.decode), the original is kept in raw_body: `raw`, the
-    bytes as received, when the caller has them, else the canonical form.
-    """
-    original = canonical(body) if body_digest is None or raw is None else None
-    if body_digest is None:
-        assert original is not None
-        body_digest = digest(original)
-    # JSON text can carry NUL only as the escape \u0000 (orjson writes it so too): skip the
-    # walk for the bodies that cannot contain one, which is nearly all of them.
-    probe = raw if raw is not None else original
-    stored, changed = sanitise(body) if probe is None or b"\\u0000" in probe else (body, False)
-    raw_body = (raw if raw is not None else original) if changed or altered else None
-    params = {"sha": body_digest, "payload": Jsonb(stored), "raw_body": raw_body, **meta(stored)}
-    cur = conn.cursor(row_factory=class_row(_Inserted))
-    row = await (await cur.execute(query("log_insert"), params)).fetchone()
-    assert row is not None
-    return Received(row.id, duplicate=not row.inserted, status=row.status, payload=stored)
+    """Store one decoded body (pending) unless already stored; the caller commits.
+    `body_digest` must be the digest of the body's canonical form when given."""
+    text = canonical(body)
+    item = Incoming(body, text, body_digest or digest(text), raw, altered)
+    [received] = await record_many(conn, [item])
+    return received
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,16 @@ async def job_counts(conn: AsyncConnection[Any]) -> dict[str, int]:
     return {s.value: int(found.get(s.value, 0)) for s in JobStatus}
 
 
+async def change_counts(conn: AsyncConnection[Any]) -> dict[str, int]:
+    """Reverse sync's change requests by state (every state present, zero when none)."""
+    cur = conn.cursor(row_factory=dict_row)
+    found = {
+        r["state"]: r["count"]
+        for r in await (await cur.execute(query("outbox_state_counts"))).fetchall()
+    }
+    return {s: int(found.get(s, 0)) for s in CHANGE_REQUEST_STATES}
+
+
 async def gather(url: str, error_limit: int = 10) -> dict[str, Any]:
     """The status report, in the one shape `status --json` prints (README, "Status"):
     `events` (every inbox status → count), `queue_depth`, `enrichment_jobs` (every job status
@@ -39,12 +49,11 @@ async def gather(url: str, error_limit: int = 10) -> dict[str, Any]:
         await cur.execute(query("import_errors_recent"), {"limit": error_limit})
         errors = await cur.fetchall()
         jobs = await job_counts(conn)
-        await cur.execute(query("outbox_state_counts"))
-        found_requests = {r["state"]: r["count"] for r in await cur.fetchall()}
+        changes = await change_counts(conn)
     return {
         "events": events,
         "queue_depth": sum(events[s.value] for s in QUEUED),
         "enrichment_jobs": jobs,
-        "change_requests": {s: int(found_requests.get(s, 0)) for s in CHANGE_REQUEST_STATES},
+        "change_requests": changes,
         "recent_errors": errors,
     }

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from beproduct_sync.apply.policy import Fault
 from beproduct_sync.errors import SyncError
-from beproduct_sync.model.webhook import TrackingEvent
+
+if TYPE_CHECKING:
+    from beproduct_sync.model.webhook import TrackingEvent
 
 
 class InjectedFault(SyncError):

@@ -23,7 +23,7 @@ from starlette.routing import Mount, Route
 from beproduct_sync import db, metrics
 from beproduct_sync.config import Settings
 from beproduct_sync.errors import DatabaseUnavailable
-from beproduct_sync.inbox.log import Received, record
+from beproduct_sync.inbox.log import Incoming
 from beproduct_sync.model.body import TooDeep, canonical, decode, digest
 from beproduct_sync.model.webhook import event_type_label
 from beproduct_sync.sql import query
@@ -34,6 +34,7 @@ from beproduct_sync.web.api_v1.app import bind_pool
 from beproduct_sync.web.auth import Guard, Rejected, guard_from
 from beproduct_sync.web.connections import Connections
 from beproduct_sync.web.dashboard.session import sessions_from
+from beproduct_sync.web.intake import Intake
 from beproduct_sync.web.responses import HANDLERS, error, json_reply
 
 log = structlog.get_logger("beproduct_sync.web")
@@ -52,6 +53,7 @@ class Receiver:
     max_body: int
     gate: limits.Gate
     body_timeout: float
+    intake: Intake
     metrics_dir: str | None = None  # where worker children record their metrics (serve)
     privileges: readiness.Privileges = field(default_factory=readiness.Privileges)
 
@@ -78,7 +80,9 @@ async def _tracking(request: Request, rx: Receiver) -> Response:
         raise Rejected(400, "json_too_deep", str(exc)) from None
     except ValueError:
         raise Rejected(400, "invalid_json", "the body is not valid JSON") from None
-    received = await store(rx.conns, event, body, altered=altered)
+    # Stored with whatever else arrived meanwhile, committed before this returns (intake.py).
+    text = canonical(event)
+    received = await rx.intake.store(Incoming(event, text, digest(text), body, altered))
     label = event_type_label(event.get("eventType") if isinstance(event, dict) else None)
     (metrics.DUPLICATES if received.duplicate else metrics.RECEIVED).labels(label).inc()
     metrics.ACK_SECONDS.observe(perf_counter() - started)
@@ -110,38 +114,6 @@ async def _read_capped(request: Request, cap: int) -> bytes:
             raise Rejected(413, "body_too_large", f"the body exceeds {cap} bytes")
         chunks.append(chunk)
     return b"".join(chunks)
-
-
-async def store(
-    conns: Connections, event: Any, raw: bytes | None = None, *, altered: bool = False
-) -> Received:
-    """Record the event and wake the workers, committed before this returns. `raw` is the
-    body as received, kept if the event had to be altered to be stored (see inbox.log.record).
-    Tried once more on a fresh connection when the pooled one is dead (see connections.py):
-    recording is idempotent (deduplicated by digest)."""
-    body_digest = digest(canonical(event))
-
-    async def op(conn: psycopg.AsyncConnection[Any]) -> Received:
-        return await _record(conn, event, body_digest, raw, altered)
-
-    return await conns.run(op)
-
-
-async def _record(
-    conn: psycopg.AsyncConnection[Any],
-    event: Any,
-    body_digest: bytes,
-    raw: bytes | None,
-    altered: bool,
-) -> Received:
-    async with conn.transaction():
-        # The 2xx promises the body is stored: durable whatever the server's default (an
-        # operator may have set synchronous_commit = off for the whole database).
-        await conn.execute("SET LOCAL synchronous_commit = on")
-        received = await record(conn, event, body_digest, raw, altered=altered)
-        if not received.duplicate:
-            await conn.execute(query("inbox_notify"), {"id": received.id})
-    return received
 
 
 async def healthz(request: Request) -> Response:
@@ -226,12 +198,15 @@ def create_app(
         if pool is None:
             await active.open(wait=False)  # start even while the database is down; readyz says so
         bind_pool(api, active)  # a mounted app's own lifespan never runs
+        conns = Connections(active, url, settings.beproduct_sync_pool_timeout_seconds)
+        intake = Intake(conns.run, linger_seconds=settings.beproduct_sync_receive_linger_seconds)
         app.state.receiver = Receiver(
             guard,
-            Connections(active, url, settings.beproduct_sync_pool_timeout_seconds),
+            conns,
             settings.beproduct_sync_max_body_bytes,
             limits.Gate(settings.beproduct_sync_max_concurrent_requests),
             settings.beproduct_sync_body_timeout_seconds,
+            intake,
             metrics_dir,
         )
         app.state.dashboard = dashboard.Dashboard(
@@ -243,6 +218,7 @@ def create_app(
         try:
             yield
         finally:
+            await intake.close()
             if pool is None:
                 await active.close()
 

@@ -1,0 +1,155 @@
+"""Incremental backfill against the fake BeProduct API over real HTTP and a real Postgres: after
+a complete pass, each plan's rows are asked for only if modified since (minus the skew margin)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+
+import pytest
+
+from beproduct_sync.api import backfill
+from beproduct_sync.testing.fake import FakeBeProduct
+from beproduct_sync.testing.fake.model import Clock, to_ticks
+from tests.helpers.cli import run_cli
+from tests.integration.test_api_backfill_reconcile import SIZES, q, run_backfill
+
+ALL_ROWS = 28  # SIZES: 4 plans x (5 style + 2 material rows)
+WALKS = 8  # 4 plans x 2 kinds
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeBeProduct]:
+    with FakeBeProduct.running(seed=11, sizes=SIZES) as f:
+        yield f
+
+
+def synced_through(url: str, plan_id: str, kind: str) -> datetime:
+    [(at,)] = q(
+        url,
+        "SELECT synced_through FROM ops.backfill_plan_sync WHERE plan_id = %s AND kind = %s",
+        plan_id,
+        kind,
+    )
+    assert isinstance(at, datetime)
+    return at
+
+
+def status_of(url: str, milestone_id: str) -> str:
+    [(label,)] = q(
+        url, "SELECT status_label FROM ops.tracking_plan_style_timeline WHERE id = %s", milestone_id
+    )
+    return str(label)
+
+
+async def test_an_incremental_rerun_fetches_exactly_the_rows_changed_since_the_last_pass(
+    db_url: str, fake: FakeBeProduct
+) -> None:
+    first = await run_backfill(db_url, fake)
+    assert (first["mode"], first["rows"], first["walks_since"]) == ("incremental", ALL_ROWS, 0)
+    styles = fake.world.rows("Style")
+    changed = [styles[1], styles[7], styles[12]]  # in different plans
+    for row in changed:
+        fake.change_milestone(row.id, row.milestones[0].id, status="Rejected")
+    material = fake.world.rows("Material")[3]
+    fake.world.edit_row(material.id, size="XXL")
+
+    again = await run_backfill(db_url, fake)
+    assert again["walks_since"] == WALKS
+    assert again["rows"] == len(changed) + 1  # nothing else was served
+    # A refetched row's milestones carry its new version: all of them are rewritten.
+    assert again["milestones_changed"] == sum(len(r.milestones) for r in [*changed, material])
+    assert again["incomplete"] == []
+    for row in changed:
+        assert status_of(db_url, row.milestones[0].id) == "Rejected"
+    assert q(db_url, "SELECT size FROM ops.tracking_plan_material WHERE id = %s", material.id) == [
+        ("XXL",)
+    ]
+
+    # Nothing changed since: the rows changed within the margin before the last pass are served
+    # again (that is what the margin is for) and nothing is written.
+    quiet = await run_backfill(db_url, fake)
+    assert quiet["rows"] == len(changed) + 1
+    assert (quiet["rows_changed"], quiet["milestones_changed"]) == (0, 0)
+    past = await run_backfill(db_url, fake, backfill.Options(page_size=2, margin_seconds=0))
+    assert (past["rows"], past["pages"]) == (0, WALKS)  # one empty page per plan and kind
+
+
+async def test_a_change_stamped_up_to_the_margin_before_the_last_pass_is_not_missed(
+    db_url: str, fake: FakeBeProduct
+) -> None:
+    margin = 60.0
+    opts = backfill.Options(page_size=2, margin_seconds=margin)
+    await run_backfill(db_url, fake, opts)
+    row, other = fake.world.rows("Style")[0], fake.world.rows("Style")[1]
+    assert row.plan_id == other.plan_id
+    edge = synced_through(db_url, row.plan_id, "style") - timedelta(seconds=margin)
+    # BeProduct's clock lags ours by exactly the margin: the change is stamped at the bound the
+    # next pass asks from (ModifiedAt Gte is inclusive).
+    fake.world.clock = Clock(start=to_ticks(edge.isoformat()) - 1_234_567, step_seconds=0)
+    fake.change_milestone(row.id, row.milestones[0].id, status="Rejected")
+    # Lagging by less than the margin: also found.
+    fake.world.clock = Clock(
+        start=to_ticks((edge + timedelta(seconds=margin / 2)).isoformat()) - 1_234_567,
+        step_seconds=0,
+    )
+    fake.change_milestone(other.id, other.milestones[0].id, status="Rejected")
+
+    again = await run_backfill(db_url, fake, opts)
+    assert again["rows"] == 2
+    assert status_of(db_url, row.milestones[0].id) == "Rejected"
+    assert status_of(db_url, other.milestones[0].id) == "Rejected"
+
+
+async def test_a_full_pass_fetches_every_row_and_an_explicit_since_leaves_the_state_alone(
+    db_url: str, fake: FakeBeProduct
+) -> None:
+    await run_backfill(db_url, fake)
+    plan_id = fake.world.rows("Style")[0].plan_id
+    before = synced_through(db_url, plan_id, "style")
+    full = await run_backfill(db_url, fake, backfill.Options(page_size=2, full=True))
+    assert (full["mode"], full["rows"], full["walks_since"]) == ("full", ALL_ROWS, 0)
+    after_full = synced_through(db_url, plan_id, "style")
+    assert after_full > before  # a complete full pass moves the bound on too
+    since = await run_backfill(
+        db_url, fake, backfill.Options(page_size=2, since="2020-01-01T00:00:00Z")
+    )
+    assert (since["mode"], since["rows"]) == ("since", ALL_ROWS)
+    assert synced_through(db_url, plan_id, "style") == after_full
+
+
+async def test_a_plan_whose_walk_came_back_short_is_walked_whole_next_time(
+    db_url: str, fake: FakeBeProduct
+) -> None:
+    # A pass that never completed a plan records no bound for it: the next pass fetches all of it.
+    fake.fault(status=400, endpoint="style_timeline", skip=3)
+    with pytest.raises(ExceptionGroup):
+        await run_backfill(db_url, fake, backfill.Options(page_size=2, restart=True))
+    fake.clear_faults()
+    done = q(db_url, "SELECT plan_id::text, kind FROM ops.backfill_plan_sync")
+    resumed = await run_backfill(db_url, fake)
+    assert resumed["incomplete"] == []
+    assert q(db_url, "SELECT count(*) FROM ops.backfill_plan_sync") == [(WALKS,)]
+    assert resumed["walks_since"] == 0  # the resumed run walks the rest without a bound
+    assert len(done) < WALKS
+
+
+def test_backfill_command_is_incremental_by_default_and_full_on_request(
+    db_url: str, fake: FakeBeProduct
+) -> None:
+    env = {**fake.env(), "DATABASE_URL": db_url, "BEPRODUCT_SYNC_LOG_FORMAT": "json"}
+    first = run_cli("backfill", "--json", env=env)
+    assert first.returncode == 0, first.stderr
+    assert json.loads(first.stdout)["rows"] == ALL_ROWS
+    row = fake.world.rows("Style")[4]
+    fake.change_milestone(row.id, row.milestones[0].id, status="Rejected")
+    again = run_cli("backfill", "--json", env=env)
+    assert again.returncode == 0, again.stderr
+    assert (json.loads(again.stdout)["mode"], json.loads(again.stdout)["rows"]) == (
+        "incremental",
+        1,
+    )
+    full = run_cli("backfill", "--json", "--full", env=env)
+    assert full.returncode == 0, full.stderr
+    assert (json.loads(full.stdout)["mode"], json.loads(full.stdout)["rows"]) == ("full", ALL_ROWS)
