@@ -13,6 +13,8 @@ import pytest
 from tests.helpers.live_server import auth, live_server, webhook_url
 from tests.helpers.samples import SAMPLE_NAMES, load_sample
 
+# The first request of a page computes its figures: generous on a loaded machine.
+TIMEOUT = 60.0
 TOKENS = {
     "beproduct_sync_api_tokens": "reader-token-123",
     "beproduct_sync_api_write_tokens": "writer-token-456",
@@ -59,7 +61,10 @@ def status_of(db_url: str, event_id: int) -> str:
 def test_without_a_session_pages_redirect_to_sign_in_and_fragments_answer_401(
     db_url: str,
 ) -> None:
-    with live_server(db_url, **TOKENS) as base, httpx.Client(base_url=base) as client:
+    with (
+        live_server(db_url, **TOKENS) as base,
+        httpx.Client(base_url=base, timeout=TIMEOUT) as client,
+    ):
         page = client.get("/")
         fragment = client.get("/fragments/operations/panels", headers={"HX-Request": "true"})
         form = client.get("/login")
@@ -72,7 +77,10 @@ def test_without_a_session_pages_redirect_to_sign_in_and_fragments_answer_401(
 
 
 def test_every_dashboard_answer_carries_the_security_headers(db_url: str) -> None:
-    with live_server(db_url, **TOKENS) as base, httpx.Client(base_url=base) as client:
+    with (
+        live_server(db_url, **TOKENS) as base,
+        httpx.Client(base_url=base, timeout=TIMEOUT) as client,
+    ):
         answers = [client.get("/login"), client.get("/"), client.get("/static/dashboard.js")]
     for answer in answers:
         csp = answer.headers["content-security-policy"]
@@ -85,7 +93,10 @@ def test_every_dashboard_answer_carries_the_security_headers(db_url: str) -> Non
 
 
 def test_no_page_has_inline_script_or_style(db_url: str) -> None:
-    with live_server(db_url, **TOKENS) as base, httpx.Client(base_url=base) as client:
+    with (
+        live_server(db_url, **TOKENS) as base,
+        httpx.Client(base_url=base, timeout=TIMEOUT) as client,
+    ):
         login_page = client.get("/login").text
         sign_in(client, "reader-token-123")
         pages = [login_page, client.get("/").text]
@@ -100,7 +111,10 @@ def test_no_page_has_inline_script_or_style(db_url: str) -> None:
 def test_a_wrong_token_is_refused_and_a_right_one_gives_a_strict_http_only_cookie(
     db_url: str,
 ) -> None:
-    with live_server(db_url, **TOKENS) as base, httpx.Client(base_url=base) as client:
+    with (
+        live_server(db_url, **TOKENS) as base,
+        httpx.Client(base_url=base, timeout=TIMEOUT) as client,
+    ):
         wrong = sign_in(client, "guess")
         right = sign_in(client, "reader-token-123")
         page = client.get("/")
@@ -117,7 +131,10 @@ def test_a_wrong_token_is_refused_and_a_right_one_gives_a_strict_http_only_cooki
 
 
 def test_the_webhook_secret_does_not_open_the_dashboard(db_url: str) -> None:
-    with live_server(db_url, **TOKENS) as base, httpx.Client(base_url=base) as client:
+    with (
+        live_server(db_url, **TOKENS) as base,
+        httpx.Client(base_url=base, timeout=TIMEOUT) as client,
+    ):
         reply = sign_in(client, auth()["Authorization"].removeprefix("Bearer "))
     assert reply.status_code == 401
 
@@ -125,7 +142,10 @@ def test_the_webhook_secret_does_not_open_the_dashboard(db_url: str) -> None:
 def test_the_operations_page_counts_events_by_status_and_lists_dead_letters(
     db_url: str,
 ) -> None:
-    with live_server(db_url, **TOKENS) as base, httpx.Client(base_url=base) as client:
+    with (
+        live_server(db_url, **TOKENS) as base,
+        httpx.Client(base_url=base, timeout=TIMEOUT) as client,
+    ):
         ids = post_samples(base)
         kill(db_url, ids[1], "InjectedFault: injected failure for style MSP26O73")
         sign_in(client, "reader-token-123")
@@ -142,7 +162,10 @@ def test_the_operations_page_counts_events_by_status_and_lists_dead_letters(
 
 
 def test_a_write_session_replays_a_dead_letter_with_its_csrf_token(db_url: str) -> None:
-    with live_server(db_url, **TOKENS) as base, httpx.Client(base_url=base) as client:
+    with (
+        live_server(db_url, **TOKENS) as base,
+        httpx.Client(base_url=base, timeout=TIMEOUT) as client,
+    ):
         ids = post_samples(base)
         kill(db_url, ids[0])
         sign_in(client, "writer-token-456")
@@ -169,7 +192,10 @@ def test_a_write_session_replays_a_dead_letter_with_its_csrf_token(db_url: str) 
 
 
 def test_a_read_session_may_not_replay_even_with_its_csrf_token(db_url: str) -> None:
-    with live_server(db_url, **TOKENS) as base, httpx.Client(base_url=base) as client:
+    with (
+        live_server(db_url, **TOKENS) as base,
+        httpx.Client(base_url=base, timeout=TIMEOUT) as client,
+    ):
         ids = post_samples(base)
         kill(db_url, ids[2])
         sign_in(client, "reader-token-123")
@@ -180,7 +206,10 @@ def test_a_read_session_may_not_replay_even_with_its_csrf_token(db_url: str) -> 
 
 
 def test_replay_only_touches_dead_letters(db_url: str) -> None:
-    with live_server(db_url, **TOKENS) as base, httpx.Client(base_url=base) as client:
+    with (
+        live_server(db_url, **TOKENS) as base,
+        httpx.Client(base_url=base, timeout=TIMEOUT) as client,
+    ):
         ids = post_samples(base)
         with psycopg.connect(db_url) as conn:
             conn.execute(
@@ -196,7 +225,10 @@ def test_replay_only_touches_dead_letters(db_url: str) -> None:
 
 
 def test_sign_out_ends_the_session(db_url: str) -> None:
-    with live_server(db_url, **TOKENS) as base, httpx.Client(base_url=base) as client:
+    with (
+        live_server(db_url, **TOKENS) as base,
+        httpx.Client(base_url=base, timeout=TIMEOUT) as client,
+    ):
         sign_in(client, "reader-token-123")
         csrf = csrf_of(client.get("/").text)
         out = client.post("/logout", data={"csrf": csrf})
@@ -206,10 +238,16 @@ def test_sign_out_ends_the_session(db_url: str) -> None:
 
 
 def test_a_session_from_another_process_key_is_refused(db_url: str) -> None:
-    with live_server(db_url, **TOKENS) as base, httpx.Client(base_url=base) as client:
+    with (
+        live_server(db_url, **TOKENS) as base,
+        httpx.Client(base_url=base, timeout=TIMEOUT) as client,
+    ):
         sign_in(client, "reader-token-123")
         cookies = dict(client.cookies)
-    with live_server(db_url, **TOKENS) as base, httpx.Client(base_url=base) as client:
+    with (
+        live_server(db_url, **TOKENS) as base,
+        httpx.Client(base_url=base, timeout=TIMEOUT) as client,
+    ):
         for name, value in cookies.items():
             client.cookies.set(name, value)
         reply = client.get("/")
@@ -219,7 +257,7 @@ def test_a_session_from_another_process_key_is_refused(db_url: str) -> None:
 def test_insecure_dev_opens_the_dashboard_with_a_loud_banner(db_url: str) -> None:
     with (
         live_server(db_url, beproduct_sync_insecure_dev=True) as base,
-        httpx.Client(base_url=base) as client,
+        httpx.Client(base_url=base, timeout=TIMEOUT) as client,
     ):
         page = client.get("/")
     assert page.status_code == 200
@@ -229,13 +267,19 @@ def test_insecure_dev_opens_the_dashboard_with_a_loud_banner(db_url: str) -> Non
 
 @pytest.mark.parametrize("name", ["..%2Fpages.py", "%2E%2E%2Fpages.py", ".hidden", "nope.js"])
 def test_only_the_packaged_assets_are_served(db_url: str, name: str) -> None:
-    with live_server(db_url, **TOKENS) as base, httpx.Client(base_url=base) as client:
+    with (
+        live_server(db_url, **TOKENS) as base,
+        httpx.Client(base_url=base, timeout=TIMEOUT) as client,
+    ):
         reply = client.get(f"/static/{name}")
     assert reply.status_code == 404
 
 
 def test_the_vendored_assets_and_their_licences_are_served(db_url: str) -> None:
-    with live_server(db_url, **TOKENS) as base, httpx.Client(base_url=base) as client:
+    with (
+        live_server(db_url, **TOKENS) as base,
+        httpx.Client(base_url=base, timeout=TIMEOUT) as client,
+    ):
         htmx = client.get("/static/htmx-2.0.11.min.js")
         chart = client.get("/static/chart-4.6.1.umd.min.js")
         licences = [client.get(f"/static/{n}") for n in ("htmx-LICENSE.txt", "chartjs-LICENSE.md")]

@@ -15,6 +15,8 @@ import pytest
 from tests.helpers.live_server import live_server
 from tests.helpers.plans import SIZES, backfilled, rows
 
+# The first request of a page computes its figures: generous on a loaded machine.
+TIMEOUT = 60.0
 TOKENS = {"beproduct_sync_api_tokens": "plans-reader-token"}
 
 
@@ -26,7 +28,7 @@ def plans_db(db_url: str) -> str:
 
 @contextmanager
 def client_for(base: str) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=base) as client:
+    with httpx.Client(base_url=base, timeout=TIMEOUT) as client:
         assert client.post("/login", data={"token": "plans-reader-token"}).status_code == 303
         yield client
 
@@ -105,6 +107,9 @@ def test_each_heat_map_cell_links_to_exactly_its_milestones(plans_db: str) -> No
 
 
 def test_plans_and_workload_need_a_session(plans_db: str) -> None:
-    with live_server(plans_db, **TOKENS) as base, httpx.Client(base_url=base) as client:
+    with (
+        live_server(plans_db, **TOKENS) as base,
+        httpx.Client(base_url=base, timeout=TIMEOUT) as client,
+    ):
         answers = [client.get(p) for p in ("/plans", "/workload")]
     assert [a.status_code for a in answers] == [303, 303]
