@@ -177,4 +177,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    from beproduct_sync.logs import configure
+
+    configure("WARNING", "json")  # on stderr: stdout carries the JSON report only
     main()

@@ -9,8 +9,8 @@
 CPU time (user + system, from /proc) of each process and of the database backends serving it
 is divided by the events. With --profile DIR, py-spy (the `bench` extra) samples the receiver
 and the worker into DIR/receiver.txt and DIR/worker.txt (collapsed stacks) and the hottest
-functions are printed. The machine's other load inflates nothing here: CPU time is counted
-per process, not as wall time.
+functions are printed. CPU time is counted per process, not as wall time, so other processes'
+time is left out (contention on a busy machine still inflates it somewhat).
 """
 
 from __future__ import annotations
