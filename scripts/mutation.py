@@ -140,8 +140,8 @@ CATALOGUE: tuple[Mutation, ...] = (
     Mutation(
         "claim-without-skip-locked",
         "sql/worker_claim.sql",
-        "FOR UPDATE SKIP LOCKED",
-        "FOR UPDATE",
+        "FOR UPDATE OF t SKIP LOCKED",
+        "FOR UPDATE OF t",
         (CONCURRENT_CLAIMS,),
     ),
     Mutation(
@@ -523,15 +523,15 @@ CATALOGUE: tuple[Mutation, ...] = (
     Mutation(
         "expired-leases-never-taken-over",
         "sql/worker_claim.sql",
-        "AND (status <> 'processing' OR locked_until < now() OR locked_by = %(worker)s)",
-        "AND (status <> 'processing' OR locked_by = %(worker)s)",
+        "AND (t.status <> 'processing' OR t.locked_until < now() OR t.locked_by = %(worker)s",
+        "AND (t.status <> 'processing' OR t.locked_by = %(worker)s",
         (LEASE_STALLED,),
     ),
     Mutation(
         "claims-not-counted",
         "sql/worker_claim.sql",
-        "claims = t.claims + 1",
-        "claims = t.claims",
+        "claims = t.claims + CASE WHEN picked.unstarted THEN 0 ELSE 1 END,",
+        "claims = t.claims,",
         (RACES,),
     ),
     Mutation(
@@ -565,13 +565,13 @@ CATALOGUE: tuple[Mutation, ...] = (
     Mutation(
         "settle-leaves-the-lease",
         "sql/log_settle.sql",
-        "    locked_until = NULL,\n    locked_by = NULL\n",
-        "    locked_until = NULL\n",
+        "    locked_until = NULL,\n    locked_by = NULL,\n",
+        "    locked_until = NULL,\n",
         (RACES,),
     ),
     Mutation(
         "duplicate-deliveries-not-counted",
-        "sql/log_insert.sql",
+        "sql/log_insert_many.sql",
         "deliveries = t.deliveries + 1",
         "deliveries = t.deliveries",
         (
@@ -622,9 +622,9 @@ CATALOGUE: tuple[Mutation, ...] = (
     ),
     Mutation(
         "new-events-not-notified",
-        "web/app.py",
-        "if not received.duplicate:",
-        "if received.duplicate:",
+        "inbox/log.py",
+        "if notify and newest is not None:",
+        "if notify and newest is None:",
         (f"{RECEIVE}::test_a_new_event_notifies_the_workers_channel_with_its_id",),
     ),
     Mutation(
