@@ -523,15 +523,15 @@ CATALOGUE: tuple[Mutation, ...] = (
     Mutation(
         "expired-leases-never-taken-over",
         "sql/worker_claim.sql",
-        "OR t.locked_until < now() OR t.locked_by = %(worker)s",
-        "OR t.locked_by = %(worker)s",
+        "AND (t.status <> 'processing' OR t.locked_until < now() OR t.locked_by = %(worker)s",
+        "AND (t.status <> 'processing' OR t.locked_by = %(worker)s",
         (LEASE_STALLED,),
     ),
     Mutation(
         "claims-not-counted",
         "sql/worker_claim.sql",
-        "claims = t.claims + CASE WHEN picked.unstarted THEN 0 ELSE 1 END",
-        "claims = t.claims",
+        "claims = t.claims + CASE WHEN picked.unstarted THEN 0 ELSE 1 END,",
+        "claims = t.claims,",
         (RACES,),
     ),
     Mutation(
@@ -623,8 +623,8 @@ CATALOGUE: tuple[Mutation, ...] = (
     Mutation(
         "new-events-not-notified",
         "inbox/log.py",
-        "    if notify and newest is not None:",
-        "    if notify and newest is None:",
+        "if notify and newest is not None:",
+        "if notify and newest is None:",
         (f"{RECEIVE}::test_a_new_event_notifies_the_workers_channel_with_its_id",),
     ),
     Mutation(
