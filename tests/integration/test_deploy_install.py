@@ -55,6 +55,7 @@ def healthcheck_argv() -> list[str]:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1200)  # a pip install into a new virtualenv: minutes on a busy machine
 def test_the_image_install_runs_in_a_clean_virtualenv(tmp_path: Path, db_url: str) -> None:
     """The Dockerfile's steps, without Docker: build the project's wheel from the files the
     image copies, install it with its dependencies from the package index into a new
