@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 import psycopg
+import pytest
 
 from beproduct_sync.bootstrap import build
 from beproduct_sync.web.app import WEBHOOK_PATH, create_app
