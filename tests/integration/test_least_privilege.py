@@ -176,7 +176,9 @@ def test_workers_back_off_without_charging_events_while_a_privilege_is_missing(
     refused = [r for r in records if MissingPrivilege.__name__ in str(r.get("error", ""))]
     # Rate-limited: one line for the first refusal, then at most one a minute with a count.
     assert 1 <= len(refused) < refusals(db_url), refused
-    assert "repeated" not in refused[0] and all(r["repeated"] > 0 for r in refused[1:])
+    # A later line carries how many were held back since the last one (none when the backoff
+    # itself outgrew the minute, as on a slow machine).
+    assert "repeated" not in refused[0] and all(r.get("repeated", 1) > 0 for r in refused[1:])
     assert refused[0]["event"] == "worker_db_error" and refused[0]["level"] == "warning"
     error = refused[0]["error"]
     assert (
