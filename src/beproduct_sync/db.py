@@ -99,6 +99,7 @@ _DDL = frozenset({"CREATE", "ALTER", "DROP", "GRANT", "REVOKE", "COMMENT", "TRUN
 _TOKENS = re.compile(r"[A-Za-z_]+|[()]")
 _COMMENTS = re.compile(r"--[^\n]*|/\*.*?\*/", re.S)
 _PLAIN_ROLE = re.compile(r"[a-z_][a-z0-9_$]*")
+_DENIED_ON = re.compile(r"permission denied for (?:table|relation|view|sequence) \"?([\w$]+)")
 
 
 def statement_verb(text: str) -> str:
@@ -118,11 +119,19 @@ def statement_verb(text: str) -> str:
 
 
 def missing_privilege(exc: psycopg.Error, role: str, statements: Sequence[str]) -> MissingPrivilege:
-    """The one line a person needs when `role` was refused running one of `statements`."""
+    """The one line a person needs when `role` was refused running one of `statements`.
+
+    In a pipeline the refusal may surface on a later statement than the one refused, so the
+    verbs come from the statements that name the table the server names, when any does.
+    """
+    reason = exc.diag.message_primary or str(exc) or "permission denied"
+    named = _DENIED_ON.search(reason)
+    if named:
+        table = re.compile(rf"\b{re.escape(named.group(1))}\b")
+        statements = [s for s in statements if table.search(s)] or statements
     verbs = dict.fromkeys(v for v in map(statement_verb, statements) if v and v != "SET")
     verb = "/".join(verbs) or "do that"
     who = role_name(role)
-    reason = exc.diag.message_primary or str(exc) or "permission denied"
     if verbs.keys() & _DDL:
         advice = (
             "schema changes are the owner's: run `beproduct-sync migrate` with the owner's"
@@ -192,12 +201,14 @@ class AsyncCursor(psycopg.AsyncCursor[Row]):
         binary: bool | None = None,
     ) -> Self:
         conn = self.connection
-        if isinstance(conn, AsyncConnection) and conn.pipelined is not None:
-            conn.pipelined.append(query)
+        pipelined = conn.pipelined if isinstance(conn, AsyncConnection) else None
+        if pipelined is not None:
+            pipelined.append(query)
         try:
             return await super().execute(query, params, prepare=prepare, binary=binary)
         except psycopg.errors.InsufficientPrivilege as exc:
-            raise _refused(exc, conn, [query]) from exc
+            # In a pipeline the statement refused may be any sent before this one.
+            raise _refused(exc, conn, pipelined or [query]) from exc
 
 
 class AsyncConnection(psycopg.AsyncConnection[Row]):

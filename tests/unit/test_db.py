@@ -59,6 +59,17 @@ def test_a_refused_write_says_which_role_what_and_the_grant_on_one_line() -> Non
     )
 
 
+def test_in_a_pipeline_the_verb_comes_from_the_statement_on_the_refused_table() -> None:
+    """A pipeline reports a refusal on whichever later statement fetched results."""
+    exc = psycopg.errors.InsufficientPrivilege("permission denied for table tracking_plan_style")
+    pipeline = [
+        "WITH x AS (SELECT 1) UPDATE ops.beproduct_sync_log SET status = 'processing'",
+        "INSERT INTO ops.tracking_plan_style AS t SELECT * FROM jsonb_to_recordset(%(rows)s)",
+        "SELECT id FROM ops.tracking_plan_style_timeline WHERE plan_id = %(plan)s",
+    ]
+    assert "may not INSERT here" in str(db.missing_privilege(exc, "app", pipeline))
+
+
 def test_a_refused_schema_change_says_migrations_are_the_owners_and_quotes_odd_roles() -> None:
     exc = psycopg.errors.InsufficientPrivilege("permission denied for database x")
     error = str(db.missing_privilege(exc, "App.ref", ["CREATE SCHEMA IF NOT EXISTS ops"]))
