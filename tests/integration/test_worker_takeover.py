@@ -69,8 +69,10 @@ def test_only_the_events_in_flight_are_charged_when_a_dead_process_is_taken_over
             assert len(batch) == len(ids)
             with contextlib.suppress(Crash):
                 await worker._work(conn, batch, asyncio.Event())
-            # Still its lease (600 s), but the heartbeat is silent: taken over once it is stale.
-            assert await claim(conn, "other/0", 100, 600.0, 1.0) == []
+            # Still its lease (600 s), and its heartbeat counts as live (a generous limit here,
+            # so a slow machine cannot age it): nobody else may claim the events.
+            assert await claim(conn, "other/0", 100, 600.0, 3600.0) == []
+            # The heartbeat is silent: taken over once it is older than the limit.
             await asyncio.sleep(1.2)  # the heartbeat goes stale (dead_after_seconds=1)
             taken = await claim(conn, "other/0", 100, 600.0, 1.0)
             return [e.claims for e in taken]
