@@ -210,8 +210,14 @@ CROSS JOIN (SELECT p.id, p.name, p.folder_id, fo.name AS folder_name
             WHERE p.id = p_plan) pl
 $$;
 
--- Straight from ops_api.entity_milestones (plan_milestones only wraps it, and each layer of a
--- set-returning function copies every row once more), keeping the columns it needs.
+-- Per active style / material of a plan: its last projected milestone against its target and
+-- the plan's end date, latest first (same results as before). Only the rows' ends are needed,
+-- so this is ops_api.entity_milestones' schedule on narrow rows (same base, inferred,
+-- anchored and node steps; keep them in step) whose walk carries the depth where the chain
+-- deciding each projected end starts instead of the path itself: the chain's length is the
+-- depth of the row's last milestone minus that depth plus one. No slack, no start dates, no
+-- readable columns but the last milestone's. The property test checks it against
+-- ops_api.critical_path on random graphs.
 CREATE OR REPLACE FUNCTION ops_api.plan_critical_path(p_plan uuid)
 RETURNS TABLE (
     entity_type text, entity_id uuid, style_number text, style_name text, color_name text,
@@ -222,27 +228,119 @@ RETURNS TABLE (
 LANGUAGE sql STABLE SECURITY INVOKER
 SET search_path = '' SET jit = off SET random_page_cost = 1.1
 AS $$
-    WITH m AS MATERIALIZED (
-        SELECT x.entity_type, x.entity_id, x.id, x.plan_id, x.style_number, x.style_name,
-               x.color_name, x.milestone_name, x.target_date, x.projected_end,
-               x.on_critical_path, x.is_late_now, x.is_final
-        FROM ops_api.entity_milestones(p_plan, NULL) x
-    ),
-    counts AS (
-        SELECT entity_id, count(*) FILTER (WHERE on_critical_path)::integer AS chain,
-               count(*) FILTER (WHERE is_late_now)::integer AS late
-        FROM m GROUP BY entity_id
-    )
-    SELECT f.entity_type, f.entity_id, f.style_number, f.style_name, f.color_name,
-           f.id, f.milestone_name, f.target_date, f.projected_end,
-           greatest(coalesce(f.projected_end - f.target_date, 0), 0),
-           p.end_date, greatest(coalesce(f.projected_end - p.end_date, 0), 0),
-           c.chain, c.late
-    FROM m f
-    JOIN counts c ON c.entity_id = f.entity_id
-    JOIN ops.tracking_plan p ON p.id = f.plan_id
-    WHERE f.is_final
-    ORDER BY f.projected_end DESC NULLS LAST, f.style_number, f.entity_id
+WITH RECURSIVE today AS MATERIALIZED (SELECT ops_api.today() AS d),
+base AS MATERIALIZED (
+    SELECT x.*,
+           coalesce(x.rev_date, x.due_date) AS target_date,
+           coalesce(x.status IN ('APPROVED', 'APPROVED_WITH_CORRECTIONS', 'COMPLETE', 'NA'),
+                    false) AS done,
+           coalesce(x.plan_date, 'infinity'::date) AS k,
+           t.anchor_id, greatest(t.days, 0) AS rule_days,
+           coalesce(t.calendar ILIKE '%business%', false) AS business,
+           coalesce(t.rule_version IS NOT NULL AND t.rule_problem IS NULL
+                    AND t.anchor_id IS NULL, false) AS starts_schedule
+    FROM (
+        SELECT 'style'::text AS entity_type, m.id, m.plan_style_id AS entity_id,
+               m.template_item_id, m.status, m.plan_date, m.due_date,
+               m.rev_date, m.final_date
+        FROM ops.tracking_plan_style s
+        JOIN ops.tracking_plan_style_timeline m ON m.plan_style_id = s.id
+        WHERE s.plan_id = p_plan AND s.active
+        UNION ALL
+        SELECT 'material'::text, m.id, m.plan_material_id, m.template_item_id, m.status,
+               m.plan_date, m.due_date, m.rev_date, m.final_date
+        FROM ops.tracking_plan_material s
+        JOIN ops.tracking_plan_material_timeline m ON m.plan_material_id = s.id
+        WHERE s.plan_id = p_plan AND s.active
+    ) x
+    LEFT JOIN ops.tracking_timeline_template_item t ON t.id = x.template_item_id
+),
+inferred AS (
+    SELECT b.id,
+           CASE WHEN b.plan_date IS NULL
+                THEN max(to_char(b.plan_date, 'YYYYMMDD') || b.id::text)
+                         FILTER (WHERE b.plan_date IS NOT NULL)
+                         OVER (PARTITION BY b.entity_type, b.entity_id)
+                ELSE max(to_char(b.plan_date, 'YYYYMMDD') || b.id::text)
+                         OVER (PARTITION BY b.entity_type, b.entity_id ORDER BY b.plan_date
+                               RANGE BETWEEN UNBOUNDED PRECEDING AND '1 day' PRECEDING)
+           END AS before_key
+    FROM base b
+),
+anchored AS (
+    SELECT DISTINCT ON (b.id) b.id, a.id AS anchor_instance
+    FROM base b JOIN base a
+      ON a.entity_id = b.entity_id AND a.template_item_id = b.anchor_id
+     AND a.entity_type = b.entity_type AND a.k <= b.k AND a.id <> b.id
+    ORDER BY b.id, a.id
+),
+node AS MATERIALIZED (
+    SELECT b.entity_type, b.id, b.entity_id, b.done, c.pred,
+           greatest(CASE WHEN c.by_rule AND b.business AND st.start_plan IS NOT NULL
+                         THEN ops_api.add_days(st.start_plan, b.rule_days, true) - st.start_plan
+                         WHEN c.by_rule THEN coalesce(b.rule_days, 0)
+                         WHEN c.pred IS NOT NULL THEN b.plan_date - st.start_plan
+                         ELSE 0 END, 0) AS duration,
+           CASE WHEN b.done THEN coalesce(b.final_date, b.target_date, b.plan_date)
+                ELSE greatest(coalesce(b.target_date, b.plan_date), today.d) END AS own_end
+    FROM base b
+    CROSS JOIN today
+    JOIN inferred i ON i.id = b.id
+    LEFT JOIN anchored an ON an.id = b.id
+    CROSS JOIN LATERAL (
+        SELECT CASE WHEN an.anchor_instance IS NOT NULL THEN an.anchor_instance
+                    WHEN b.starts_schedule THEN NULL
+                    ELSE substr(i.before_key, 9)::uuid END AS pred,
+               an.anchor_instance IS NOT NULL OR b.starts_schedule AS by_rule
+    ) c
+    LEFT JOIN base p ON p.id = c.pred
+    CROSS JOIN LATERAL (
+        SELECT CASE WHEN p.id IS NOT NULL THEN p.plan_date
+                    WHEN c.by_rule AND b.business
+                        THEN ops_api.add_days(b.plan_date, -b.rule_days, true)
+                    WHEN c.by_rule THEN b.plan_date - coalesce(b.rule_days, 0)
+                    ELSE b.plan_date END AS start_plan
+    ) st
+),
+walk (id, entity_type, entity_id, proj, driver_depth, depth) AS (
+    SELECT n.id, n.entity_type, n.entity_id, n.own_end, 1, 1
+    FROM node n WHERE n.pred IS NULL
+    UNION ALL
+    SELECT n.id, n.entity_type, n.entity_id,
+           CASE WHEN n.done THEN n.own_end ELSE greatest(n.own_end, w.proj + n.duration) END,
+           CASE WHEN NOT n.done AND w.proj + n.duration >= coalesce(n.own_end, w.proj)
+                THEN w.driver_depth ELSE w.depth + 1 END,
+           w.depth + 1
+    FROM walk w JOIN node n ON n.pred = w.id
+    WHERE w.depth < 10000  -- never reached: links only go to earlier dates
+),
+final AS (
+    SELECT DISTINCT ON (w.entity_type, w.entity_id)
+           w.entity_type, w.entity_id, w.id, w.proj, w.depth - w.driver_depth + 1 AS chain
+    FROM walk w
+    ORDER BY w.entity_type, w.entity_id, w.proj DESC NULLS LAST, w.depth DESC, w.id
+),
+late AS (
+    SELECT b.entity_type, b.entity_id,
+           count(*) FILTER (WHERE NOT b.done AND b.target_date < today.d)::integer AS n
+    FROM base b CROSS JOIN today
+    GROUP BY b.entity_type, b.entity_id
+)
+SELECT f.entity_type, f.entity_id, s.style_number, s.style_name, s.color_name,
+       f.id, t.name, b.target_date, f.proj,
+       greatest(coalesce(f.proj - b.target_date, 0), 0),
+       p.end_date, greatest(coalesce(f.proj - p.end_date, 0), 0),
+       f.chain, l.n
+FROM final f
+JOIN base b ON b.id = f.id
+JOIN late l ON l.entity_type = f.entity_type AND l.entity_id = f.entity_id
+LEFT JOIN ops.tracking_timeline_template_item t ON t.id = b.template_item_id
+LEFT JOIN (SELECT id, style_number, style_name, color_name FROM ops.tracking_plan_style
+           UNION ALL
+           SELECT id, style_number, style_name, color_name FROM ops.tracking_plan_material) s
+  ON s.id = f.entity_id
+JOIN ops.tracking_plan p ON p.id = p_plan
+ORDER BY f.proj DESC NULLS LAST, s.style_number, f.entity_id
 $$;
 
 -- Open milestones per assignee and week, as before. The assignments are read whole when no
