@@ -348,7 +348,9 @@ $$;
 -- condition is false before reading anything), so the planner joins them by hash rather than
 -- looking up 30,000 milestones one by one. A date's week starts on the Monday on or before it:
 -- 2000-01-03 was a Monday (7,000,000 days, a multiple of 7, keep the remainder positive).
--- Grouping first by assignee, week and plan makes the plan list a plain ordered aggregate.
+-- Grouping first by assignee, week and plan makes the plan list a plain ordered aggregate;
+-- that grouping is done by hash (enable_sort = off: the planner underestimates the open
+-- assignments tenfold and would sort all of them; the few result rows are still sorted).
 CREATE OR REPLACE FUNCTION ops_api.user_workload(
     p_assignee uuid DEFAULT NULL, p_from date DEFAULT NULL, p_to date DEFAULT NULL)
 RETURNS TABLE (
@@ -356,7 +358,7 @@ RETURNS TABLE (
     late_milestones integer, plan_ids uuid[], plan_names text[]
 )
 LANGUAGE sql STABLE SECURITY INVOKER
-SET search_path = '' SET jit = off SET random_page_cost = 1.1
+SET search_path = '' SET jit = off SET random_page_cost = 1.1 SET enable_sort = off
 AS $$
     WITH bounds AS MATERIALIZED (
         SELECT t.today, t.lo, coalesce(p_to, t.lo + 55) AS hi
@@ -432,14 +434,17 @@ AS $$
 $$;
 
 -- One assignee's milestones, filtered as ops_api.user_milestones, as narrow rows in its order
--- (n from 1): what a page needs before any readable column is read.
+-- (n from 1): what a page needs before any readable column is read. Its milestones are found
+-- by primary key; their rows (styles, plans) are joined by hash: the planner cannot know how
+-- many milestones an assignee has and would otherwise look each row up one by one (thousands
+-- of lookups into a table read whole faster), hence enable_nestloop = off here.
 CREATE OR REPLACE FUNCTION ops_api.user_milestone_order(
     p_assignee uuid, p_status text DEFAULT NULL, p_from date DEFAULT NULL,
     p_to date DEFAULT NULL, p_late_only boolean DEFAULT false,
     p_include_completed boolean DEFAULT false)
 RETURNS TABLE (id uuid, n bigint)
 LANGUAGE sql STABLE SECURITY INVOKER
-SET search_path = '' SET jit = off SET random_page_cost = 1.1
+SET search_path = '' SET jit = off SET random_page_cost = 1.1 SET enable_nestloop = off
 AS $$
     WITH today AS MATERIALIZED (SELECT ops_api.today() AS d),
     mine AS MATERIALIZED (
