@@ -250,6 +250,7 @@ def test_answers_sent_as_plain_json_are_their_documented_models(
     [
         (f"/plans/{UNKNOWN}/timeline", 404, "not_found"),
         (f"/plans/{UNKNOWN}/progress", 404, "not_found"),
+        (f"/plans/{UNKNOWN}/critical-path", 404, "not_found"),
         (f"/plans/{UNKNOWN}", 404, "not_found"),
         (f"/timeline/style/{UNKNOWN}", 404, "not_found"),
         (f"/timeline/node/{UNKNOWN}/dependencies", 404, "not_found"),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query
 from starlette.responses import Response
@@ -124,19 +124,16 @@ async def plan_critical_path(
     """The styles and materials whose projected end is latest (today's delays pushed through
     their dependency chains), by how much they miss the plan's end date, and the chain of
     milestones that decides the latest one."""
-    await require_plan(conn, plan_id)
-    ends = await rows(conn, "api_plan_critical_path", plan=plan_id)
-    chain: list[dict[str, Any]] = []
-    if ends:
-        chain = await rows(conn, "api_critical_path", entity=ends[0]["entity_id"])
-    plan = await rows(conn, "api_plan", plan=plan_id)
+    [found] = await rows(conn, "api_plan_critical_path_answer", plan=plan_id, limit=limit)
+    if not found["found"]:
+        raise NotFound("plan")
     return json_reply(
         {
             "plan_id": plan_id,
-            "plan_end_date": plan[0]["end_date"] if plan else None,
-            "entities": len(ends),
-            "missing_plan_end": sum(1 for e in ends if e["days_past_plan_end"] > 0),
-            "latest": ends[:limit],
-            "critical_path": [milestone_fields(r) for r in chain],
+            "plan_end_date": found["plan_end_date"],
+            "entities": found["entities"],
+            "missing_plan_end": found["missing_plan_end"],
+            "latest": found["latest"],
+            "critical_path": [milestone_fields(r) for r in found["chain"]],
         }
     )
