@@ -509,8 +509,8 @@ CATALOGUE: tuple[Mutation, ...] = (
     Mutation(
         "chunks-ignore-repeated-ids",
         "apply/service.py",
-        "if current and (len(current) >= limit or keys & seen):",
-        "if current and len(current) >= limit:",
+        "n = max((last[k] + 1 for k in keys if k in last), default=0)",
+        "n = 0",
         ("unit/apply/test_service.py", SERVICE),
     ),
     Mutation(
