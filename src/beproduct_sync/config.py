@@ -184,6 +184,12 @@ class Settings(BaseSettings):
         description="Wake workers with LISTEN/NOTIFY; set false behind a transaction-mode"
         " pooler, where LISTEN does not work (workers then only poll).",
     )
+    beproduct_sync_prepare: bool | None = Field(
+        default=None,
+        description="Workers prepare the statements they repeat (server-side prepared"
+        " statements); unset: on exactly when BEPRODUCT_SYNC_LISTEN is (a direct or session"
+        " connection), off behind a transaction-mode pooler.",
+    )
     beproduct_sync_fault_style_numbers: str = Field(
         default="",
         description="Tests and chaos drills only: comma-separated style numbers whose events"
@@ -257,6 +263,12 @@ class Settings(BaseSettings):
     def api_write_tokens(self) -> list[str]:
         """Tokens that may also change things through the API and the dashboard."""
         return _split(self.beproduct_sync_api_write_tokens)
+
+    @property
+    def worker_prepare(self) -> bool:
+        """Whether worker connections use server-side prepared statements."""
+        prepare = self.beproduct_sync_prepare
+        return self.beproduct_sync_listen if prepare is None else prepare
 
     @property
     def date_zone(self) -> ZoneInfo:
