@@ -95,6 +95,13 @@ class Settings(BaseSettings):
         ge=0,
         description="`serve`: run workers in this many child processes (0 = in the receiver's).",
     )
+    beproduct_sync_worker_nice: int = Field(
+        default=10,
+        ge=0,
+        le=19,
+        description="`serve`: nice increment of its worker child processes, so the receiver"
+        " gets the CPU first (0 = same priority).",
+    )
     beproduct_sync_batch_size: int = Field(default=100, ge=1)
     beproduct_sync_max_attempts: int = Field(default=8, ge=1)
     beproduct_sync_retry_base_seconds: float = Field(default=2.0, gt=0)
