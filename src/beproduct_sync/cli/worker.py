@@ -21,6 +21,7 @@ from beproduct_sync.cli.common import (
     app,
     fail,
     finish_tasks,
+    long_running,
     run,
     runtime,
 )
@@ -101,6 +102,7 @@ def worker(
         lower_priority(rt.settings.beproduct_sync_worker_nice)
     if metrics_port:
         start_http_server(metrics_port, registry=metrics.registry())
+    long_running()
     try:
         run(_work_until_signalled(rt, workers, early))
     except asyncio.CancelledError:

@@ -90,7 +90,7 @@ def milestone_row(
         "late": m.late,
         "submits_quantity": m.submits_quantity,
         "shared_with": people(m.share_with),
-        "assigned_to": [p.model_dump() for p in m.assigned_to],
+        "assigned_to": [{"value": p.value, "code": p.code} for p in m.assigned_to],
         "assignees": assignees,
         "source_updated_at": at,
         "raw_payload": m.raw,
