@@ -362,7 +362,7 @@ CATALOGUE: tuple[Mutation, ...] = (
     Mutation(
         "invalid-assignee-not-reported",
         "model/from_webhook.py",
-        'notices.append(Notice(str(m.id), f"assignee {p.value!r} has no valid user id"))',
+        'notices.append(Notice(mid, f"assignee {p.value!r} has no valid user id"))',
         "pass",
         (ONCREATE,),
     ),
