@@ -153,3 +153,31 @@ def test_backfill_command_is_incremental_by_default_and_full_on_request(
     full = run_cli("backfill", "--json", "--full", env=env)
     assert full.returncode == 0, full.stderr
     assert (json.loads(full.stdout)["mode"], json.loads(full.stdout)["rows"]) == ("full", ALL_ROWS)
+
+
+async def test_an_incremental_pass_fetches_details_only_of_plans_modified_since_the_last(
+    db_url: str, fake: FakeBeProduct
+) -> None:
+    opts = backfill.Options(page_size=2, margin_seconds=0)
+    first = await run_backfill(db_url, fake, opts)
+    plans = len({r.plan_id for r in fake.world.rows("Style")})
+    assert (first["plans"], first["plans_unchanged"]) == (plans, 0)
+    fake.stats.reset()
+    quiet = await run_backfill(db_url, fake, opts)
+    assert (quiet["plans"], quiet["plans_unchanged"]) == (plans, plans)
+    assert fake.stats.requests["plan"] == 0
+
+    # A row added to a plan moves its modifiedAt: that plan's details are fetched again (its
+    # milestone definitions may have changed with it), and its new row is written.
+    plan_id = fake.world.rows("Style")[0].plan_id
+    added = fake.world.add_row(plan_id, "Style")
+    fake.stats.reset()
+    moved = await run_backfill(db_url, fake, opts)
+    assert (moved["plans_unchanged"], moved["rows_changed"]) == (plans - 1, 1)
+    assert fake.stats.requests["plan"] == 1
+    assert q(
+        db_url, "SELECT plan_id::text FROM ops.tracking_plan_style WHERE id = %s", added.id
+    ) == [(plan_id,)]
+    # A full pass fetches every plan's details.
+    full = await run_backfill(db_url, fake, backfill.Options(page_size=2, full=True))
+    assert full["plans_unchanged"] == 0

@@ -46,7 +46,7 @@ from beproduct_sync.api.ratelimit import Pause
 from beproduct_sync.apply.writer import apply_api_rows
 from beproduct_sync.model.from_rest import map_api_row, row_version
 from beproduct_sync.model.rows import KINDS, Kind, master_folder
-from beproduct_sync.model.times import SourceTime, parse_time, utc_text
+from beproduct_sync.model.times import EPOCH, SourceTime, lenient_time, parse_time, utc_text
 from beproduct_sync.sql import kind_query, query
 
 log = structlog.get_logger("beproduct_sync.backfill")
@@ -166,6 +166,7 @@ class Progress:
     walks_repeated: int = 0
     incomplete: list[dict[str, Any]] = field(default_factory=list)
     walks_since: int = 0  # plan walks that asked only for rows modified since a time
+    plans_unchanged: int = 0  # plans whose details were not fetched again (unchanged)
     pauses: int = 0
     paused_seconds: float = 0.0
     last_pause: Pause | None = None
@@ -203,6 +204,7 @@ class Progress:
             "resumed_pages": self.resumed_pages,
             "walks_repeated": self.walks_repeated,
             "walks_since": self.walks_since,
+            "plans_unchanged": self.plans_unchanged,
             "incomplete": self.incomplete,
             "pauses": self.pauses,
             "paused_seconds": round(self.paused_seconds, 3),
@@ -214,16 +216,17 @@ class Progress:
 
 async def _changed(
     conn: AsyncConnection[Any], kind: Kind, items: list[dict[str, Any]], snapshot: SourceTime
-) -> list[dict[str, Any]]:
-    """The rows of a page not already written from this exact content (a rerun skips the rest:
-    mapping and upserting 25 milestones per row is the expensive part)."""
+) -> list[tuple[dict[str, Any], tuple[str, SourceTime]]]:
+    """The rows of a page not already written from this exact content, each with its version
+    (a rerun skips the rest: mapping and upserting 25 milestones per row is the expensive
+    part)."""
     if not items:
         return []
-    versions = {str(r["id"]): row_version(r, snapshot)[0] for r in items}
+    versions = {str(r["id"]): (r, row_version(r, snapshot)) for r in items}
     cur = conn.cursor(row_factory=dict_row)
     await cur.execute(kind_query("backfill_versions", kind), {"ids": list(versions)})
     stored = {r["id"]: r["version"] for r in await cur.fetchall()}
-    return [r for r in items if stored.get(str(r["id"])) != versions[str(r["id"])]]
+    return [(r, v) for key, (r, v) in versions.items() if stored.get(key) != v[0]]
 
 
 async def _unhurried(conn: AsyncConnection[Any]) -> None:
@@ -233,20 +236,40 @@ async def _unhurried(conn: AsyncConnection[Any]) -> None:
     await conn.execute("SET LOCAL synchronous_commit = off")
 
 
-async def _plan_ids(api: Api, opts: Options, folders: list[dict[str, Any]]) -> list[str]:
+async def _plans(
+    api: Api, opts: Options, folders: list[dict[str, Any]]
+) -> dict[str, dict[str, Any] | None]:
+    """The plans to walk, each with its entry in the plan list (None for a plan named by
+    --plan); the folders' lists are asked for at once."""
     if opts.plans:
-        return list(dict.fromkeys(opts.plans))
+        return dict.fromkeys(opts.plans)
     wanted = set(opts.folders)
-    ids: list[str] = []
-    for f in folders:
-        fid = str(f.get("id"))
-        if wanted and fid not in wanted:
-            continue
-        listing = await api.plan_listing(fid)
+    ids = [str(f.get("id")) for f in folders if not wanted or str(f.get("id")) in wanted]
+    found: dict[str, dict[str, Any] | None] = {}
+    for fid, listing in zip(ids, await asyncio.gather(*map(api.plan_listing, ids)), strict=True):
         if not listing.complete:
             log.warning("backfill_plan_list_moved", folder_id=fid, plans=len(listing.items))
-        ids.extend(str(p["id"]) for p in listing.items if p.get("id"))
-    return list(dict.fromkeys(ids))
+        for p in listing.items:
+            if p.get("id"):
+                found.setdefault(str(p["id"]), p)
+    return found
+
+
+def _details_current(
+    opts: Options, listed: dict[str, Any] | None, bounds: list[datetime | None]
+) -> bool:
+    """Whether the plan's stored details (name, dates, milestone definitions) are as new as
+    BeProduct's: an incremental pass, the plan list's `modifiedAt` older than the start of the
+    last complete pass of each of its kinds (minus the skew margin), which fetched them. The
+    plan list cannot be filtered by ModifiedAt server-side; this is the client-side filter
+    BeProduct documents."""
+    if not opts.incremental or listed is None or None in bounds:
+        return False
+    modified = lenient_time(listed.get("modifiedAt"))
+    if modified is None:
+        return False
+    oldest = min(b for b in bounds if b is not None) - timedelta(seconds=opts.margin_seconds)
+    return modified.ticks < (oldest - EPOCH) // timedelta(microseconds=1) * 10
 
 
 @dataclass
@@ -280,9 +303,15 @@ async def _write_page(
         fresh = await _changed(conn, kind, items, snapshot)
         rowsets = [
             map_api_row(
-                r, plan_id=plan_id, folder_id=folder_id, kind=kind, zone=zone, fallback=snapshot
+                r,
+                plan_id=plan_id,
+                folder_id=folder_id,
+                kind=kind,
+                zone=zone,
+                fallback=snapshot,
+                versioned=versioned,
             )
-            for r in fresh
+            for r, versioned in fresh
         ]
         # Unknown statuses of the rows written are stored too (a rerun skips unchanged rows,
         # so they are not repeated).
@@ -361,16 +390,22 @@ async def _backfill_plan(
     api: Api,
     opts: Options,
     plan_id: str,
+    listed: dict[str, Any] | None,
     checkpoints: dict[tuple[str, str], Checkpoint],
     synced: dict[tuple[str, str], datetime],
     ctx: tuple[tzinfo, SourceTime],
     progress: Progress,
 ) -> None:
     zone, snapshot = ctx
-    detail = await api.plan(plan_id)
-    async with pool.connection() as conn, conn.transaction():
-        await _unhurried(conn)
-        folder_id = await store_plan(conn, detail, plan_id, zone, snapshot.datetime)
+    if _details_current(opts, listed, [synced.get((plan_id, k)) for k in KINDS]):
+        assert listed is not None
+        folder_id = str(listed["folderId"]) if listed.get("folderId") else None
+        progress.plans_unchanged += 1
+    else:
+        detail = await api.plan(plan_id)
+        async with pool.connection() as conn, conn.transaction():
+            await _unhurried(conn)
+            folder_id = await store_plan(conn, detail, plan_id, zone, snapshot.datetime)
     for kind in KINDS:
         cp = checkpoints.get((plan_id, kind))
         if cp is not None and cp.done:
@@ -451,20 +486,28 @@ async def run(
             async with pool.connection() as conn, conn.transaction():
                 await _unhurried(conn)
                 await store_folders(conn, folders, snapshot_at)
-            plan_ids = await _plan_ids(api, opts, folders)
-            progress.plans_total = len(plan_ids)
+            plans = await _plans(api, opts, folders)
+            progress.plans_total = len(plans)
             progress.tick()
             gate = asyncio.Semaphore(concurrency)
 
-            async def one(pid: str) -> None:
+            async def one(pid: str, listed: dict[str, Any] | None) -> None:
                 async with gate:
                     await _backfill_plan(
-                        pool, api, opts, pid, checkpoints, synced, (zone, snapshot), progress
+                        pool,
+                        api,
+                        opts,
+                        pid,
+                        listed,
+                        checkpoints,
+                        synced,
+                        (zone, snapshot),
+                        progress,
                     )
 
             async with asyncio.TaskGroup() as tasks:
-                for pid in plan_ids:
-                    tasks.create_task(one(pid))
+                for pid, listed in plans.items():
+                    tasks.create_task(one(pid, listed))
         finally:
             await save_quietly(pool, "backfill", api)
         if not progress.incomplete:

@@ -7,6 +7,7 @@ None, so an odd optional value never fails a sync (the original stays in raw_pay
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 from uuid import UUID
 
@@ -25,6 +26,14 @@ def as_uuid(value: Any) -> UUID | None:
 
 def uuid_text(value: Any) -> str | None:
     """A canonical UUID string, or None when `value` is not one."""
+    if isinstance(value, str):
+        return _uuid_text(value)
+    found = as_uuid(value)
+    return str(found) if found is not None else None
+
+
+@lru_cache(maxsize=4096)  # the same few users are named on every milestone of a backfill
+def _uuid_text(value: str) -> str | None:
     found = as_uuid(value)
     return str(found) if found is not None else None
 

@@ -93,13 +93,16 @@ def map_api_row(
     zone: tzinfo,
     fallback: SourceTime,
     force: SourceTime | None = None,
+    versioned: tuple[str, SourceTime] | None = None,
 ) -> RowSet:
     """One `Style/Timeline` (or `Material/Timeline`) row of a plan → its row set.
 
     `force` versions the row at that time instead of its modifiedAt: reconciliation uses its
     snapshot time so the API's truth replaces drifted data older than the snapshot.
+    `versioned` is `row_version(row, fallback, force)` when the caller has it already (hashing
+    a row's canonical form is a good part of mapping it).
     """
-    version, at_time = row_version(row, fallback, force)
+    version, at_time = versioned or row_version(row, fallback, force)
     at = at_time.datetime.isoformat()
     rid = str(row["id"])
     header = row.get("header") or {}

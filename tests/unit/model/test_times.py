@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from beproduct_sync.model.times import calendar_date, iso, parse_time, utc_text
 
@@ -104,3 +107,33 @@ def test_text_that_is_no_timestamp_is_refused() -> None:
 )
 def test_calendar_dates_are_the_dates_beproduct_wrote(text: str, zone: str, day: str) -> None:
     assert calendar_date(parse_time(text), ZoneInfo(zone)) == day
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    when=st.datetimes(
+        min_value=datetime(1, 1, 2),
+        max_value=datetime(9999, 12, 30),
+    ),
+    seventh=st.integers(0, 9),
+)
+def test_instants_computed_by_arithmetic_match_pythons_datetime(
+    when: datetime, seventh: int
+) -> None:
+    # Parsing and formatting count days and seconds by hand (backfills do 10^5 of them);
+    # datetime is the reference they must agree with to the microsecond.
+    instant = when.replace(tzinfo=UTC)
+    text = f"{instant.year:04d}-{instant:%m-%dT%H:%M:%S}.{instant.microsecond:06d}{seventh}Z"
+    parsed = parse_time(text)
+    assert parsed is not None
+    assert parsed.datetime == instant
+    assert iso(parsed) == instant.isoformat()
+    assert calendar_date(parsed, UTC) == instant.date().isoformat()
+
+
+@pytest.mark.parametrize(
+    "text", ["2025-11-06T24:00:00Z", "2025-11-06T23:60:00Z", "2025-11-06T23:59:60Z", "2025-02-29"]
+)
+def test_a_time_or_date_that_does_not_exist_is_refused(text: str) -> None:
+    with pytest.raises(ValueError, match=r"range|timestamp"):
+        parse_time(text)
