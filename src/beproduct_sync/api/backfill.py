@@ -3,8 +3,10 @@
 API rows go through the same versioned upserts as webhooks (model.from_rest, then
 apply.writer.apply_many), so a backfill never overwrites newer webhook data and webhooks arriving
 meanwhile are never undone.
-Each page is written in one transaction together with its checkpoint: rerunning an interrupted
-backfill with the same options continues at the next unwritten page. A finished run's rerun is a
+Consecutive pages (up to WRITE_ROWS rows) are written in one transaction together with the
+checkpoint of the last: rerunning an interrupted backfill with the same options continues at the
+next unwritten page. A row met twice in one transaction (rows shifted between pages while they
+were fetched) is written once, as last served. A finished run's rerun is a
 new pass (and, when nothing changed in BeProduct, writes nothing).
 
 Incremental by default: a plan's style (or material) rows are fetched whole once; after a pass
@@ -52,6 +54,11 @@ from beproduct_sync.sql import kind_query, query
 log = structlog.get_logger("beproduct_sync.backfill")
 
 WALKS = 3  # walks of one plan's rows before it is reported incomplete
+# Rows written per transaction: consecutive pages of a walk are held until they bring this
+# many (or the walk ends), then written with the checkpoint of the last. Statement overheads
+# (planning, round trips) are a good part of writing a page of 20 rows; an interrupted walk
+# fetches at most this many rows again.
+WRITE_ROWS = 100
 SKEW_MARGIN_SECONDS = 300.0  # how far BeProduct's ModifiedAt stamps may lag the database's clock
 
 
@@ -101,6 +108,7 @@ class Options:
     restart: bool = False
     full: bool = False  # every row, not only those modified since the last complete pass
     margin_seconds: float = SKEW_MARGIN_SECONDS
+    write_rows: int = WRITE_ROWS  # rows written per transaction (whole pages; not in run_key)
 
     def __post_init__(self) -> None:
         # BeProduct misparses filter dates not in UTC with Z; any ISO form given is sent so
@@ -283,21 +291,23 @@ class _Walk:
     since: datetime | None = None
 
 
-async def _write_page(
+async def _write_pages(
     pool: AsyncConnectionPool[Any],
     opts: Options,
     plan_id: str,
     folder_id: str | None,
     kind: Kind,
-    page: Page,
+    pages: list[Page],
     walk: _Walk,
     done: bool,
     ctx: tuple[tzinfo, SourceTime],
 ) -> Any:
-    """A page's rows and its checkpoint (and, for the last page of a complete walk, the plan's
-    incremental state), in one transaction; returns the writer's result."""
+    """Consecutive pages' rows and the checkpoint of the last (and, for the last page of a
+    complete walk, the plan's incremental state), in one transaction; returns the writer's
+    result."""
     zone, snapshot = ctx
-    items = [r for r in page.items if r.get("id")]
+    page = pages[-1]
+    items = [r for p in pages for r in p.items if r.get("id")]
     async with pool.connection() as conn, conn.transaction():
         await _unhurried(conn)
         fresh = await _changed(conn, kind, items, snapshot)
@@ -356,6 +366,7 @@ async def _backfill_kind(
         progress.walks_since += 1
     for attempt in range(1, WALKS + 1):
         complete = False
+        held: list[Page] = []
         async for page in api.pages(
             request["path"],
             request["endpoint"],
@@ -365,16 +376,21 @@ async def _backfill_kind(
         ):
             walk.totals.add(page.total)
             complete = page.last and page.received >= page.total and len(walk.totals) == 1
-            result = await _write_page(
-                pool, opts, plan_id, folder_id, kind, page, walk, complete, ctx
+            held.append(page)
+            if not page.last and sum(len(p.items) for p in held) < opts.write_rows:
+                continue
+            result = await _write_pages(
+                pool, opts, plan_id, folder_id, kind, held, walk, complete, ctx
             )
-            progress.pages += 1
-            progress.rows += len(page.items)
-            progress.milestones += sum(len(r.get("timelines") or []) for r in page.items)
+            progress.pages += len(held)
+            for p in held:
+                progress.rows += len(p.items)
+                progress.milestones += sum(len(r.get("timelines") or []) for r in p.items)
             if result is not None:
                 progress.records_changed += result.records_changed
                 progress.milestones_changed += result.milestones_changed
             progress.tick()
+            held = []
         if complete:
             return True
         if attempt < WALKS:
@@ -505,9 +521,18 @@ async def run(
                         progress,
                     )
 
-            async with asyncio.TaskGroup() as tasks:
-                for pid, listed in plans.items():
-                    tasks.create_task(one(pid, listed))
+            # Each plan runs to its own end: one failing (BeProduct refusing it, or an outage
+            # that outlasts the retries) does not cancel the others mid-write, so their
+            # progress is kept; the failures are raised together afterwards.
+            outcomes = await asyncio.gather(
+                *(one(pid, listed) for pid, listed in plans.items()), return_exceptions=True
+            )
+            for o in outcomes:
+                if isinstance(o, BaseException) and not isinstance(o, Exception):
+                    raise o  # cancelled, interrupted: not a plan's failure
+            failed = [o for o in outcomes if isinstance(o, Exception)]
+            if failed:
+                raise ExceptionGroup("backfill: some plans failed", failed)
         finally:
             await save_quietly(pool, "backfill", api)
         if not progress.incomplete:
