@@ -168,6 +168,26 @@ def calendar_date(time: SourceTime | None, zone: tzinfo) -> str | None:
     return _day_text(time.ticks // _TICKS_PER_DAY)
 
 
+def date_and_instant(value: object, zone: tzinfo) -> tuple[str | None, str | None]:
+    """`(calendar_date, iso)` of an optional timestamp (lenient_time's reading): both None when
+    absent or unreadable. A milestone has four of them and a backfill 10^5 milestones."""
+    if not isinstance(value, str) or not value:
+        return _NEITHER
+    return _date_and_instant(value, zone)
+
+
+_NEITHER: tuple[str | None, str | None] = (None, None)
+
+
+@lru_cache(maxsize=16384)  # dates edited in BeProduct are midnight Z: few distinct values
+def _date_and_instant(value: str, zone: tzinfo) -> tuple[str | None, str | None]:
+    try:
+        time = _parse_text(value)
+    except ValueError:
+        return _NEITHER
+    return calendar_date(time, zone), _iso_of(time.ticks)
+
+
 def iso(time: SourceTime | None) -> str | None:
     """`time` as ISO-8601 with offset, at microsecond precision."""
     return _iso_of(time.ticks) if time else None

@@ -9,7 +9,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from beproduct_sync.model.times import calendar_date, iso, parse_time, utc_text
+from beproduct_sync.model.times import (
+    calendar_date,
+    date_and_instant,
+    iso,
+    lenient_time,
+    parse_time,
+    utc_text,
+)
 
 MIDNIGHT = 17623872000000000  # 2025-11-06T00:00:00Z in 100-ns ticks since 1970
 MINUTE = 600_000_000
@@ -137,3 +144,26 @@ def test_instants_computed_by_arithmetic_match_pythons_datetime(
 def test_a_time_or_date_that_does_not_exist_is_refused(text: str) -> None:
     with pytest.raises(ValueError, match=r"range|timestamp"):
         parse_time(text)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        None,
+        "",
+        7,
+        "not a date",
+        "2025-11-05T18:52:05.0708456Z",
+        "2025-11-05T00:00:00Z",
+        "2025-11-06T05:29:59.9999999+05:30",
+        "0001-01-01T00:00:00+01:00",
+        "9999-12-31T23:59:59.9999999-01:00",
+    ],
+)
+@pytest.mark.parametrize("zone", ["UTC", "America/Los_Angeles"])
+def test_date_and_instant_read_a_value_as_calendar_date_and_iso_do(
+    value: object, zone: str
+) -> None:
+    tz = ZoneInfo(zone)
+    parsed = lenient_time(value)
+    assert date_and_instant(value, tz) == (calendar_date(parsed, tz), iso(parsed))
