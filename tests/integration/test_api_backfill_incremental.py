@@ -164,10 +164,18 @@ async def test_an_incremental_pass_fetches_details_only_of_plans_modified_since_
     first = await run_backfill(db_url, fake, opts)
     plans = len({r.plan_id for r in fake.world.rows("Style")})
     assert (first["plans"], first["plans_unchanged"]) == (plans, 0)
+    bounds = "SELECT plan_id, kind, synced_through FROM ops.backfill_plan_sync ORDER BY 1, 2"
+    before = q(db_url, bounds)
     fake.stats.reset()
     quiet = await run_backfill(db_url, fake, opts)
     assert (quiet["plans"], quiet["plans_unchanged"]) == (plans, plans)
     assert fake.stats.requests["plan"] == 0
+    # Nothing was found, yet every walk's bookkeeping was written (together, at the end): the
+    # bounds moved on and the run is finished.
+    after = q(db_url, bounds)
+    assert [a[:2] for a in after] == [b[:2] for b in before]
+    assert all(a[2] > b[2] for a, b in zip(after, before, strict=True))
+    assert q(db_url, "SELECT count(*) FROM ops.backfill_run WHERE finished_at IS NULL") == [(0,)]
 
     # A row added to a plan moves its modifiedAt: that plan's details are fetched again (its
     # milestone definitions may have changed with it), and its new row is written.

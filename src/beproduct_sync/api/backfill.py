@@ -281,6 +281,16 @@ def _details_current(
 
 
 @dataclass
+class _Pass:
+    """What the plans of a run share: the zone for calendar dates, the snapshot time, and the
+    bookkeeping of walks that ended on an empty page (see _write_pages)."""
+
+    zone: tzinfo
+    snapshot: SourceTime
+    settled: list[tuple[dict[str, Any], dict[str, Any] | None]] = field(default_factory=list)
+
+
+@dataclass
 class _Walk:
     """One plan-kind's walk: where it starts, with which page size, the totals seen, and the
     ModifiedAt bound of the rows it asks for (None: all)."""
@@ -300,14 +310,35 @@ async def _write_pages(
     pages: list[Page],
     walk: _Walk,
     done: bool,
-    ctx: tuple[tzinfo, SourceTime],
+    ctx: _Pass,
 ) -> Any:
     """Consecutive pages' rows and the checkpoint of the last (and, for the last page of a
     complete walk, the plan's incremental state), in one transaction; returns the writer's
     result."""
-    zone, snapshot = ctx
+    zone, snapshot = ctx.zone, ctx.snapshot
     page = pages[-1]
     items = [r for p in pages for r in p.items if r.get("id")]
+    checkpoint = {
+        "run_key": opts.run_key,
+        "plan_id": plan_id,
+        "kind": kind,
+        "next_page": page.number + 1,
+        "page_size": page.size,
+        "total": page.total,
+        "rows": len(items),
+        "done": done,
+        "since": walk.since,
+    }
+    synced = None
+    if done and opts.since is None:
+        synced = {"plan_id": plan_id, "kind": kind, "synced_through": snapshot.datetime}
+    if done and not any(p.items for p in pages):
+        # A walk that ends on an empty page without rows to commit (an incremental pass that
+        # finds nothing new: one per plan and kind): its bookkeeping is written with the
+        # others' in one transaction when the plans are through. Lost in a crash, the rerun
+        # merely asks again.
+        ctx.settled.append((checkpoint, synced))
+        return None
     async with pool.connection() as conn, conn.transaction():
         await _unhurried(conn)
         fresh = await _changed(conn, kind, items, snapshot)
@@ -326,26 +357,26 @@ async def _write_pages(
         # Unknown statuses of the rows written are stored too (a rerun skips unchanged rows,
         # so they are not repeated).
         result = await apply_api_rows(conn, rowsets, "backfill") if rowsets else None
-        await conn.execute(
-            query("backfill_checkpoint_save"),
-            {
-                "run_key": opts.run_key,
-                "plan_id": plan_id,
-                "kind": kind,
-                "next_page": page.number + 1,
-                "page_size": page.size,
-                "total": page.total,
-                "rows": len(items),
-                "done": done,
-                "since": walk.since,
-            },
-        )
-        if done and opts.since is None:
-            await conn.execute(
-                query("backfill_plan_sync_save"),
-                {"plan_id": plan_id, "kind": kind, "synced_through": snapshot.datetime},
-            )
+        await conn.execute(query("backfill_checkpoint_save"), checkpoint)
+        if synced is not None:
+            await conn.execute(query("backfill_plan_sync_save"), synced)
     return result
+
+
+async def _settle(
+    pool: AsyncConnectionPool[Any], settled: list[tuple[dict[str, Any], dict[str, Any] | None]]
+) -> None:
+    """The checkpoints (and incremental bounds) of walks that ended on an empty page, in one
+    transaction."""
+    if not settled:
+        return
+    async with pool.connection() as conn, conn.transaction():
+        await _unhurried(conn)
+        cur = conn.cursor()
+        await cur.executemany(query("backfill_checkpoint_save"), [c for c, _ in settled])
+        bounds = [b for _, b in settled if b is not None]
+        if bounds:
+            await cur.executemany(query("backfill_plan_sync_save"), bounds)
 
 
 async def _backfill_kind(
@@ -356,7 +387,7 @@ async def _backfill_kind(
     folder_id: str | None,
     kind: Kind,
     walk: _Walk,
-    ctx: tuple[tzinfo, SourceTime],
+    ctx: _Pass,
     progress: Progress,
 ) -> bool:
     """Walk one plan's style or material rows until a walk saw them all; False if none did."""
@@ -409,10 +440,10 @@ async def _backfill_plan(
     listed: dict[str, Any] | None,
     checkpoints: dict[tuple[str, str], Checkpoint],
     synced: dict[tuple[str, str], datetime],
-    ctx: tuple[tzinfo, SourceTime],
+    ctx: _Pass,
     progress: Progress,
 ) -> None:
-    zone, snapshot = ctx
+    zone, snapshot = ctx.zone, ctx.snapshot
     if _details_current(opts, listed, [synced.get((plan_id, k)) for k in KINDS]):
         assert listed is not None
         folder_id = str(listed["folderId"]) if listed.get("folderId") else None
@@ -506,6 +537,7 @@ async def run(
             progress.plans_total = len(plans)
             progress.tick()
             gate = asyncio.Semaphore(concurrency)
+            ctx = _Pass(zone, snapshot)
 
             async def one(pid: str, listed: dict[str, Any] | None) -> None:
                 async with gate:
@@ -517,7 +549,7 @@ async def run(
                         listed,
                         checkpoints,
                         synced,
-                        (zone, snapshot),
+                        ctx,
                         progress,
                     )
 
@@ -527,6 +559,7 @@ async def run(
             outcomes = await asyncio.gather(
                 *(one(pid, listed) for pid, listed in plans.items()), return_exceptions=True
             )
+            await _settle(pool, ctx.settled)
             for o in outcomes:
                 if isinstance(o, BaseException) and not isinstance(o, Exception):
                     raise o  # cancelled, interrupted: not a plan's failure
