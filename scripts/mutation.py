@@ -362,7 +362,7 @@ CATALOGUE: tuple[Mutation, ...] = (
     Mutation(
         "invalid-assignee-not-reported",
         "model/from_webhook.py",
-        'notices.append(Notice(str(m.id), f"assignee {p.value!r} has no valid user id"))',
+        'notices.append(Notice(mid, f"assignee {p.value!r} has no valid user id"))',
         "pass",
         (ONCREATE,),
     ),
@@ -509,8 +509,8 @@ CATALOGUE: tuple[Mutation, ...] = (
     Mutation(
         "chunks-ignore-repeated-ids",
         "apply/service.py",
-        "if current and (len(current) >= limit or keys & seen):",
-        "if current and len(current) >= limit:",
+        "n = max((last[k] + 1 for k in keys if k in last), default=0)",
+        "n = 0",
         ("unit/apply/test_service.py", SERVICE),
     ),
     Mutation(

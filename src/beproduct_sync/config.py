@@ -95,6 +95,13 @@ class Settings(BaseSettings):
         ge=0,
         description="`serve`: run workers in this many child processes (0 = in the receiver's).",
     )
+    beproduct_sync_worker_nice: int = Field(
+        default=10,
+        ge=0,
+        le=19,
+        description="`serve`: nice increment of its worker child processes, so the receiver"
+        " gets the CPU first (0 = same priority).",
+    )
     beproduct_sync_batch_size: int = Field(default=100, ge=1)
     beproduct_sync_max_attempts: int = Field(default=8, ge=1)
     beproduct_sync_retry_base_seconds: float = Field(default=2.0, gt=0)
@@ -184,6 +191,12 @@ class Settings(BaseSettings):
         description="Wake workers with LISTEN/NOTIFY; set false behind a transaction-mode"
         " pooler, where LISTEN does not work (workers then only poll).",
     )
+    beproduct_sync_prepare: bool | None = Field(
+        default=None,
+        description="Workers prepare the statements they repeat (server-side prepared"
+        " statements); unset: on exactly when BEPRODUCT_SYNC_LISTEN is (a direct or session"
+        " connection), off behind a transaction-mode pooler.",
+    )
     beproduct_sync_fault_style_numbers: str = Field(
         default="",
         description="Tests and chaos drills only: comma-separated style numbers whose events"
@@ -257,6 +270,12 @@ class Settings(BaseSettings):
     def api_write_tokens(self) -> list[str]:
         """Tokens that may also change things through the API and the dashboard."""
         return _split(self.beproduct_sync_api_write_tokens)
+
+    @property
+    def worker_prepare(self) -> bool:
+        """Whether worker connections use server-side prepared statements."""
+        prepare = self.beproduct_sync_prepare
+        return self.beproduct_sync_listen if prepare is None else prepare
 
     @property
     def date_zone(self) -> ZoneInfo:

@@ -247,11 +247,20 @@ def connect(url: str, **kwargs: Any) -> psycopg.Connection[Any]:
         raise DatabaseUnavailable() from exc
 
 
-async def aconnect(url: str, **kwargs: Any) -> psycopg.AsyncConnection[Any]:
-    """Async twin of connect()."""
+PREPARE_THRESHOLD = 5  # psycopg's default: a statement run this often is prepared
+
+
+async def aconnect(
+    url: str, *, prepare: bool = False, **kwargs: Any
+) -> psycopg.AsyncConnection[Any]:
+    """Async twin of connect(). With `prepare`, statements run repeatedly are prepared on the
+    server (planned once per connection): only for a direct or session-mode connection."""
     try:
         return await AsyncConnection.connect(
-            url, prepare_threshold=None, cursor_factory=AsyncCursor, **kwargs
+            url,
+            prepare_threshold=PREPARE_THRESHOLD if prepare else None,
+            cursor_factory=AsyncCursor,
+            **kwargs,
         )
     except psycopg.OperationalError as exc:
         raise DatabaseUnavailable() from exc

@@ -194,8 +194,15 @@ def test_serve_with_worker_processes_applies_in_a_child_and_stops_it_on_sigterm(
             if [s for s, _ in rows] == ["applied"] * 3 or time.monotonic() > deadline:
                 break
             time.sleep(0.1)
+        with psycopg.connect(db_url) as conn:
+            pids = [r[0] for r in conn.execute("SELECT pid FROM ops.worker_process").fetchall()]
+        # The child runs at a lower CPU priority (BEPRODUCT_SYNC_WORKER_NICE, default 10), so
+        # the receiver gets the core first.
+        niceness = {pid: nice_of(pid) for pid in [served.proc.pid, *pids]}
         code, _, err = served.stop()
     assert [s for s, _ in rows] == ["applied"] * 3
+    assert len(pids) == 1 and pids[0] != served.proc.pid
+    assert niceness[pids[0]] == min(niceness[served.proc.pid] + 10, 19)
     assert code == 0, err
     assert "worker_process_started" in err
     assert "worker_process_stopped" in err
@@ -209,3 +216,9 @@ def test_serve_announces_the_receivers_own_webhook_path() -> None:
     from beproduct_sync.web import app as web_app
 
     assert serve.WEBHOOK_PATH == web_app.WEBHOOK_PATH
+
+
+def nice_of(pid: int) -> int:
+    """A process's nice value (the 19th field of /proc/PID/stat)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return int(fields[16])

@@ -49,7 +49,7 @@ class Latch:
         self.reached = asyncio.Event()
         self.go = asyncio.Event()
 
-    async def __call__(self, conn: AsyncConnection[Any], rows: RowSet) -> None:
+    async def __call__(self, conn: AsyncConnection[Any], plans: list[RowSet]) -> None:
         self.reached.set()
         await self.go.wait()
 

@@ -10,6 +10,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,12 +19,16 @@ import psycopg
 import pytest
 from psycopg.rows import dict_row
 
+from beproduct_sync import db
+from beproduct_sync.model.body import canonical, digest
 from beproduct_sync.testing.fake import FakeBeProduct, Sizes
 from beproduct_sync.testing.fake.behaviour import Behaviour
 from beproduct_sync.testing.fake.model import Row
 from beproduct_sync.web.app import WEBHOOK_PATH
+from tests.helpers.apply import apply_one
 from tests.helpers.cli import SECRET, Served, env_with, run_cli, serving
-from tests.helpers.workers import start_worker
+from tests.helpers.samples import load_sample
+from tests.helpers.workers import make_runtime, start_worker, store
 
 pytestmark = pytest.mark.slow
 
@@ -508,3 +513,54 @@ def test_a_4xx_from_the_edit_rejects_only_the_bad_request_with_beproducts_messag
         assert fake_milestone(fake, row, 0).status == "Complete"  # `kept` is first now
         assert fake.count("style_edit", 400) == 2  # the batch, then the bad one alone
         assert fake.count("style_edit", 200) == 1
+
+
+async def test_an_echo_is_confirmed_by_a_worker_whose_earlier_applies_found_no_request_in_flight(
+    db_url: str,
+) -> None:
+    # Applying looks up requests in flight in each apply transaction and skips the echo check
+    # when there are none. One connection and policy, as in a long-running worker: a first
+    # apply finds nothing in flight; a request then goes out; its echo must still confirm it.
+    policy = make_runtime(db_url).policy
+    change = load_sample("tracking_onchangetimeline.json")
+    milestone_id = change["data"]["after"]["TimeLineItem"]["Id"]
+    async with await db.aconnect(db_url, autocommit=True) as conn:
+        [first] = await store(db_url, [change])
+        assert (await apply_one(conn, first, change, digest_of(change), policy)).status == "applied"
+        made = request(db_url, milestone_id, "in-flight-1", {"status": "in_progress"})
+        assert made["state"] == "pending"
+        # A pending request is not yet sent: an event showing its values does not confirm it.
+        early = with_status(change, "In Progress", datetime.now(UTC))
+        [early_id] = await store(db_url, [early])
+        await apply_one(conn, early_id, early, digest_of(early), policy)
+        assert stored_request(db_url, made["id"])["state"] == "pending"
+        # The sender claims it (committed before it calls BeProduct's Edit) ...
+        with psycopg.connect(db_url, autocommit=True) as admin:
+            admin.execute(
+                "UPDATE ops.timeline_change_request SET state = 'sending', locked_by = 'sender',"
+                " locked_until = now() + interval '1 minute', updated_at = clock_timestamp()"
+                " WHERE id = %s",
+                (made["id"],),
+            )
+        # ... and BeProduct's echo of the write is applied by the same worker connection.
+        echo = with_status(change, "In Progress", datetime.now(UTC) + timedelta(seconds=1))
+        [echo_id] = await store(db_url, [echo])
+        await apply_one(conn, echo_id, echo, digest_of(echo), policy)
+    done = stored_request(db_url, made["id"])
+    assert (done["state"], done["confirmed_by"], done["confirmed_event_id"]) == (
+        "confirmed",
+        "echo",
+        echo_id,
+    )
+
+
+def with_status(body: dict[str, Any], status: str, at: datetime) -> dict[str, Any]:
+    """A copy of an OnChange whose milestone now has `status`, sent at `at`."""
+    copy: dict[str, Any] = json.loads(json.dumps(body))
+    copy["date"] = at.isoformat().replace("+00:00", "Z")
+    copy["data"]["after"]["TimeLineItem"]["Status"] = status
+    return copy
+
+
+def digest_of(body: dict[str, Any]) -> bytes:
+    return digest(canonical(body))

@@ -10,6 +10,7 @@ expire, so an outage only delays names.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from typing import Any, Protocol
@@ -18,6 +19,7 @@ from uuid import UUID
 import structlog
 from psycopg import AsyncConnection
 from psycopg.rows import class_row, dict_row
+from psycopg.types.json import Jsonb
 
 from beproduct_sync._backoff import retry_delay
 from beproduct_sync.api.catalog import store_folders, store_plan, store_plan_missing
@@ -34,23 +36,38 @@ log = structlog.get_logger("beproduct_sync.enrich")
 ALL_FOLDERS = UUID(int=0)  # entity_id of the "folders" job: one call refreshes every folder
 
 
-async def schedule(conn: AsyncConnection[Any], rows: RowSet, ttl_seconds: float) -> None:
-    """Queue the API fetches an applied event needs (one statement, inside its apply
-    transaction; it never waits on an existing job and never calls the API)."""
-    folder_id = rows.plan["folder_id"]
+async def schedule(conn: AsyncConnection[Any], plans: Sequence[RowSet], ttl_seconds: float) -> None:
+    """Queue the API fetches applied events need: `plans` holds one row set per plan (see
+    apply.service.per_plan). One statement, inside the apply transaction; it never waits on an
+    existing job and never calls the API."""
+    if not plans:
+        return
     params = {
-        "plan_id": rows.plan["id"],
-        "folder_id": folder_id,
+        "rows": Jsonb(
+            [
+                {
+                    "plan_id": rows.plan["id"],
+                    "folder_id": rows.plan["folder_id"],
+                    "template_ids": [t["id"] for t in rows.templates],
+                }
+                for rows in plans
+            ]
+        ),
         "ttl_seconds": float(ttl_seconds),
-        "template_ids": [t["id"] for t in rows.templates],
     }
     cur = conn.cursor(row_factory=dict_row)
-    found = await (await cur.execute(query("enrich_schedule"), params)).fetchone()
-    assert found is not None
+    added = await (await cur.execute(query("enrich_schedule"), params)).fetchall()
+    queued = {r["entity_id"] for r in added if r["kind"] == "plan"}
     # hit: served from the database (or by a fetch already queued); miss: a fetch was queued.
-    CACHE_LOOKUPS.labels("miss" if found["plan_jobs"] else "hit").inc()
-    if folder_id is not None:
-        CACHE_LOOKUPS.labels("miss" if found["folder_jobs"] else "hit").inc()
+    for rows in plans:
+        CACHE_LOOKUPS.labels("miss" if rows.plan["id"] in queued else "hit").inc()
+    folders = [rows for rows in plans if rows.plan["folder_id"] is not None]
+    if folders:
+        # One folder-list job serves every folder: the first lookup that queued it misses.
+        missed = any(r["kind"] == "folders" for r in added)
+        CACHE_LOOKUPS.labels("miss" if missed else "hit").inc()
+        if len(folders) > 1:
+            CACHE_LOOKUPS.labels("hit").inc(len(folders) - 1)
 
 
 class Source(Protocol):

@@ -150,7 +150,19 @@ class Stored:
 # -- the echo: called inside the apply transaction of every event batch ----------------------
 async def confirm_from_events(conn: AsyncConnection[Any], events: list[tuple[int, RowSet]]) -> None:
     """Confirm the requests whose milestone an applied (or stale) event shows holding every
-    requested value: BeProduct's echo of our write. One statement."""
+    requested value: BeProduct's echo of our write. One statement, after a lookup that skips it
+    when no request is in flight (nearly always: a request is in flight for seconds).
+
+    The lookup runs in this apply transaction, never from a cache, so it cannot miss an echo:
+    the sender commits a request as `sending` before it calls BeProduct's Edit, BeProduct sends
+    the echo after that call, and the echo's event is stored, claimed and applied after it
+    arrives, so every statement of its apply sees the request in flight."""
+    if not any(rs.milestones for _, rs in events):
+        return
+    cur = await conn.execute(query("outbox_in_flight"))
+    found = await cur.fetchone()
+    if not found or not found[0]:
+        return
     rows = [
         {
             "log_id": log_id,

@@ -15,7 +15,7 @@ if TYPE_CHECKING:  # the parser's models take a while to build: imported when us
     from beproduct_sync.model.webhook import TrackingEvent
 
 Fault = Callable[["TrackingEvent"], None]
-AfterApply = Callable[[AsyncConnection[Any], RowSet], Awaitable[None]]
+AfterApply = Callable[[AsyncConnection[Any], list[RowSet]], Awaitable[None]]
 AfterEvents = Callable[[AsyncConnection[Any], list[tuple[int, RowSet]]], Awaitable[None]]
 SKIPPED = "skipped"  # an Outcome status: the row is another worker's now, which reports it
 
@@ -30,8 +30,8 @@ class Policy:
     retry_max_seconds: float = 3600.0
     # Test and chaos hook: raise inside the apply transaction to force a failure.
     fault: Fault | None = None
-    # Called inside the apply transaction, once per plan, after the rows are written
-    # (bootstrap wires the enrichment scheduler here).
+    # Called inside the apply transaction, once per chunk, after the rows are written, with one
+    # row set per plan (see service.per_plan; bootstrap wires the enrichment scheduler here).
     after_apply: AfterApply | None = None
     # Called inside the apply transaction, once per batch, with each event's inbox id and rows,
     # applied or stale (bootstrap wires reverse sync's echo confirmation here).

@@ -39,20 +39,32 @@ STOP_TIMEOUT_SECONDS = 30.0
 PARENT_ENV = "BEPRODUCT_SYNC_PARENT_PID"
 
 
-def follow_parent() -> None:
+def follow_parent() -> bool:
     """In a worker `serve` started: get SIGTERM when `serve` dies without stopping it (SIGKILL,
-    OOM), so no orphan keeps working; exit at once if it died already.
+    OOM), so no orphan keeps working; exit at once if it died already. True in such a worker.
 
     Done in the child after exec, not in a pre-exec hook: code between fork and exec in a
     process with threads can deadlock.
     """
     raw = os.environ.pop(PARENT_ENV, None)
     if not raw or not raw.isdigit():
-        return
+        return False
     if sys.platform.startswith("linux"):
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
     if os.getppid() != int(raw):  # serve died before the signal was asked for
         raise SystemExit(0)
+    return True
+
+
+def lower_priority(increment: int) -> None:
+    """In a worker `serve` started: run at a lower CPU priority (nice), so that on a machine
+    short of cores the receiver always gets the core first and acknowledges webhooks at once,
+    while the workers apply with the CPU time left (a backlog waits durably in the inbox)."""
+    if increment > 0:
+        try:
+            os.nice(increment)
+        except OSError as exc:  # not allowed here (some sandboxes): run at the usual priority
+            log.warning("worker_nice_refused", increment=increment, error=str(exc))
 
 
 async def _release(url: str, process: str, index: int) -> None:

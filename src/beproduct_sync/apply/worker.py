@@ -80,6 +80,7 @@ class WorkerConfig:
     listen: bool = True
     apply_slice: int = 50  # events applied per batch transaction
     dead_after_seconds: float = DEAD_AFTER_SECONDS  # a silent process's claims are taken over
+    prepare: bool = False  # server-side prepared statements (not behind a transaction pooler)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> WorkerConfig:
@@ -91,6 +92,7 @@ class WorkerConfig:
             listen=settings.beproduct_sync_listen,
             apply_slice=settings.beproduct_sync_apply_batch_size,
             dead_after_seconds=settings.beproduct_sync_worker_dead_after_seconds,
+            prepare=settings.worker_prepare,
         )
 
 
@@ -180,11 +182,15 @@ async def give_up(
     return outcomes
 
 
-async def connect(url: str, role: str = "worker") -> AsyncConnection[Any]:
-    """An autocommit connection for a worker (or the listener)."""
+async def connect(url: str, role: str = "worker", *, prepare: bool = False) -> AsyncConnection[Any]:
+    """An autocommit connection for a worker (or the listener); with `prepare`, the statements a
+    worker repeats (claim, upserts, settle) are planned once per connection, which saves about a
+    third of the database's CPU per event (see README, Where the time goes)."""
     # No session settings here: behind a transaction-mode pooler they would leak to other
     # clients. (The apply relaxes commit durability itself, with SET LOCAL; see writer.py.)
-    return await db.aconnect(url, autocommit=True, application_name=f"beproduct-sync {role}")
+    return await db.aconnect(
+        url, prepare=prepare, autocommit=True, application_name=f"beproduct-sync {role}"
+    )
 
 
 class Worker:
@@ -199,7 +205,7 @@ class Worker:
         """Work until `stop` is set; never raises for database trouble."""
 
         async def connected(backoff: Backoff) -> None:
-            async with await connect(self.url) as conn:
+            async with await connect(self.url, prepare=self.config.prepare) as conn:
                 await self._loop(conn, stop, backoff)
 
         await keep_running("worker_db_error", stop, connected, worker=self.name)

@@ -21,6 +21,7 @@ from beproduct_sync.cli.common import (
     fail,
     finish_tasks,
     load_settings,
+    long_running,
     run,
 )
 from beproduct_sync.errors import SyncError
@@ -216,6 +217,7 @@ def _serve(
         timeout_graceful_shutdown=30,
         server_header=False,
     )
+    long_running()
     run(serve_forever(rt, _server(config), workers, processes, metrics_dir))
 
 

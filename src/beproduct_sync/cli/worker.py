@@ -13,7 +13,7 @@ from prometheus_client import start_http_server
 
 from beproduct_sync import bootstrap, db, metrics
 from beproduct_sync.apply.replay import replay as do_replay
-from beproduct_sync.apply.supervise import follow_parent
+from beproduct_sync.apply.supervise import follow_parent, lower_priority
 from beproduct_sync.apply.worker import worker_name
 from beproduct_sync.bootstrap import Runtime
 from beproduct_sync.cli.common import (
@@ -21,6 +21,7 @@ from beproduct_sync.cli.common import (
     app,
     fail,
     finish_tasks,
+    long_running,
     run,
     runtime,
 )
@@ -95,10 +96,13 @@ def worker(
 ) -> None:
     """Apply stored events until SIGTERM or Ctrl-C; run as many as you like, anywhere."""
     early = _EarlyStop()
-    follow_parent()
+    child = follow_parent()
     rt = runtime()
+    if child:
+        lower_priority(rt.settings.beproduct_sync_worker_nice)
     if metrics_port:
         start_http_server(metrics_port, registry=metrics.registry())
+    long_running()
     try:
         run(_work_until_signalled(rt, workers, early))
     except asyncio.CancelledError:

@@ -11,16 +11,32 @@ from functools import lru_cache
 from typing import Any
 from uuid import UUID
 
+# Ids repeat across events (plans, definitions, styles and their milestones), and turning text
+# into a UUID and back costs more than the rest of reading a milestone: both are remembered,
+# within bounds (UUIDs are immutable, so a remembered one is as good as a new one).
+_REMEMBERED = 1 << 16
+
+
+@lru_cache(maxsize=_REMEMBERED)
+def _parsed(value: str) -> UUID | None:
+    try:
+        return UUID(value)
+    except ValueError:
+        return None
+
+
+@lru_cache(maxsize=_REMEMBERED)
+def uuid_str(value: UUID) -> str:
+    """The canonical text of a UUID (str(value), remembered)."""
+    return str(value)
+
 
 def as_uuid(value: Any) -> UUID | None:
     """A UUID, or None when `value` is not one."""
     if isinstance(value, UUID):
         return value
     if isinstance(value, str):
-        try:
-            return UUID(value)
-        except ValueError:
-            return None
+        return _parsed(value)
     return None
 
 
@@ -35,7 +51,7 @@ def uuid_text(value: Any) -> str | None:
 @lru_cache(maxsize=4096)  # the same few users are named on every milestone of a backfill
 def _uuid_text(value: str) -> str | None:
     found = as_uuid(value)
-    return str(found) if found is not None else None
+    return uuid_str(found) if found is not None else None
 
 
 def flag(value: Any) -> bool | None:

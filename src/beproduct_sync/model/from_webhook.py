@@ -16,7 +16,7 @@ from datetime import tzinfo
 from typing import Any
 from uuid import UUID
 
-from beproduct_sync.model.coerce import uuid_text
+from beproduct_sync.model.coerce import uuid_str, uuid_text
 from beproduct_sync.model.rows import (
     AssigneeRow,
     Kind,
@@ -36,7 +36,7 @@ from beproduct_sync.model.webhook import EventType, Milestone, Record, TrackingE
 
 
 def _s(value: UUID | None) -> str | None:
-    return str(value) if value is not None else None
+    return uuid_str(value) if value is not None else None
 
 
 def _supplier_names(suppliers: list[Any]) -> str | None:
@@ -61,19 +61,20 @@ def milestone_row(
 ) -> tuple[MilestoneRow, list[Notice]]:
     """One milestone instance → its row (assignees included) and any notices."""
     notices: list[Notice] = []
+    mid = uuid_str(m.id)
     status = map_status(m.status)
-    unknown = status_notice(str(m.id), m.status, status)
+    unknown = status_notice(mid, m.status, status)
     if unknown is not None:
         notices.append(unknown)
     assignees: list[AssigneeRow] = []
     for p in m.assigned_to:
         pid = uuid_text(p.code)
         if pid is None:
-            notices.append(Notice(str(m.id), f"assignee {p.value!r} has no valid user id"))
+            notices.append(Notice(mid, f"assignee {p.value!r} has no valid user id"))
             continue
         assignees.append({"assignee_id": pid, "assignee_name": p.value})
     row: MilestoneRow = {
-        "id": str(m.id),
+        "id": mid,
         "parent_id": record_id,
         "template_item_id": _s(m.timeline_id),
         "status": status,
@@ -89,7 +90,7 @@ def milestone_row(
         "late": m.late,
         "submits_quantity": m.submits_quantity,
         "shared_with": people(m.share_with),
-        "assigned_to": [p.model_dump() for p in m.assigned_to],
+        "assigned_to": [{"value": p.value, "code": p.code} for p in m.assigned_to],
         "assignees": assignees,
         "source_updated_at": at,
         "raw_payload": m.raw,
@@ -154,8 +155,8 @@ def map_event(event: TrackingEvent, body_digest: bytes, zone: tzinfo) -> RowSet:
     rec = event.record
     assert rec is not None  # parse_event guarantees it
     kind = kind_of(event)
-    record_id = str(event.record_id)
-    plan_id = str(event.plan_id)
+    record_id = uuid_str(event.record_id)
+    plan_id = uuid_str(event.plan_id)
     folder_id = _s(event.plan_folder_id)
 
     on_change = event.event_type == EventType.ON_CHANGE

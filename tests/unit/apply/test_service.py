@@ -40,3 +40,17 @@ def test_chunks_respect_the_size_limit() -> None:
     items = [parsed(load_sample("tracking_oncreate.json"))] * 1
     items += [parsed(load_case("oncreate_material.json"))]
     assert [len(c) for c in chunks(items, limit=1)] == [1, 1]
+
+
+def test_an_event_of_another_style_joins_the_first_chunk_that_holds_none_of_its_rows() -> None:
+    create = parsed(load_sample("tracking_oncreate.json"))
+    delete = parsed(load_sample("tracking_ondelete.json"))  # the same style as the create
+    change = parsed(load_sample("tracking_onchangetimeline.json"))  # another style
+    assert create.rows.record["id"] == delete.rows.record["id"] != change.rows.record["id"]
+    cut = list(chunks([create, delete, change]))
+    # The delete follows the create; the change need not wait behind the delete.
+    assert [[p.rows.record["id"] for p in c] for c in cut] == [
+        [create.rows.record["id"], change.rows.record["id"]],
+        [delete.rows.record["id"]],
+    ]
+    assert cut[0][0] is create and cut[1][0] is delete

@@ -36,6 +36,17 @@ def test_worker_config_reads_the_worker_settings() -> None:
     assert config == WorkerConfig(batch_size=7, lease_seconds=3.5, poll_seconds=0.2, listen=False)
 
 
+def test_workers_prepare_statements_only_where_a_session_is_kept_unless_told() -> None:
+    # Behind a transaction-mode pooler (LISTEN off) a prepared statement could be run on
+    # another server connection than the one that prepared it.
+    assert WorkerConfig.from_settings(settings()).prepare is True
+    assert WorkerConfig.from_settings(settings(beproduct_sync_listen=False)).prepare is False
+    told = settings(beproduct_sync_listen=False, beproduct_sync_prepare=True)
+    assert WorkerConfig.from_settings(told).prepare is True
+    told = settings(beproduct_sync_prepare=False)
+    assert WorkerConfig.from_settings(told).prepare is False
+
+
 def test_the_fault_hook_raises_only_for_listed_style_numbers() -> None:
     fault = failing_styles(style_numbers(" MSP26O73, ,OTHER "))
     assert fault is not None

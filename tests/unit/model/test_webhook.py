@@ -220,3 +220,15 @@ def test_event_types_a_sender_made_up_share_one_metric_label() -> None:
     assert event_type_label("OnWhatever") == "other"
     assert event_type_label(None) == "other"
     assert event_type_label({"not": "hashable as a label"}) == "other"
+
+
+@pytest.mark.parametrize("before", ["not an object", {"Id": "not a uuid"}, [1, 2]], ids=str)
+def test_an_onchange_is_read_from_its_after_side_whatever_its_before_holds(before: object) -> None:
+    # `data.before` of an OnChange is history: it is kept in the stored payload, never read.
+    body = load_sample("tracking_onchangetimeline.json")
+    body["data"]["before"] = before
+    event = parse_event(body)
+    assert event.before is None
+    assert event.record is event.after
+    assert event.record is not None and event.record.timeline_item is not None
+    assert event.skipped == ()
