@@ -300,12 +300,19 @@ $$;
 -- The schedule of a row depends on that row alone, so a page of a plan needs only its rows.
 -- The readable columns ride along with the schedule's narrow ones from the first scan
 -- (joining ops_api.milestone_state at the end was planned as a nested loop over the plan's
--- milestones squared); lateness as in ops_api.milestone_state.
+-- milestones squared); lateness as in ops_api.milestone_state. PL/pgSQL for its plan: a SQL
+-- function's statement is planned again at every call (longer than running it for one row),
+-- PL/pgSQL keeps it for the connection. One generic plan (plan_cache_mode): the arguments only
+-- choose which rows of a plan are read, and the generic plan ran as fast as each custom one
+-- for one row, a page and a whole plan.
 CREATE OR REPLACE FUNCTION ops_api.entity_milestones(p_plan uuid, p_entities uuid[])
 RETURNS SETOF ops_api.milestone_row
-LANGUAGE sql STABLE SECURITY INVOKER
+LANGUAGE plpgsql STABLE SECURITY INVOKER
 SET search_path = '' SET jit = off SET random_page_cost = 1.1
+SET plan_cache_mode = force_generic_plan
 AS $$
+BEGIN
+RETURN QUERY
 WITH RECURSIVE today AS MATERIALIZED (SELECT ops_api.today() AS d),
 base AS MATERIALIZED (
     SELECT x.*,
@@ -450,7 +457,8 @@ CROSS JOIN today
 CROSS JOIN (SELECT p.id, p.name, p.folder_id, fo.name AS folder_name
             FROM ops.tracking_plan p
             LEFT JOIN ops.tracking_folder fo ON fo.id = p.folder_id
-            WHERE p.id = p_plan) pl
+            WHERE p.id = p_plan) pl;
+END
 $$;
 
 CREATE OR REPLACE FUNCTION ops_api.plan_milestones(p_plan uuid, p_entity uuid DEFAULT NULL)
@@ -494,7 +502,9 @@ $$;
 -- deciding each projected end starts instead of the path itself: the chain's length is the
 -- depth of the row's last milestone minus that depth plus one. No slack, no start dates, no
 -- readable columns but the last milestone's. The property test checks it against
--- ops_api.critical_path on random graphs.
+-- ops_api.critical_path on random graphs. PL/pgSQL with one generic plan kept for the
+-- connection, as ops_api.entity_milestones (use_column: the result's column names are also
+-- the names of the query's columns).
 CREATE OR REPLACE FUNCTION ops_api.plan_critical_path(p_plan uuid)
 RETURNS TABLE (
     entity_type text, entity_id uuid, style_number text, style_name text, color_name text,
@@ -502,9 +512,13 @@ RETURNS TABLE (
     days_slipped integer, plan_end_date date, days_past_plan_end integer,
     critical_path_length integer, late_milestones integer
 )
-LANGUAGE sql STABLE SECURITY INVOKER
+LANGUAGE plpgsql STABLE SECURITY INVOKER
 SET search_path = '' SET jit = off SET random_page_cost = 1.1
+SET plan_cache_mode = force_generic_plan
 AS $$
+#variable_conflict use_column
+BEGIN
+RETURN QUERY
 WITH RECURSIVE today AS MATERIALIZED (SELECT ops_api.today() AS d),
 base AS MATERIALIZED (
     SELECT x.*,
@@ -617,7 +631,8 @@ LEFT JOIN (SELECT id, style_number, style_name, color_name FROM ops.tracking_pla
            SELECT id, style_number, style_name, color_name FROM ops.tracking_plan_material) s
   ON s.id = f.entity_id
 JOIN ops.tracking_plan p ON p.id = p_plan
-ORDER BY f.proj DESC NULLS LAST, s.style_number, f.entity_id
+ORDER BY f.proj DESC NULLS LAST, s.style_number, f.entity_id;
+END
 $$;
 
 -- A plan's milestones, filtered and paged (plan_timeline_count gives the total). The page
