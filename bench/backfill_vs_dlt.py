@@ -62,7 +62,8 @@ def ours(url: str, env: dict[str, str], *extra: str) -> dict[str, Any]:
     if done.returncode:
         raise RuntimeError(f"backfill failed: {done.stderr[-2000:]}")
     summary = json.loads(done.stdout)
-    keep = ("rows", "milestones", "pages", "rows_changed", "milestones_changed", "seconds")
+    keep = ("rows", "milestones", "pages", "rows_changed", "milestones_changed", "plans_unchanged")
+    keep += ("seconds",)
     return {"command_seconds": round(seconds, 3), **{k: summary.get(k) for k in keep}}
 
 

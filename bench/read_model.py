@@ -1,15 +1,17 @@
 """Read model benchmark: the fake's default account plus webhook changes, then the read API.
 
-    DATABASE_URL=postgresql://postgres@127.0.0.1:5432/test python bench/read_model.py
+    DATABASE_URL=postgresql://postgres@127.0.0.1:5432/postgres python bench/read_model.py
 
 1. The account: the OnCreate of every row of the fake's default account (3 folders x 10 plans
    x 50 styles x 25 milestones = 37,500 style milestones, and 300 materials x 8) is applied
    and the plans' details stored as the enricher would.
 2. Apply path, before and after: `--changes` OnChange events (each carrying its definition's
-   timeLineSchema with a predecessor rule) are stored in the inbox of two copies of that
+   timeLineSchema with a predecessor rule) are stored in the inbox of fresh copies of that
    database and drained by in-process workers, once with the read model's upkeep on the write
    path (the statement resolving changed schedule rules, `sql/apply_schedule_rules.sql`)
-   replaced by a no-op ("before") and once as shipped ("after"). Events/s are compared.
+   replaced by a no-op ("before") and once as shipped ("after"). Events/s are compared,
+   `--apply-rounds` times in alternating order; the median round's cost is judged (one pair
+   of ~20 s runs on a shared machine is mostly noise).
 3. Read API: `beproduct-sync serve --workers 0` on the "after" database; each endpoint is
    called `--requests` times over HTTP on loopback (one client, sequential, ids drawn at
    random), and its p50/p95/max latency compared with its target.
@@ -34,7 +36,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -276,6 +278,9 @@ def main() -> None:
     ap.add_argument("--changes", type=int, default=10_000)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--requests", type=int, default=100, help="per endpoint")
+    ap.add_argument(
+        "--apply-rounds", type=int, default=3, help="before/after pairs of the apply path"
+    )
     args = ap.parse_args()
 
     admin = db.resolve_url(db.env_database_url(), Path(tempfile.mkdtemp()) / "data")
@@ -287,16 +292,36 @@ def main() -> None:
         with psycopg.connect(account, autocommit=True) as conn:
             conn.execute("VACUUM ANALYZE")
         template = dbname(account)
-        # The same changes applied to two copies of the account, without and with the upkeep.
-        with scratch(admin, "bench_rm_before", template) as url:
-            before = apply_all(url, changes, args.workers, upkeep=False)
-        with scratch(admin, "bench_rm_after", template) as url:
-            after = apply_all(url, changes, args.workers, upkeep=True)
-            cost = 1 - after["events_per_s"] / before["events_per_s"]
+        # The same changes applied to fresh copies of the account, without and with the
+        # upkeep, `--apply-rounds` times in alternating order (a machine that speeds up or
+        # slows down during a round favours each side equally often); the cost judged is the
+        # median round's. The last "after" copy serves the read API.
+        rounds: list[dict[str, Any]] = []
+        with ExitStack() as keep:
+            url = ""
+            for r in range(args.apply_rounds):
+                rates: dict[bool, dict[str, Any]] = {}
+                for upkeep in (False, True) if r % 2 == 0 else (True, False):
+                    prefix = "bench_rm_after" if upkeep else "bench_rm_before"
+                    if upkeep and r == args.apply_rounds - 1:
+                        url = keep.enter_context(scratch(admin, prefix, template))
+                        rates[upkeep] = apply_all(url, changes, args.workers, upkeep=True)
+                    else:
+                        with scratch(admin, prefix, template) as copy:
+                            rates[upkeep] = apply_all(copy, changes, args.workers, upkeep=upkeep)
+                before, after = rates[False], rates[True]
+                rounds.append(
+                    {
+                        "before_events_per_s": before["events_per_s"],
+                        "after_events_per_s": after["events_per_s"],
+                        "cost": round(1 - after["events_per_s"] / before["events_per_s"], 3),
+                        "load_average": [round(x, 2) for x in os.getloadavg()],
+                    }
+                )
+            cost = statistics.median(r["cost"] for r in rounds)
             result["apply"] = {
-                "before_events_per_s": before["events_per_s"],
-                "after_events_per_s": after["events_per_s"],
-                "cost": round(cost, 3),
+                "rounds": rounds,
+                "median_cost": cost,
                 "target": f"<= {MAX_APPLY_COST}",
                 "pass": cost <= MAX_APPLY_COST,
                 "statuses": after["statuses"],

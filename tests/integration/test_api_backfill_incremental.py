@@ -4,12 +4,14 @@ a complete pass, each plan's rows are asked for only if modified since (minus th
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import datetime, timedelta
+from typing import Any
 
 import pytest
 
 from beproduct_sync.api import backfill
+from beproduct_sync.errors import BeProductUnavailable
 from beproduct_sync.testing.fake import FakeBeProduct
 from beproduct_sync.testing.fake.model import Clock, to_ticks
 from tests.helpers.cli import run_cli
@@ -153,3 +155,94 @@ def test_backfill_command_is_incremental_by_default_and_full_on_request(
     full = run_cli("backfill", "--json", "--full", env=env)
     assert full.returncode == 0, full.stderr
     assert (json.loads(full.stdout)["mode"], json.loads(full.stdout)["rows"]) == ("full", ALL_ROWS)
+
+
+async def test_an_incremental_pass_fetches_details_only_of_plans_modified_since_the_last(
+    db_url: str, fake: FakeBeProduct
+) -> None:
+    opts = backfill.Options(page_size=2, margin_seconds=0)
+    first = await run_backfill(db_url, fake, opts)
+    plans = len({r.plan_id for r in fake.world.rows("Style")})
+    assert (first["plans"], first["plans_unchanged"]) == (plans, 0)
+    bounds = "SELECT plan_id, kind, synced_through FROM ops.backfill_plan_sync ORDER BY 1, 2"
+    before = q(db_url, bounds)
+    fake.stats.reset()
+    quiet = await run_backfill(db_url, fake, opts)
+    assert (quiet["plans"], quiet["plans_unchanged"]) == (plans, plans)
+    assert fake.stats.requests["plan"] == 0
+    # Nothing was found, yet every walk's bookkeeping was written (together, at the end): the
+    # bounds moved on and the run is finished.
+    after = q(db_url, bounds)
+    assert [a[:2] for a in after] == [b[:2] for b in before]
+    assert all(a[2] > b[2] for a, b in zip(after, before, strict=True))
+    assert q(db_url, "SELECT count(*) FROM ops.backfill_run WHERE finished_at IS NULL") == [(0,)]
+
+    # A row added to a plan moves its modifiedAt: that plan's details are fetched again (its
+    # milestone definitions may have changed with it), and its new row is written.
+    plan_id = fake.world.rows("Style")[0].plan_id
+    added = fake.world.add_row(plan_id, "Style")
+    fake.stats.reset()
+    moved = await run_backfill(db_url, fake, opts)
+    assert (moved["plans_unchanged"], moved["rows_changed"]) == (plans - 1, 1)
+    assert fake.stats.requests["plan"] == 1
+    assert q(
+        db_url, "SELECT plan_id::text FROM ops.tracking_plan_style WHERE id = %s", added.id
+    ) == [(plan_id,)]
+    # A full pass fetches every plan's details.
+    full = await run_backfill(db_url, fake, backfill.Options(page_size=2, full=True))
+    assert full["plans_unchanged"] == 0
+
+
+class _OnePlanDown:
+    """The client, except that one plan's style rows cannot be fetched (BeProduct fails)."""
+
+    def __init__(self, client: Any, plan_id: str) -> None:
+        self._client, self._plan_id = client, plan_id
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+    def pages(self, path: str, endpoint: str, **kwargs: Any) -> AsyncIterator[Any]:
+        if self._plan_id in path and "Style" in path:
+            return self._down()
+        pages: AsyncIterator[Any] = self._client.pages(path, endpoint, **kwargs)
+        return pages
+
+    async def _down(self) -> AsyncIterator[Any]:
+        raise BeProductUnavailable("BeProduct is down for this plan")
+        yield  # an async generator  # pragma: no cover
+
+
+async def test_a_plan_that_fails_does_not_cost_the_other_plans_their_rows(
+    db_url: str, fake: FakeBeProduct
+) -> None:
+    victim = fake.world.rows("Style")[0].plan_id
+    with pytest.raises(ExceptionGroup) as failed:
+        await run_backfill(db_url, fake, api_wrapper=lambda c: _OnePlanDown(c, victim))
+    assert [type(e) for e in failed.value.exceptions] == [BeProductUnavailable]
+    # Every other plan ran to its end: all their rows and complete walks are kept.
+    assert q(
+        db_url, "SELECT count(*) FROM ops.tracking_plan_style WHERE plan_id <> %s", victim
+    ) == [(15,)]
+    assert (
+        q(
+            db_url,
+            "SELECT plan_id::text, kind FROM ops.backfill_checkpoint WHERE NOT done ORDER BY kind",
+        )
+        == []
+    )
+    assert q(db_url, "SELECT count(*) FROM ops.backfill_plan_sync") == [(WALKS - 2,)]
+    resumed = await run_backfill(db_url, fake)
+    assert (resumed["resumed"], resumed["rows"], resumed["incomplete"]) == (True, 7, [])
+    assert q(db_url, "SELECT count(*) FROM ops.tracking_plan_style") == [(20,)]
+
+
+def test_backfill_command_names_failed_plans_in_one_line_and_exits_1(
+    db_url: str, fake: FakeBeProduct
+) -> None:
+    fake.fault(status=400, endpoint="style_timeline", skip=2)
+    env = {**fake.env(), "DATABASE_URL": db_url, "BEPRODUCT_SYNC_LOG_FORMAT": "json"}
+    failed = run_cli("backfill", "--json", env=env)
+    assert failed.returncode == 1
+    assert "plan(s) failed, the first: BeProduct rejected" in failed.stderr
+    assert "Traceback" not in failed.stderr

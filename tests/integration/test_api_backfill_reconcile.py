@@ -128,20 +128,25 @@ async def test_a_second_backfill_changes_nothing(db_url: str, fake: FakeBeProduc
     assert content(db_url) == before
 
 
+@pytest.mark.parametrize("write_rows", [1, backfill.WRITE_ROWS], ids=["each-page", "grouped"])
 async def test_an_interrupted_backfill_resumes_where_it_stopped(
-    db_url: str, fake: FakeBeProduct
+    db_url: str, fake: FakeBeProduct, write_rows: int
 ) -> None:
-    # After five timeline pages, BeProduct fails for good (until the fault is cleared).
-    fake.fault(status=400, endpoint="style_timeline", skip=5)
+    # After nine timeline pages, BeProduct fails for good (until the fault is cleared): each
+    # plan's style walk is 3 pages, so at least one of the 4 plans finished and one did not.
+    opts = backfill.Options(page_size=2, write_rows=write_rows)
+    fake.fault(status=400, endpoint="style_timeline", skip=9)
     with pytest.raises(ExceptionGroup):
-        await run_backfill(db_url, fake)
+        await run_backfill(db_url, fake, opts)
     fake.clear_faults()
     partial = q(db_url, "SELECT count(*) FROM ops.tracking_plan_style")[0][0]
     assert 0 < partial < 20
     (done_before,) = q(db_url, "SELECT sum(rows_done) FROM ops.backfill_checkpoint")[0]
-    summary = await run_backfill(db_url, fake)
+    summary = await run_backfill(db_url, fake, opts)
     assert summary["resumed"] is True
-    assert summary["resumed_pages"] >= 1
+    # Written one page at a time, a walk cut short resumes at its next page; grouped, the
+    # pages of a plan's walk (5 rows) are written together or not at all.
+    assert (summary["resumed_pages"] >= 1) == (write_rows == 1)
     # Only the pages not yet written were fetched again.
     assert summary["rows"] == 28 - done_before
     assert q(db_url, "SELECT count(*) FROM ops.tracking_plan_style")[0][0] == 20

@@ -127,6 +127,11 @@ def test_projection_and_critical_path_match_a_brute_force_reference(
             conn.execute("SELECT set_config('ops_api.today', %s, true)", (today.isoformat(),))
             rows = conn.execute("SELECT * FROM ops_api.style_timeline(%s)", (style,)).fetchall()
             chain = conn.execute("SELECT id FROM ops_api.critical_path(%s)", (style,)).fetchall()
+            [end] = conn.execute(
+                "SELECT p.* FROM ops.tracking_plan_style s,"
+                " ops_api.plan_critical_path(s.plan_id) p WHERE s.id = %s",
+                (style,),
+            ).fetchall()
         finally:
             conn.rollback()
     index = {node_id: i for i, node_id in enumerate(ids)}
@@ -148,3 +153,11 @@ def test_projection_and_critical_path_match_a_brute_force_reference(
         assert nodes[after].pred == before and not nodes[after].done
     length = nodes[path[0]].own_end(today) + dt.timedelta(days=sum(nodes[i].gap for i in path[1:]))
     assert length == expected[final]  # the chain is a longest path to the final milestone
+    # The plan's view computes the same end on its own narrow rows.
+    assert (end["final_milestone_id"], end["projected_end"], end["critical_path_length"]) == (
+        ids[final],
+        expected[final],
+        len(path),
+    )
+    late = sum(1 for n in nodes if not n.done and n.due < today)
+    assert end["late_milestones"] == late

@@ -9,10 +9,13 @@ from zoneinfo import ZoneInfo
 import httpx
 import psycopg
 import pytest
+from pydantic import TypeAdapter
 
 from beproduct_sync import db
 from beproduct_sync.apply.ingest import ingest
 from beproduct_sync.apply.policy import Policy
+from beproduct_sync.web.api_v1.models import CriticalPath, Milestone, WorkloadWeek
+from beproduct_sync.web.api_v1.pages import Page
 from tests.helpers import schedule
 from tests.helpers.live_server import SECRETS, live_server
 from tests.helpers.samples import SAMPLE_NAMES, sample_path
@@ -220,11 +223,34 @@ def test_user_assignments_and_workload(fixture_plan: str) -> None:
     ]
 
 
+# These routes send their rows' fields as JSON without building their models; the models
+# document them. Validating an answer and dumping it again gives the same JSON only when every
+# field is there, of its documented type, and nothing else is.
+@pytest.mark.parametrize(
+    ("path", "shape"),
+    [
+        (f"/plans/{schedule.PLAN}/timeline", Page[Milestone]),
+        (f"/plans/{schedule.PLAN}/critical-path", CriticalPath),
+        (f"/users/{schedule.USER}/assignments?include_completed=true", Page[Milestone]),
+        ("/workload", list[WorkloadWeek]),
+    ],
+    ids=["plan-timeline", "critical-path", "assignments", "workload"],
+)
+def test_answers_sent_as_plain_json_are_their_documented_models(
+    fixture_plan: str, path: str, shape: Any
+) -> None:
+    body = get(fixture_plan, path)
+    shaped = TypeAdapter(shape)
+    assert body  # something to compare
+    assert shaped.dump_python(shaped.validate_python(body), mode="json") == body
+
+
 @pytest.mark.parametrize(
     ("path", "status", "code"),
     [
         (f"/plans/{UNKNOWN}/timeline", 404, "not_found"),
         (f"/plans/{UNKNOWN}/progress", 404, "not_found"),
+        (f"/plans/{UNKNOWN}/critical-path", 404, "not_found"),
         (f"/plans/{UNKNOWN}", 404, "not_found"),
         (f"/timeline/style/{UNKNOWN}", 404, "not_found"),
         (f"/timeline/node/{UNKNOWN}/dependencies", 404, "not_found"),
@@ -254,3 +280,18 @@ def test_the_openapi_document_lists_every_read_route(base: str) -> None:
         "/tracking/workload",
     }
     assert "Milestone" in doc["components"]["schemas"]
+    # Routes answering with plain JSON still document their models.
+    paths = doc["paths"]
+    answer = "responses", "200", "content", "application/json", "schema"
+
+    def schema(route: str) -> Any:
+        found = paths[route]["get"]
+        for key in answer:
+            found = found[key]
+        return found
+
+    assert schema("/tracking/plans/{plan_id}/critical-path") == {
+        "$ref": "#/components/schemas/CriticalPath"
+    }
+    assert schema("/tracking/workload")["items"] == {"$ref": "#/components/schemas/WorkloadWeek"}
+    assert "Page_Milestone_" in schema("/tracking/users/{user_id}/assignments")["$ref"]

@@ -3,8 +3,10 @@
 API rows go through the same versioned upserts as webhooks (model.from_rest, then
 apply.writer.apply_many), so a backfill never overwrites newer webhook data and webhooks arriving
 meanwhile are never undone.
-Each page is written in one transaction together with its checkpoint: rerunning an interrupted
-backfill with the same options continues at the next unwritten page. A finished run's rerun is a
+Consecutive pages (up to WRITE_ROWS rows) are written in one transaction together with the
+checkpoint of the last: rerunning an interrupted backfill with the same options continues at the
+next unwritten page. A row met twice in one transaction (rows shifted between pages while they
+were fetched) is written once, as last served. A finished run's rerun is a
 new pass (and, when nothing changed in BeProduct, writes nothing).
 
 Incremental by default: a plan's style (or material) rows are fetched whole once; after a pass
@@ -46,12 +48,17 @@ from beproduct_sync.api.ratelimit import Pause
 from beproduct_sync.apply.writer import apply_api_rows
 from beproduct_sync.model.from_rest import map_api_row, row_version
 from beproduct_sync.model.rows import KINDS, Kind, master_folder
-from beproduct_sync.model.times import SourceTime, parse_time, utc_text
+from beproduct_sync.model.times import EPOCH, SourceTime, lenient_time, parse_time, utc_text
 from beproduct_sync.sql import kind_query, query
 
 log = structlog.get_logger("beproduct_sync.backfill")
 
 WALKS = 3  # walks of one plan's rows before it is reported incomplete
+# Rows written per transaction: consecutive pages of a walk are held until they bring this
+# many (or the walk ends), then written with the checkpoint of the last. Statement overheads
+# (planning, round trips) are a good part of writing a page of 20 rows; an interrupted walk
+# fetches at most this many rows again.
+WRITE_ROWS = 100
 SKEW_MARGIN_SECONDS = 300.0  # how far BeProduct's ModifiedAt stamps may lag the database's clock
 
 
@@ -101,6 +108,7 @@ class Options:
     restart: bool = False
     full: bool = False  # every row, not only those modified since the last complete pass
     margin_seconds: float = SKEW_MARGIN_SECONDS
+    write_rows: int = WRITE_ROWS  # rows written per transaction (whole pages; not in run_key)
 
     def __post_init__(self) -> None:
         # BeProduct misparses filter dates not in UTC with Z; any ISO form given is sent so
@@ -166,6 +174,7 @@ class Progress:
     walks_repeated: int = 0
     incomplete: list[dict[str, Any]] = field(default_factory=list)
     walks_since: int = 0  # plan walks that asked only for rows modified since a time
+    plans_unchanged: int = 0  # plans whose details were not fetched again (unchanged)
     pauses: int = 0
     paused_seconds: float = 0.0
     last_pause: Pause | None = None
@@ -203,6 +212,7 @@ class Progress:
             "resumed_pages": self.resumed_pages,
             "walks_repeated": self.walks_repeated,
             "walks_since": self.walks_since,
+            "plans_unchanged": self.plans_unchanged,
             "incomplete": self.incomplete,
             "pauses": self.pauses,
             "paused_seconds": round(self.paused_seconds, 3),
@@ -214,16 +224,17 @@ class Progress:
 
 async def _changed(
     conn: AsyncConnection[Any], kind: Kind, items: list[dict[str, Any]], snapshot: SourceTime
-) -> list[dict[str, Any]]:
-    """The rows of a page not already written from this exact content (a rerun skips the rest:
-    mapping and upserting 25 milestones per row is the expensive part)."""
+) -> list[tuple[dict[str, Any], tuple[str, SourceTime]]]:
+    """The rows of a page not already written from this exact content, each with its version
+    (a rerun skips the rest: mapping and upserting 25 milestones per row is the expensive
+    part)."""
     if not items:
         return []
-    versions = {str(r["id"]): row_version(r, snapshot)[0] for r in items}
+    versions = {str(r["id"]): (r, row_version(r, snapshot)) for r in items}
     cur = conn.cursor(row_factory=dict_row)
     await cur.execute(kind_query("backfill_versions", kind), {"ids": list(versions)})
     stored = {r["id"]: r["version"] for r in await cur.fetchall()}
-    return [r for r in items if stored.get(str(r["id"])) != versions[str(r["id"])]]
+    return [(r, v) for key, (r, v) in versions.items() if stored.get(key) != v[0]]
 
 
 async def _unhurried(conn: AsyncConnection[Any]) -> None:
@@ -233,20 +244,50 @@ async def _unhurried(conn: AsyncConnection[Any]) -> None:
     await conn.execute("SET LOCAL synchronous_commit = off")
 
 
-async def _plan_ids(api: Api, opts: Options, folders: list[dict[str, Any]]) -> list[str]:
+async def _plans(
+    api: Api, opts: Options, folders: list[dict[str, Any]]
+) -> dict[str, dict[str, Any] | None]:
+    """The plans to walk, each with its entry in the plan list (None for a plan named by
+    --plan); the folders' lists are asked for at once."""
     if opts.plans:
-        return list(dict.fromkeys(opts.plans))
+        return dict.fromkeys(opts.plans)
     wanted = set(opts.folders)
-    ids: list[str] = []
-    for f in folders:
-        fid = str(f.get("id"))
-        if wanted and fid not in wanted:
-            continue
-        listing = await api.plan_listing(fid)
+    ids = [str(f.get("id")) for f in folders if not wanted or str(f.get("id")) in wanted]
+    found: dict[str, dict[str, Any] | None] = {}
+    for fid, listing in zip(ids, await asyncio.gather(*map(api.plan_listing, ids)), strict=True):
         if not listing.complete:
             log.warning("backfill_plan_list_moved", folder_id=fid, plans=len(listing.items))
-        ids.extend(str(p["id"]) for p in listing.items if p.get("id"))
-    return list(dict.fromkeys(ids))
+        for p in listing.items:
+            if p.get("id"):
+                found.setdefault(str(p["id"]), p)
+    return found
+
+
+def _details_current(
+    opts: Options, listed: dict[str, Any] | None, bounds: list[datetime | None]
+) -> bool:
+    """Whether the plan's stored details (name, dates, milestone definitions) are as new as
+    BeProduct's: an incremental pass, the plan list's `modifiedAt` older than the start of the
+    last complete pass of each of its kinds (minus the skew margin), which fetched them. The
+    plan list cannot be filtered by ModifiedAt server-side; this is the client-side filter
+    BeProduct documents."""
+    if not opts.incremental or listed is None or None in bounds:
+        return False
+    modified = lenient_time(listed.get("modifiedAt"))
+    if modified is None:
+        return False
+    oldest = min(b for b in bounds if b is not None) - timedelta(seconds=opts.margin_seconds)
+    return modified.ticks < (oldest - EPOCH) // timedelta(microseconds=1) * 10
+
+
+@dataclass
+class _Pass:
+    """What the plans of a run share: the zone for calendar dates, the snapshot time, and the
+    bookkeeping of walks that ended on an empty page (see _write_pages)."""
+
+    zone: tzinfo
+    snapshot: SourceTime
+    settled: list[tuple[dict[str, Any], dict[str, Any] | None]] = field(default_factory=list)
 
 
 @dataclass
@@ -260,53 +301,82 @@ class _Walk:
     since: datetime | None = None
 
 
-async def _write_page(
+async def _write_pages(
     pool: AsyncConnectionPool[Any],
     opts: Options,
     plan_id: str,
     folder_id: str | None,
     kind: Kind,
-    page: Page,
+    pages: list[Page],
     walk: _Walk,
     done: bool,
-    ctx: tuple[tzinfo, SourceTime],
+    ctx: _Pass,
 ) -> Any:
-    """A page's rows and its checkpoint (and, for the last page of a complete walk, the plan's
-    incremental state), in one transaction; returns the writer's result."""
-    zone, snapshot = ctx
-    items = [r for r in page.items if r.get("id")]
+    """Consecutive pages' rows and the checkpoint of the last (and, for the last page of a
+    complete walk, the plan's incremental state), in one transaction; returns the writer's
+    result."""
+    zone, snapshot = ctx.zone, ctx.snapshot
+    page = pages[-1]
+    items = [r for p in pages for r in p.items if r.get("id")]
+    checkpoint = {
+        "run_key": opts.run_key,
+        "plan_id": plan_id,
+        "kind": kind,
+        "next_page": page.number + 1,
+        "page_size": page.size,
+        "total": page.total,
+        "rows": len(items),
+        "done": done,
+        "since": walk.since,
+    }
+    synced = None
+    if done and opts.since is None:
+        synced = {"plan_id": plan_id, "kind": kind, "synced_through": snapshot.datetime}
+    if done and not any(p.items for p in pages):
+        # A walk that ends on an empty page without rows to commit (an incremental pass that
+        # finds nothing new: one per plan and kind): its bookkeeping is written with the
+        # others' in one transaction when the plans are through. Lost in a crash, the rerun
+        # merely asks again.
+        ctx.settled.append((checkpoint, synced))
+        return None
     async with pool.connection() as conn, conn.transaction():
         await _unhurried(conn)
         fresh = await _changed(conn, kind, items, snapshot)
         rowsets = [
             map_api_row(
-                r, plan_id=plan_id, folder_id=folder_id, kind=kind, zone=zone, fallback=snapshot
+                r,
+                plan_id=plan_id,
+                folder_id=folder_id,
+                kind=kind,
+                zone=zone,
+                fallback=snapshot,
+                versioned=versioned,
             )
-            for r in fresh
+            for r, versioned in fresh
         ]
         # Unknown statuses of the rows written are stored too (a rerun skips unchanged rows,
         # so they are not repeated).
         result = await apply_api_rows(conn, rowsets, "backfill") if rowsets else None
-        await conn.execute(
-            query("backfill_checkpoint_save"),
-            {
-                "run_key": opts.run_key,
-                "plan_id": plan_id,
-                "kind": kind,
-                "next_page": page.number + 1,
-                "page_size": page.size,
-                "total": page.total,
-                "rows": len(items),
-                "done": done,
-                "since": walk.since,
-            },
-        )
-        if done and opts.since is None:
-            await conn.execute(
-                query("backfill_plan_sync_save"),
-                {"plan_id": plan_id, "kind": kind, "synced_through": snapshot.datetime},
-            )
+        await conn.execute(query("backfill_checkpoint_save"), checkpoint)
+        if synced is not None:
+            await conn.execute(query("backfill_plan_sync_save"), synced)
     return result
+
+
+async def _settle(
+    pool: AsyncConnectionPool[Any], settled: list[tuple[dict[str, Any], dict[str, Any] | None]]
+) -> None:
+    """The checkpoints (and incremental bounds) of walks that ended on an empty page, in one
+    transaction."""
+    if not settled:
+        return
+    async with pool.connection() as conn, conn.transaction():
+        await _unhurried(conn)
+        cur = conn.cursor()
+        await cur.executemany(query("backfill_checkpoint_save"), [c for c, _ in settled])
+        bounds = [b for _, b in settled if b is not None]
+        if bounds:
+            await cur.executemany(query("backfill_plan_sync_save"), bounds)
 
 
 async def _backfill_kind(
@@ -317,7 +387,7 @@ async def _backfill_kind(
     folder_id: str | None,
     kind: Kind,
     walk: _Walk,
-    ctx: tuple[tzinfo, SourceTime],
+    ctx: _Pass,
     progress: Progress,
 ) -> bool:
     """Walk one plan's style or material rows until a walk saw them all; False if none did."""
@@ -327,6 +397,7 @@ async def _backfill_kind(
         progress.walks_since += 1
     for attempt in range(1, WALKS + 1):
         complete = False
+        held: list[Page] = []
         async for page in api.pages(
             request["path"],
             request["endpoint"],
@@ -336,16 +407,21 @@ async def _backfill_kind(
         ):
             walk.totals.add(page.total)
             complete = page.last and page.received >= page.total and len(walk.totals) == 1
-            result = await _write_page(
-                pool, opts, plan_id, folder_id, kind, page, walk, complete, ctx
+            held.append(page)
+            if not page.last and sum(len(p.items) for p in held) < opts.write_rows:
+                continue
+            result = await _write_pages(
+                pool, opts, plan_id, folder_id, kind, held, walk, complete, ctx
             )
-            progress.pages += 1
-            progress.rows += len(page.items)
-            progress.milestones += sum(len(r.get("timelines") or []) for r in page.items)
+            progress.pages += len(held)
+            for p in held:
+                progress.rows += len(p.items)
+                progress.milestones += sum(len(r.get("timelines") or []) for r in p.items)
             if result is not None:
                 progress.records_changed += result.records_changed
                 progress.milestones_changed += result.milestones_changed
             progress.tick()
+            held = []
         if complete:
             return True
         if attempt < WALKS:
@@ -361,16 +437,22 @@ async def _backfill_plan(
     api: Api,
     opts: Options,
     plan_id: str,
+    listed: dict[str, Any] | None,
     checkpoints: dict[tuple[str, str], Checkpoint],
     synced: dict[tuple[str, str], datetime],
-    ctx: tuple[tzinfo, SourceTime],
+    ctx: _Pass,
     progress: Progress,
 ) -> None:
-    zone, snapshot = ctx
-    detail = await api.plan(plan_id)
-    async with pool.connection() as conn, conn.transaction():
-        await _unhurried(conn)
-        folder_id = await store_plan(conn, detail, plan_id, zone, snapshot.datetime)
+    zone, snapshot = ctx.zone, ctx.snapshot
+    if _details_current(opts, listed, [synced.get((plan_id, k)) for k in KINDS]):
+        assert listed is not None
+        folder_id = str(listed["folderId"]) if listed.get("folderId") else None
+        progress.plans_unchanged += 1
+    else:
+        detail = await api.plan(plan_id)
+        async with pool.connection() as conn, conn.transaction():
+            await _unhurried(conn)
+            folder_id = await store_plan(conn, detail, plan_id, zone, snapshot.datetime)
     for kind in KINDS:
         cp = checkpoints.get((plan_id, kind))
         if cp is not None and cp.done:
@@ -451,20 +533,39 @@ async def run(
             async with pool.connection() as conn, conn.transaction():
                 await _unhurried(conn)
                 await store_folders(conn, folders, snapshot_at)
-            plan_ids = await _plan_ids(api, opts, folders)
-            progress.plans_total = len(plan_ids)
+            plans = await _plans(api, opts, folders)
+            progress.plans_total = len(plans)
             progress.tick()
             gate = asyncio.Semaphore(concurrency)
+            ctx = _Pass(zone, snapshot)
 
-            async def one(pid: str) -> None:
+            async def one(pid: str, listed: dict[str, Any] | None) -> None:
                 async with gate:
                     await _backfill_plan(
-                        pool, api, opts, pid, checkpoints, synced, (zone, snapshot), progress
+                        pool,
+                        api,
+                        opts,
+                        pid,
+                        listed,
+                        checkpoints,
+                        synced,
+                        ctx,
+                        progress,
                     )
 
-            async with asyncio.TaskGroup() as tasks:
-                for pid in plan_ids:
-                    tasks.create_task(one(pid))
+            # Each plan runs to its own end: one failing (BeProduct refusing it, or an outage
+            # that outlasts the retries) does not cancel the others mid-write, so their
+            # progress is kept; the failures are raised together afterwards.
+            outcomes = await asyncio.gather(
+                *(one(pid, listed) for pid, listed in plans.items()), return_exceptions=True
+            )
+            await _settle(pool, ctx.settled)
+            for o in outcomes:
+                if isinstance(o, BaseException) and not isinstance(o, Exception):
+                    raise o  # cancelled, interrupted: not a plan's failure
+            failed = [o for o in outcomes if isinstance(o, Exception)]
+            if failed:
+                raise ExceptionGroup("backfill: some plans failed", failed)
         finally:
             await save_quietly(pool, "backfill", api)
         if not progress.incomplete:

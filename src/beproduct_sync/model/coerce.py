@@ -42,6 +42,14 @@ def as_uuid(value: Any) -> UUID | None:
 
 def uuid_text(value: Any) -> str | None:
     """A canonical UUID string, or None when `value` is not one."""
+    if isinstance(value, str):
+        return _uuid_text(value)
+    found = as_uuid(value)
+    return str(found) if found is not None else None
+
+
+@lru_cache(maxsize=4096)  # the same few users are named on every milestone of a backfill
+def _uuid_text(value: str) -> str | None:
     found = as_uuid(value)
     return uuid_str(found) if found is not None else None
 

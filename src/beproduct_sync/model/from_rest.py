@@ -28,7 +28,7 @@ from beproduct_sync.model.rows import (
     source_version,
     status_notice,
 )
-from beproduct_sync.model.times import SourceTime, calendar_date, iso, lenient_time
+from beproduct_sync.model.times import SourceTime, date_and_instant, iso, lenient_time
 
 
 def _str(value: object) -> str | None:
@@ -58,21 +58,24 @@ def _milestone(
         for a in assigned
         if isinstance(a, dict) and (uid := uuid_text(a.get("code"))) is not None
     ]
-    times = {k: lenient_time(m.get(k)) for k in ("plan", "due", "rev", "final")}
+    plan_date, plan_at = date_and_instant(m.get("plan"), zone)
+    due_date, due_at = date_and_instant(m.get("due"), zone)
+    rev_date, rev_at = date_and_instant(m.get("rev"), zone)
+    final_date, final_at = date_and_instant(m.get("final"), zone)
     return {
         "id": mid,
         "parent_id": parent,
         "template_item_id": _str(m.get("timelineId")),
         "status": status,
         "status_label": label,
-        "plan_date": calendar_date(times["plan"], zone),
-        "due_date": calendar_date(times["due"], zone),
-        "rev_date": calendar_date(times["rev"], zone),
-        "final_date": calendar_date(times["final"], zone),
-        "plan_at": iso(times["plan"]),
-        "due_at": iso(times["due"]),
-        "rev_at": iso(times["rev"]),
-        "final_at": iso(times["final"]),
+        "plan_date": plan_date,
+        "due_date": due_date,
+        "rev_date": rev_date,
+        "final_date": final_date,
+        "plan_at": plan_at,
+        "due_at": due_at,
+        "rev_at": rev_at,
+        "final_at": final_at,
         "late": m.get("late"),
         "submits_quantity": m.get("submitsQuantity"),
         "shared_with": people(m.get("shareWith") or []),
@@ -93,13 +96,16 @@ def map_api_row(
     zone: tzinfo,
     fallback: SourceTime,
     force: SourceTime | None = None,
+    versioned: tuple[str, SourceTime] | None = None,
 ) -> RowSet:
     """One `Style/Timeline` (or `Material/Timeline`) row of a plan → its row set.
 
     `force` versions the row at that time instead of its modifiedAt: reconciliation uses its
     snapshot time so the API's truth replaces drifted data older than the snapshot.
+    `versioned` is `row_version(row, fallback, force)` when the caller has it already (hashing
+    a row's canonical form is a good part of mapping it).
     """
-    version, at_time = row_version(row, fallback, force)
+    version, at_time = versioned or row_version(row, fallback, force)
     at = at_time.datetime.isoformat()
     rid = str(row["id"])
     header = row.get("header") or {}

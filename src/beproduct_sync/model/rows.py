@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, Literal, NotRequired, TypedDict
 
 from beproduct_sync.model.times import SourceTime
@@ -166,6 +167,7 @@ def status_key(label: str | None) -> str | None:
     return None if label is None else _STATUS_NOISE.sub("", label).lower()
 
 
+@lru_cache(maxsize=1024)  # a handful of labels, mapped once per milestone of a backfill
 def map_status(label: str | None) -> str | None:
     """BeProduct's status text → ops.timeline_status; None when empty or unknown.
 

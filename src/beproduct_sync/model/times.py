@@ -76,25 +76,26 @@ def _parse_text(value: str) -> SourceTime:
     if m is None:
         raise ValueError(f"not an ISO-8601 timestamp: {value!r}")
     year, month, day, hour, minute, second, frac, zone = m.groups()
-    base = datetime(
-        int(year),
-        int(month),
-        int(day),
-        int(hour or 0),
-        int(minute or 0),
-        int(second or 0),
-        tzinfo=UTC,
-    )
+    h, mi, s = int(hour or 0), int(minute or 0), int(second or 0)
+    if h > 23 or mi > 59 or s > 59:
+        raise ValueError(f"time of day out of range: {value!r}")
     # Naive timestamps are taken as UTC: BeProduct sends UTC everywhere we have seen. The offset
-    # is applied in whole seconds, not to the datetime: .NET's DateTime.MinValue with a positive
-    # offset lies before year 1, which a datetime cannot hold but ticks can.
-    whole = (base - EPOCH) // timedelta(seconds=1)
+    # is applied in whole seconds, not to a datetime: .NET's DateTime.MinValue with a positive
+    # offset lies before year 1, which a datetime cannot hold but ticks can. The day is counted
+    # once per date (cached): a backfill parses 10^5 distinct instants on a few hundred days.
+    whole = _epoch_day(int(year), int(month), int(day)) * 86_400 + h * 3600 + mi * 60 + s
     if zone and zone != "Z":
         sign = 1 if zone[0] == "+" else -1
         digits = zone[1:].replace(":", "")
         whole -= sign * (int(digits[:2]) * 3600 + int(digits[2:]) * 60)
     ticks = whole * 10_000_000 + int(((frac or "") + "0000000")[:7])
     return SourceTime(ticks, value)
+
+
+@lru_cache(maxsize=4096)
+def _epoch_day(year: int, month: int, day: int) -> int:
+    """Days from 1970-01-01 to the date (ValueError for a date that does not exist)."""
+    return date(year, month, day).toordinal() - _EPOCH_ORDINAL
 
 
 @lru_cache(maxsize=16384)
@@ -105,13 +106,27 @@ def _date_of(ticks: int, zone: tzinfo) -> str | None:
         return None
 
 
-@lru_cache(maxsize=16384)
 @lru_cache(maxsize=16384)  # as _parse_text: few distinct instants, formatted 10^5 times
 def _iso_of(ticks: int) -> str | None:
-    try:
-        return SourceTime(ticks, "").datetime.isoformat()
-    except ValueError:
+    # datetime.isoformat() of the instant in UTC, by arithmetic (a backfill formats 10^5 of
+    # them); None outside years 1 to 9999, as a datetime cannot hold those.
+    days, micros = divmod(ticks // 10, 86_400_000_000)
+    day = _day_text(days)
+    if day is None:
         return None
+    seconds, fraction = divmod(micros, 1_000_000)
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    clock = f"{hours:02d}:{minutes:02d}:{secs:02d}"
+    return f"{day}T{clock}.{fraction:06d}+00:00" if fraction else f"{day}T{clock}+00:00"
+
+
+@lru_cache(maxsize=4096)
+def _day_text(days: int) -> str | None:
+    """The ISO date `days` after 1970-01-01; None outside years 1 to 9999."""
+    if not _MIN_DAY <= days <= _MAX_DAY:
+        return None
+    return date.fromordinal(_EPOCH_ORDINAL + days).isoformat()
 
 
 def zulu(ticks: int) -> str:
@@ -149,10 +164,28 @@ def calendar_date(time: SourceTime | None, zone: tzinfo) -> str | None:
     if offset is not None and (offset.group(2), offset.group(3)) != ("00", "00"):
         return _date_of(time.ticks, zone)
     # The UTC date by arithmetic: backfills compute hundreds of thousands of these.
-    days = time.ticks // _TICKS_PER_DAY
-    if not _MIN_DAY <= days <= _MAX_DAY:  # .NET's MinValue / MaxValue shifted past the range
-        return None
-    return date.fromordinal(_EPOCH_ORDINAL + days).isoformat()
+    # (None for .NET's MinValue / MaxValue shifted past the range.)
+    return _day_text(time.ticks // _TICKS_PER_DAY)
+
+
+def date_and_instant(value: object, zone: tzinfo) -> tuple[str | None, str | None]:
+    """`(calendar_date, iso)` of an optional timestamp (lenient_time's reading): both None when
+    absent or unreadable. A milestone has four of them and a backfill 10^5 milestones."""
+    if not isinstance(value, str) or not value:
+        return _NEITHER
+    return _date_and_instant(value, zone)
+
+
+_NEITHER: tuple[str | None, str | None] = (None, None)
+
+
+@lru_cache(maxsize=16384)  # dates edited in BeProduct are midnight Z: few distinct values
+def _date_and_instant(value: str, zone: tzinfo) -> tuple[str | None, str | None]:
+    try:
+        time = _parse_text(value)
+    except ValueError:
+        return _NEITHER
+    return calendar_date(time, zone), _iso_of(time.ticks)
 
 
 def iso(time: SourceTime | None) -> str | None:

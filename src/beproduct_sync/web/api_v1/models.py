@@ -28,11 +28,11 @@ class Person(BaseModel):
     name: str | None = None
 
 
-def people(value: Any) -> list[Person]:
-    """BeProduct's `{value: name, code: id}` list as people."""
+def people(value: Any) -> list[dict[str, Any]]:
+    """BeProduct's `{value: name, code: id}` list as people (the fields of `Person`)."""
     if not isinstance(value, list):
         return []
-    return [Person(id=p.get("code"), name=p.get("value")) for p in value if isinstance(p, dict)]
+    return [{"id": p.get("code"), "name": p.get("value")} for p in value if isinstance(p, dict)]
 
 
 class Milestone(BaseModel):
@@ -79,45 +79,52 @@ class Milestone(BaseModel):
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> Milestone:
         """A row of ops_api.plan_milestones (or ops_api.milestone_state) as a milestone."""
-        return cls(
-            node_id=row["id"],
-            entity_type=row["entity_type"],
-            entity_id=row["entity_id"],
-            plan_id=row["plan_id"],
-            plan_name=row["plan_name"],
-            definition_id=row["template_item_id"],
-            name=row["milestone_name"],
-            short_name=row["short_name"],
-            department=row["department"],
-            page=row["page_name"],
-            style_number=row["style_number"],
-            style_name=row["style_name"],
-            color_name=row["color_name"],
-            supplier_name=row["supplier_name"],
-            status=row["status"],
-            status_label=row["status_label"],
-            plan_date=row["plan_date"],
-            due_date=row["due_date"],
-            rev_date=row["rev_date"],
-            final_date=row["final_date"],
-            target_date=row["target_date"],
-            start_date_plan=row.get("start_date_plan"),
-            start_date_due=row.get("start_date_due"),
-            duration_days=row.get("duration_days"),
-            predecessor_id=row.get("predecessor_id"),
-            dependency_source=row.get("dependency_source"),
-            is_completed=bool(row["is_completed"]),
-            is_late_now=bool(row["is_late_now"]),
-            days_late=row["days_late"] or 0,
-            days_late_to_plan=row["days_late_to_plan"] or 0,
-            completed_late=bool(row["completed_late"]),
-            projected_start=row.get("projected_start"),
-            projected_end=row.get("projected_end"),
-            slack_days=row.get("slack_days"),
-            on_critical_path=row.get("on_critical_path"),
-            assigned_to=people(row["assigned_to"]),
-            shared_with=people(row["shared_with"]),
-        )
+        return cls.model_validate(milestone_fields(row))
+
+
+def milestone_fields(row: dict[str, Any]) -> dict[str, Any]:
+    """A row of ops_api.plan_milestones (or ops_api.milestone_state) as the fields of a
+    `Milestone`, ready for JSON: the read routes send these as they are, without building
+    the model (the model is their documented shape; tests check the two agree)."""
+    return {
+        "node_id": row["id"],
+        "entity_type": row["entity_type"],
+        "entity_id": row["entity_id"],
+        "plan_id": row["plan_id"],
+        "plan_name": row["plan_name"],
+        "definition_id": row["template_item_id"],
+        "name": row["milestone_name"],
+        "short_name": row["short_name"],
+        "department": row["department"],
+        "page": row["page_name"],
+        "style_number": row["style_number"],
+        "style_name": row["style_name"],
+        "color_name": row["color_name"],
+        "supplier_name": row["supplier_name"],
+        "status": row["status"],
+        "status_label": row["status_label"],
+        "plan_date": row["plan_date"],
+        "due_date": row["due_date"],
+        "rev_date": row["rev_date"],
+        "final_date": row["final_date"],
+        "target_date": row["target_date"],
+        "start_date_plan": row.get("start_date_plan"),
+        "start_date_due": row.get("start_date_due"),
+        "duration_days": row.get("duration_days"),
+        "predecessor_id": row.get("predecessor_id"),
+        "dependency_source": row.get("dependency_source"),
+        "is_completed": bool(row["is_completed"]),
+        "is_late_now": bool(row["is_late_now"]),
+        "days_late": row["days_late"] or 0,
+        "days_late_to_plan": row["days_late_to_plan"] or 0,
+        "completed_late": bool(row["completed_late"]),
+        "projected_start": row.get("projected_start"),
+        "projected_end": row.get("projected_end"),
+        "slack_days": row.get("slack_days"),
+        "on_critical_path": row.get("on_critical_path"),
+        "assigned_to": people(row["assigned_to"]),
+        "shared_with": people(row["shared_with"]),
+    }
 
 
 class Definition(BaseModel):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Query
 from pydantic import BaseModel
@@ -25,6 +25,17 @@ class Page(BaseModel, Generic[T]):
     page_size: int
     total_items: int
     total_pages: int
+
+
+def page_fields(items: list[Any], page: int, page_size: int, total: int) -> dict[str, Any]:
+    """A page of `items` (already cut) out of `total`, as the fields of a `Page`."""
+    return {
+        "items": items,
+        "page": page,
+        "page_size": page_size,
+        "total_items": total,
+        "total_pages": (total + page_size - 1) // page_size,
+    }
 
 
 def page_of(items: list[T], page: int, page_size: int, total: int) -> Page[T]:
