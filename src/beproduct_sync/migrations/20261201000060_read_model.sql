@@ -504,7 +504,12 @@ $$;
 -- readable columns but the last milestone's. The property test checks it against
 -- ops_api.critical_path on random graphs. PL/pgSQL with one generic plan kept for the
 -- connection, as ops_api.entity_milestones (use_column: the result's column names are also
--- the names of the query's columns).
+-- the names of the query's columns). The walk starts from `is_root`, a boolean column the
+-- planner estimates at half the nodes (`pred IS NULL` at 0.5 %), so that it takes the walk
+-- for the larger side of each step's join and hashes the nodes once for all the steps,
+-- instead of hashing each step's rows and reading every node again at each step (about 20
+-- steps of 1,330 nodes for a plan, a third of the time); enable_mergejoin = off, or it sorts
+-- every node at each step instead.
 CREATE OR REPLACE FUNCTION ops_api.plan_critical_path(p_plan uuid)
 RETURNS TABLE (
     entity_type text, entity_id uuid, style_number text, style_name text, color_name text,
@@ -514,7 +519,7 @@ RETURNS TABLE (
 )
 LANGUAGE plpgsql STABLE SECURITY INVOKER
 SET search_path = '' SET jit = off SET random_page_cost = 1.1
-SET plan_cache_mode = force_generic_plan
+SET plan_cache_mode = force_generic_plan SET enable_mergejoin = off
 AS $$
 #variable_conflict use_column
 BEGIN
@@ -566,7 +571,7 @@ anchored AS (
     ORDER BY b.id, a.id
 ),
 node AS MATERIALIZED (
-    SELECT b.entity_type, b.id, b.entity_id, b.done, c.pred,
+    SELECT b.entity_type, b.id, b.entity_id, b.done, c.pred, c.pred IS NULL AS is_root,
            greatest(CASE WHEN c.by_rule AND b.business AND st.start_plan IS NOT NULL
                          THEN ops_api.add_days(st.start_plan, b.rule_days, true) - st.start_plan
                          WHEN c.by_rule THEN coalesce(b.rule_days, 0)
@@ -595,7 +600,7 @@ node AS MATERIALIZED (
 ),
 walk (id, entity_type, entity_id, proj, driver_depth, depth) AS (
     SELECT n.id, n.entity_type, n.entity_id, n.own_end, 1, 1
-    FROM node n WHERE n.pred IS NULL
+    FROM node n WHERE n.is_root
     UNION ALL
     SELECT n.id, n.entity_type, n.entity_id,
            CASE WHEN n.done THEN n.own_end ELSE greatest(n.own_end, w.proj + n.duration) END,
