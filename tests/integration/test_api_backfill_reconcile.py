@@ -574,3 +574,60 @@ async def test_unknown_statuses_in_api_rows_are_stored_as_warnings_by_backfill_a
             "unknown status 'Paused' kept as status_label; status NULL (from reconcile)",
         )
     ]
+
+
+def bookkeeping(url: str) -> dict[str, list[Any]]:
+    """Warnings, checkpoints and incremental bounds of backfills (times and run keys aside)."""
+    return {
+        "warnings": q(
+            url, "SELECT entity_id, message, severity FROM ops.import_errors ORDER BY 1, 2"
+        ),
+        "checkpoints": q(
+            url,
+            "SELECT plan_id::text, kind, next_page, page_size, total, rows_done, done"
+            " FROM ops.backfill_checkpoint ORDER BY 1, 2",
+        ),
+        "synced": q(url, "SELECT plan_id::text, kind FROM ops.backfill_plan_sync ORDER BY 1, 2"),
+    }
+
+
+async def test_rows_copied_through_staging_tables_are_exactly_the_rows_written_as_json(
+    db_url: str, reference_db_url: str, fake: FakeBeProduct
+) -> None:
+    # The same passes through both ways of sending rows: a whole account (inserts), then
+    # changes of every kind of group and an unknown status (updates, assignments, warnings).
+    copied, sent_as_json = (
+        backfill.Options(page_size=3),
+        backfill.Options(page_size=3, copy_rows=False),
+    )
+    first = [
+        await run_backfill(db_url, fake, copied),
+        await run_backfill(reference_db_url, fake, sent_as_json),
+    ]
+    styles = fake.world.rows("Style")
+    user = fake.world.users[0]
+    fake.change_milestone(styles[0].id, status="Waiting on vendor", assigned_to=[user], late=True)
+    fake.change_milestone(styles[5].id, status="Approved", assigned_to=[], submits_quantity=3)
+    fake.world.edit_row(fake.world.rows("Material")[1].id, size="XXL")
+    fake.world.edit_row(styles[9].id, size="S")
+    second = [
+        await run_backfill(db_url, fake, copied),
+        await run_backfill(reference_db_url, fake, sent_as_json),
+    ]
+
+    def counts(summary: dict[str, Any]) -> tuple[Any, ...]:
+        return (summary["rows"], summary["rows_changed"], summary["milestones_changed"])
+
+    assert counts(first[0]) == counts(first[1]) == (28, 28, 104)
+    assert counts(second[0]) == counts(second[1])
+    assert second[0]["rows_changed"] >= 4
+    assert content(db_url) == content(reference_db_url)
+    assert bookkeeping(db_url) == bookkeeping(reference_db_url)
+    assert bookkeeping(db_url)["warnings"] != []  # the unknown status was reported
+    (late, count) = q(
+        db_url,
+        "SELECT late, (SELECT count(*) FROM ops.tracking_timeline_assignment a"
+        " WHERE a.timeline_id = t.id) FROM ops.tracking_plan_style_timeline t WHERE t.id = %s",
+        styles[0].milestones[0].id,
+    )[0]
+    assert (late, count) == (True, 1)
