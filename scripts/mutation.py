@@ -480,8 +480,8 @@ CATALOGUE: tuple[Mutation, ...] = (
     Mutation(
         "instants-stored-to-the-second",
         "model/times.py",
-        'return SourceTime(ticks, "").datetime.isoformat()',
-        'return SourceTime(ticks, "").datetime.replace(microsecond=0).isoformat()',
+        'return f"{day}T{clock}.{fraction:06d}+00:00" if fraction else f"{day}T{clock}+00:00"',
+        'return f"{day}T{clock}+00:00"',
         (ONCREATE,),
     ),
     Mutation(

@@ -77,8 +77,10 @@ def chunks(items: Sequence[Parsed], limit: int = MAX_CHUNK) -> Iterator[list[Par
     An event goes into the chunk after the last one holding any of its ids, so the events of
     one style keep their order (an earlier one in an earlier chunk) while events of other
     styles fill the chunks between: a batch where one style changes five times takes five
-    chunks, not a new chunk at every repeat. Moving an event past events that share no row
-    with it changes nothing: versioned upserts give the same rows in any order.
+    chunks, not a new chunk at every repeat. Moving an event past events that write none of
+    its records or milestones leaves the same rows: every write, definitions included, is
+    versioned (only which of two events carrying one definition is credited with it, and so
+    may be `applied` rather than `stale`, can differ, as between concurrent workers).
     """
     rounds: list[list[Parsed]] = []
     last: dict[tuple[str, str], int] = {}  # id → the chunk that last wrote it

@@ -85,7 +85,7 @@ def runtime(*, migrate: bool | None = None) -> Runtime:
 # Collect cyclic garbage after 10,000 net allocations rather than 700. Applying an event
 # allocates thousands of short-lived objects (decoded JSON, models, rows), nearly all freed by
 # reference counting alone; at the default threshold the collector ran every few events and
-# walked the whole heap often enough to take about a third of a worker's CPU.
+# walked the whole heap often enough to take about a fifth of a worker's CPU.
 GC_THRESHOLDS = (10_000, 10, 10)
 
 

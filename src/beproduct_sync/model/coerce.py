@@ -14,7 +14,7 @@ from uuid import UUID
 # Ids repeat across events (plans, definitions, styles and their milestones), and turning text
 # into a UUID and back costs more than the rest of reading a milestone: both are remembered,
 # within bounds (UUIDs are immutable, so a remembered one is as good as a new one).
-_REMEMBERED = 1 << 16
+_REMEMBERED = 8192  # of each: a few megabytes at most
 
 
 @lru_cache(maxsize=_REMEMBERED)
