@@ -1,8 +1,8 @@
 """Historical backfill: folders → plans → style and material timelines, from the BeProduct API.
 
 API rows go through the same versioned upserts as webhooks (model.from_rest, then
-apply.writer.apply_many; the milestones copied into a staging table first), so a backfill never
-overwrites newer webhook data and webhooks arriving meanwhile are never undone.
+apply.writer.apply_many), so a backfill never overwrites newer webhook data and webhooks arriving
+meanwhile are never undone.
 Consecutive pages (up to WRITE_ROWS rows) are written in one transaction together with the
 checkpoint of the last: rerunning an interrupted backfill with the same options continues at the
 next unwritten page. A row met twice in one transaction (rows shifted between pages while they
@@ -109,9 +109,6 @@ class Options:
     full: bool = False  # every row, not only those modified since the last complete pass
     margin_seconds: float = SKEW_MARGIN_SECONDS
     write_rows: int = WRITE_ROWS  # rows written per transaction (whole pages; not in run_key)
-    # Milestones go to the database by COPY into a staging table (False: as one JSON document,
-    # as webhook batches are written); the same rows either way. Not in run_key.
-    copy_rows: bool = True
 
     def __post_init__(self) -> None:
         # BeProduct misparses filter dates not in UTC with Z; any ISO form given is sent so
@@ -359,11 +356,7 @@ async def _write_pages(
         ]
         # Unknown statuses of the rows written are stored too (a rerun skips unchanged rows,
         # so they are not repeated).
-        result = (
-            await apply_api_rows(conn, rowsets, "backfill", staged=opts.copy_rows)
-            if rowsets
-            else None
-        )
+        result = await apply_api_rows(conn, rowsets, "backfill") if rowsets else None
         await conn.execute(query("backfill_checkpoint_save"), checkpoint)
         if synced is not None:
             await conn.execute(query("backfill_plan_sync_save"), synced)

@@ -10,8 +10,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
-from psycopg import AsyncConnection, AsyncCursor, sql
+from psycopg import AsyncConnection, AsyncCursor
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
@@ -25,7 +24,7 @@ from beproduct_sync.model.rows import (
     RowSet,
     TemplateRow,
 )
-from beproduct_sync.sql import columns, kind_query, query, staging, staging_ddl
+from beproduct_sync.sql import kind_query, query
 
 
 @dataclass(frozen=True)
@@ -118,38 +117,9 @@ def _merge(rowsets: Sequence[RowSet]) -> _Merged:
     )
 
 
-async def _stage(
-    conn: AsyncConnection[Any], name: str, kind: Kind, rows: Sequence[Mapping[str, Any]]
-) -> None:
-    """Copy rows into the (emptied) staging table the query `name` reads with `staged`: the
-    server reads them as typed text, cheaper than taking the same rows apart from one JSON
-    document. Each value is what the JSON form gives: absent or None is NULL, jsonb is JSON."""
-    cols = columns(name)
-    names = [column for column, _ in cols]
-    jsonb = [pgtype == "jsonb" for _, pgtype in cols]
-    await conn.execute(staging_ddl(name, kind))
-    target = sql.SQL("COPY pg_temp.{} ({}) FROM STDIN").format(
-        staging(name, kind), sql.SQL(", ").join(map(sql.Identifier, names))
-    )
-    async with conn.cursor().copy(target) as copy:
-        for row in rows:
-            await copy.write_row(
-                [
-                    orjson.dumps(v).decode() if j and v is not None else v
-                    for j, v in zip(jsonb, map(row.get, names), strict=True)
-                ]
-            )
-
-
-async def apply_many(
-    conn: AsyncConnection[Any], rowsets: Sequence[RowSet], *, staged: bool = False
-) -> ApplyResult:
+async def apply_many(conn: AsyncConnection[Any], rowsets: Sequence[RowSet]) -> ApplyResult:
     """Write the rows of many events or API rows at once; the caller owns the transaction.
 
-    With `staged`, the milestones are first copied into a temporary staging table per kind
-    (`_stage`: one COPY each, before the pipeline; COPY cannot run in one) and their upsert reads
-    them from there: the same statement, rows and result as the JSON form, cheaper for large
-    batches (backfill's). Records stay JSON: 25 times fewer, the COPY cost more than it saved.
     All statements go out in one pipeline: one network round trip however many rows. They run
     in foreign-key order (folders, plans, definitions, records, milestones with their
     assignments). `SET LOCAL synchronous_commit = off` is safe: the inbox row of an event was
@@ -158,10 +128,6 @@ async def apply_many(
     backfill and reconcile simply rerun.
     """
     m = _merge(rowsets)
-    if staged:
-        for kind in KINDS:
-            if m.milestones[kind]:
-                await _stage(conn, "apply_milestones", kind, m.milestones[kind])
     counted: list[AsyncCursor[Any]] = []
     definitions: list[AsyncCursor[Any]] = []
     records: list[AsyncCursor[Any]] = []
@@ -195,8 +161,8 @@ async def apply_many(
                 )
             if m.milestones[kind]:
                 await run(
-                    kind_query("apply_milestones", kind, staged),
-                    {} if staged else {"rows": Jsonb(m.milestones[kind])},
+                    kind_query("apply_milestones", kind),
+                    {"rows": Jsonb(m.milestones[kind])},
                     milestone_curs,
                 )
     other = sum(max(c.rowcount, 0) for c in counted)
@@ -217,12 +183,12 @@ async def apply_many(
 
 
 async def apply_api_rows(
-    conn: AsyncConnection[Any], rowsets: Sequence[RowSet], source: str, *, staged: bool = False
+    conn: AsyncConnection[Any], rowsets: Sequence[RowSet], source: str
 ) -> ApplyResult:
     """`apply_many` for rows read from the API (`source`: backfill or reconcile), whose notices
     (e.g. an unknown status) have no inbox event to be settled with: they are added to
     ops.import_errors as warnings without a sync_log_id, in the caller's transaction."""
-    result = await apply_many(conn, rowsets, staged=staged)
+    result = await apply_many(conn, rowsets)
     await add_problems(
         conn,
         [

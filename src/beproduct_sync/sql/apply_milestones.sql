@@ -3,10 +3,14 @@
 -- assignment set of a milestone is the AssignedTo list of the event that owns its current
 -- version, so assignments are replaced only for the milestones this event won (`up`): a stale
 -- event leaves them alone. (Foreign keys are checked at the end of the statement, after `up`.)
--- The rows come as JSON or from a staging table (sql.kind_query; their columns are in
--- apply_milestones_columns.sql).
 WITH x AS (
-    SELECT * FROM {rows}
+    SELECT *
+    FROM jsonb_to_recordset(%(rows)s::jsonb) AS x(
+        id uuid, parent_id uuid, template_item_id uuid, status text, status_label text,
+        plan_date date, due_date date, rev_date date, final_date date, plan_at timestamptz,
+        due_at timestamptz, rev_at timestamptz, final_at timestamptz, late boolean,
+        submits_quantity integer, shared_with jsonb, assigned_to jsonb, assignees jsonb,
+        source_updated_at timestamptz, raw_payload jsonb, source_version numeric)
 ),
 up AS (
     INSERT INTO {timeline_table} AS t (
