@@ -14,7 +14,6 @@ import typer
 from beproduct_sync.api.backfill import SKEW_MARGIN_SECONDS, Options, Progress
 from beproduct_sync.api.backfill import run as do_backfill
 from beproduct_sync.api.client import BeProductClient
-from beproduct_sync.api.reconcile import DRIFT_KINDS, NEWER_HERE, reconcile_all
 from beproduct_sync.api.tokens import open_client
 from beproduct_sync.bootstrap import Runtime
 from beproduct_sync.cli.common import app, fail, run, runtime
@@ -198,6 +197,8 @@ def reconcile(
     Exit codes: 0 no drift (rows only newer here are not drift), or every drifted row fixed
     with --fix; 1 the API or the database failed; 2 bad options or settings; 3 drift found.
     """
+    from beproduct_sync.api.reconcile import reconcile_all  # not on backfill's start-up path
+
     rt, open_client = _client()
 
     async def go() -> list[Any]:
@@ -219,6 +220,8 @@ def reconcile(
 def _print_reports(reports: list[Any], details: int, fix: bool) -> None:
     from rich.console import Console
     from rich.table import Table
+
+    from beproduct_sync.api.reconcile import DRIFT_KINDS, NEWER_HERE
 
     console = Console()
     table = Table(title="drift per plan")
