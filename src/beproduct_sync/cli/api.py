@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import json
 import sys
 from collections.abc import Awaitable, Callable
@@ -14,11 +13,13 @@ import typer
 from beproduct_sync.api.backfill import SKEW_MARGIN_SECONDS, Options, Progress
 from beproduct_sync.api.backfill import run as do_backfill
 from beproduct_sync.api.client import BeProductClient
-from beproduct_sync.api.reconcile import DRIFT_KINDS, NEWER_HERE, reconcile_all
 from beproduct_sync.api.tokens import open_client
 from beproduct_sync.bootstrap import Runtime
-from beproduct_sync.cli.common import app, fail, run, runtime
+from beproduct_sync.cli.common import app, fail, long_running, run, runtime
 from beproduct_sync.errors import SyncError
+
+# A backfill pass's collector thresholds: it allocates faster and keeps less than `serve`.
+BACKFILL_GC_THRESHOLDS = (50_000, 20, 100)
 
 
 def _client() -> tuple[Runtime, Callable[[], Awaitable[BeProductClient]]]:
@@ -82,8 +83,7 @@ def backfill(
     # A pass allocates millions of short-lived objects (API rows, row sets, parameters) and
     # keeps few: with the default thresholds the collector rescans the growing heap again and
     # again (about a sixth of a full pass's CPU). What is alive now is never garbage.
-    gc.freeze()
-    gc.set_threshold(50_000, 20, 100)
+    long_running(BACKFILL_GC_THRESHOLDS)
 
     async def go() -> dict[str, Any]:
         async with await open_client() as client:
@@ -198,6 +198,8 @@ def reconcile(
     Exit codes: 0 no drift (rows only newer here are not drift), or every drifted row fixed
     with --fix; 1 the API or the database failed; 2 bad options or settings; 3 drift found.
     """
+    from beproduct_sync.api.reconcile import reconcile_all  # not on backfill's start-up path
+
     rt, open_client = _client()
 
     async def go() -> list[Any]:
@@ -219,6 +221,8 @@ def reconcile(
 def _print_reports(reports: list[Any], details: int, fix: bool) -> None:
     from rich.console import Console
     from rich.table import Table
+
+    from beproduct_sync.api.reconcile import DRIFT_KINDS, NEWER_HERE
 
     console = Console()
     table = Table(title="drift per plan")

@@ -89,11 +89,12 @@ def runtime(*, migrate: bool | None = None) -> Runtime:
 GC_THRESHOLDS = (10_000, 10, 10)
 
 
-def long_running() -> None:
-    """Set up the garbage collector for `serve` and `worker`: what start-up built (modules,
-    models, settings) lives as long as the process and is frozen out of every collection."""
+def long_running(thresholds: tuple[int, int, int] = GC_THRESHOLDS) -> None:
+    """Set up the garbage collector for `serve`, `worker` and a backfill pass: what start-up
+    built (modules, models, settings) lives as long as the process and is frozen out of every
+    collection, and collections run `thresholds` apart."""
     gc.freeze()
-    gc.set_threshold(*GC_THRESHOLDS)
+    gc.set_threshold(*thresholds)
 
 
 def run(coro: Coroutine[Any, Any, T]) -> T:
