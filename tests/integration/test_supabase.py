@@ -436,6 +436,33 @@ def test_readers_with_the_claim_see_every_tracking_row_and_nothing_else(
     assert {seen[r] for r in SERVICE_ONLY} == ({0} if recipe else {-1}), seen
 
 
+def test_read_functions_keeping_their_plans_follow_each_callers_rows(
+    populated: Database,
+) -> None:
+    # ops_api.plan_critical_path and ops_api.entity_milestones keep one plan per connection:
+    # on one connection, callers taking turns still see only the rows their claims give them.
+    with psycopg.connect(populated.superuser) as conn:
+        row = conn.execute(
+            "SELECT plan_id FROM ops.tracking_plan_style WHERE active"
+            " GROUP BY plan_id ORDER BY count(*) DESC, plan_id LIMIT 1"
+        ).fetchone()
+        assert row is not None
+        queries = (
+            "SELECT count(*) FROM ops_api.plan_critical_path(%(plan)s)",
+            "SELECT count(*) FROM ops_api.entity_milestones(%(plan)s, NULL)",
+        )
+        everything = [conn.execute(q, {"plan": row[0]}).fetchone() for q in queries]
+        assert all(n is not None and n[0] > 0 for n in everything), everything
+        conn.rollback()
+        for turn in range(8):  # past the plan cache's first custom plans
+            claims = READER_CLAIMS if turn % 2 == 0 else {"role": "authenticated"}
+            conn.execute("SELECT set_config('request.jwt.claims', %s, true)", (json.dumps(claims),))
+            conn.execute("SET LOCAL ROLE authenticated")
+            seen = [conn.execute(q, {"plan": row[0]}).fetchone() for q in queries]
+            conn.rollback()
+            assert seen == (everything if turn % 2 == 0 else [(0,), (0,)]), (turn, seen)
+
+
 @pytest.mark.parametrize("role", ["anon", "authenticated"])
 def test_api_roles_cannot_write_even_after_the_grant_all_recipe(
     populated: Database, role: str

@@ -56,40 +56,56 @@ SET days = CASE WHEN raw_payload ->> 'Days' ~ '^-?[0-9]{1,9}$'
 WHERE rule_version IS NULL AND jsonb_typeof(raw_payload) = 'object'
   AND (raw_payload ? 'ActDesc' OR raw_payload ? 'Days');
 
--- Resolve the rules of every definition of `p_plans`: a rule anchors to the definition its
--- ActDesc names when that one is of the same plan and following the names never comes back
--- (a cycle). Rules of `p_changed` that cannot be followed are reported once, as warnings.
+-- Resolve the rules of definitions of `p_plans`: a rule anchors to the definition its ActDesc
+-- names when that one is of the same plan and following the names never comes back (a
+-- cycle). Rules of `p_changed` that cannot be followed are reported once, as warnings; only
+-- those rules and the ones that could not be followed before are walked (the webhook apply
+-- path calls this whenever a rule changes), joined by hash, each walk bounded by its own
+-- plan's definitions. p_changed NULL: resolve every rule of p_plans (and warn about none).
 CREATE OR REPLACE FUNCTION ops.resolve_schedule_rules(p_plans uuid[], p_changed uuid[])
 RETURNS integer
 LANGUAGE sql VOLATILE SECURITY INVOKER
 SET search_path = ''
 AS $$
 WITH RECURSIVE d AS MATERIALIZED (
-    SELECT t.id, t.plan_id, t.name,
-           CASE WHEN t.act_desc = '00000000-0000-0000-0000-000000000000' THEN NULL
-                ELSE t.act_desc END AS target
+    SELECT t.id, t.plan_id, t.name, t.rule_problem,
+           nullif(t.act_desc, '00000000-0000-0000-0000-000000000000'::uuid) AS target,
+           count(*) OVER (PARTITION BY t.plan_id) AS n
     FROM ops.tracking_timeline_template_item t
     WHERE t.plan_id = ANY (p_plans)
 ),
-walk (start_id, cur, steps) AS (
-    SELECT d.id, d.target, 1 FROM d WHERE d.target IS NOT NULL
+-- Only these can change: the changed rules, and the rules that could not be followed (a new
+-- definition may be the one named, a changed rule may have broken the cycle). Every member
+-- of a cycle a changed rule closes is on that rule's own walk.
+starts AS MATERIALIZED (
+    SELECT d.* FROM d
+    WHERE d.id = ANY (p_changed) OR d.rule_problem IS NOT NULL OR p_changed IS NULL
+),
+walk (start_id, plan_id, cur, steps, n, seen) AS (
+    SELECT s.id, s.plan_id, s.target, 1, s.n, ARRAY[s.id]
+    FROM starts s WHERE s.target IS NOT NULL
     UNION ALL
-    SELECT w.start_id, n.target, w.steps + 1
-    FROM walk w JOIN d n ON n.id = w.cur
+    SELECT w.start_id, w.plan_id, x.target, w.steps + 1, w.n, w.seen || x.id
+    FROM walk w JOIN d x ON x.id = w.cur AND x.plan_id = w.plan_id
     -- Stop on coming back to the start, at the end of a chain, or after as many steps as
-    -- there are definitions (a chain running into a cycle that does not hold the start).
-    WHERE w.cur <> w.start_id AND n.target IS NOT NULL
-      AND w.steps <= (SELECT count(*) FROM d)
+    -- the plan has definitions (a chain running into a cycle that does not hold the start).
+    WHERE w.cur <> w.start_id AND x.target IS NOT NULL AND w.steps <= w.n
+),
+cyclic AS (
+    SELECT DISTINCT member AS id
+    FROM walk w, unnest(w.seen) AS member
+    WHERE w.cur = w.start_id
 ),
 resolved AS (
-    SELECT d.id, d.plan_id, d.name, d.target,
+    SELECT d.id, d.name, d.target,
            CASE WHEN d.target IS NULL THEN NULL
-                WHEN NOT EXISTS (SELECT 1 FROM d k WHERE k.id = d.target AND k.plan_id = d.plan_id)
-                    THEN 'unknown'
-                WHEN EXISTS (SELECT 1 FROM walk w WHERE w.start_id = d.id AND w.cur = d.id)
-                    THEN 'cycle'
+                WHEN k.id IS NULL THEN 'unknown'
+                WHEN c.id IS NOT NULL THEN 'cycle'
            END AS problem
     FROM d
+    LEFT JOIN d k ON k.id = d.target AND k.plan_id = d.plan_id
+    LEFT JOIN cyclic c ON c.id = d.id
+    WHERE d.id IN (SELECT id FROM starts UNION SELECT id FROM cyclic)
 ),
 updated AS (
     UPDATE ops.tracking_timeline_template_item t
@@ -118,7 +134,7 @@ warned AS (
 SELECT (SELECT count(*) FROM updated)::integer + (SELECT count(*) FROM warned)::integer
 $$;
 
-SELECT ops.resolve_schedule_rules(ARRAY(SELECT id FROM ops.tracking_plan), '{}');
+SELECT ops.resolve_schedule_rules(ARRAY(SELECT id FROM ops.tracking_plan), NULL);
 
 -- 2. Read settings: thresholds of the risk level (max days late). One row.
 CREATE TABLE IF NOT EXISTS ops.read_settings (
@@ -199,8 +215,10 @@ FROM ops.tracking_timeline_template_item t;
 -- (approved, approved with corrections, complete, NA) is never late; open is late once its
 -- target date (rev, else due) is before today; days_late counts from the target,
 -- days_late_to_plan is the baseline drift (due after plan).
+-- "Today" is evaluated once per statement (a MATERIALIZED CTE): ops_api.today() has a fixed
+-- search_path, so PostgreSQL cannot inline it and would call it for every row.
 CREATE OR REPLACE VIEW ops_api.milestone_state WITH (security_invoker = true) AS
-WITH today AS (SELECT ops_api.today() AS d)
+WITH today AS MATERIALIZED (SELECT ops_api.today() AS d)
 SELECT x.entity_type, x.id, x.entity_id, x.plan_id, p.name AS plan_name, p.folder_id,
        f.name AS folder_name, x.template_item_id, ti.name AS milestone_name,
        ti.short_name, ti.department, ti.page_name, x.style_number, x.style_name,
@@ -261,8 +279,8 @@ BEGIN
 END
 $$;
 
--- Every milestone of a plan (active styles and materials), or of one style / material row
--- (`p_entity`, active or not), with:
+-- Every milestone of a plan (active styles and materials), or of some of its style / material
+-- rows (`p_entities`; plan_milestones: one row, `p_entity`; active or not), with:
 --   * predecessor_id / dependency_source: `schema` when the definition's rule anchors it to
 --     another milestone of the row (predecessor set) or to the start of the row's schedule
 --     (no predecessor); `inferred` from the order of plan dates (the latest milestone planned
@@ -279,37 +297,53 @@ $$;
 --   * slack_days (how far an open milestone may slip before it moves its row's last projected
 --     end), on_critical_path (the chain that decides that end, from the milestone whose own
 --     date drives it) and is_final (the row's last projected milestone).
-CREATE OR REPLACE FUNCTION ops_api.plan_milestones(p_plan uuid, p_entity uuid DEFAULT NULL)
+-- The schedule of a row depends on that row alone, so a page of a plan needs only its rows.
+-- The readable columns ride along with the schedule's narrow ones from the first scan
+-- (joining ops_api.milestone_state at the end was planned as a nested loop over the plan's
+-- milestones squared); lateness as in ops_api.milestone_state. PL/pgSQL for its plan: a SQL
+-- function's statement is planned again at every call (longer than running it for one row),
+-- PL/pgSQL keeps it for the connection. One generic plan (plan_cache_mode): the arguments only
+-- choose which rows of a plan are read, and the generic plan ran as fast as each custom one
+-- for one row, a page and a whole plan.
+CREATE OR REPLACE FUNCTION ops_api.entity_milestones(p_plan uuid, p_entities uuid[])
 RETURNS SETOF ops_api.milestone_row
-LANGUAGE sql STABLE SECURITY INVOKER
+LANGUAGE plpgsql STABLE SECURITY INVOKER
 SET search_path = '' SET jit = off SET random_page_cost = 1.1
+SET plan_cache_mode = force_generic_plan
 AS $$
--- The schedule is computed on narrow rows (ids, dates, rule); the readable columns are joined
--- once at the end.
-WITH RECURSIVE base AS MATERIALIZED (
-    SELECT x.entity_type, x.id, x.entity_id, x.template_item_id, x.plan_date, x.due_date,
-           coalesce(x.rev_date, x.due_date) AS target_date, x.final_date,
+BEGIN
+RETURN QUERY
+WITH RECURSIVE today AS MATERIALIZED (SELECT ops_api.today() AS d),
+base AS MATERIALIZED (
+    SELECT x.*,
+           coalesce(x.rev_date, x.due_date) AS target_date,
            coalesce(x.status IN ('APPROVED', 'APPROVED_WITH_CORRECTIONS', 'COMPLETE', 'NA'),
                     false) AS done,
            coalesce(x.plan_date, 'infinity'::date) AS k,
+           t.name AS milestone_name, t.short_name, t.department, t.page_name,
            t.anchor_id, greatest(t.days, 0) AS rule_days,
            coalesce(t.calendar ILIKE '%business%', false) AS business,
            coalesce(t.rule_version IS NOT NULL AND t.rule_problem IS NULL
                     AND t.anchor_id IS NULL, false) AS starts_schedule
     FROM (
         SELECT 'style'::text AS entity_type, m.id, m.plan_style_id AS entity_id,
-               m.template_item_id, m.status, m.plan_date, m.due_date, m.rev_date, m.final_date
+               m.template_item_id, m.status, m.status_label, m.plan_date, m.due_date,
+               m.rev_date, m.final_date, m.assigned_to, m.shared_with,
+               s.active AS entity_active, s.style_number, s.style_name, s.color_name,
+               s.supplier_name
         FROM ops.tracking_plan_style s
         JOIN ops.tracking_plan_style_timeline m ON m.plan_style_id = s.id
         WHERE s.plan_id = p_plan
-          AND CASE WHEN p_entity IS NULL THEN s.active ELSE s.id = p_entity END
+          AND CASE WHEN p_entities IS NULL THEN s.active ELSE s.id = ANY (p_entities) END
         UNION ALL
         SELECT 'material'::text, m.id, m.plan_material_id, m.template_item_id, m.status,
-               m.plan_date, m.due_date, m.rev_date, m.final_date
+               m.status_label, m.plan_date, m.due_date, m.rev_date, m.final_date,
+               m.assigned_to, m.shared_with, s.active, s.style_number, s.style_name,
+               s.color_name, s.supplier_name
         FROM ops.tracking_plan_material s
         JOIN ops.tracking_plan_material_timeline m ON m.plan_material_id = s.id
         WHERE s.plan_id = p_plan
-          AND CASE WHEN p_entity IS NULL THEN s.active ELSE s.id = p_entity END
+          AND CASE WHEN p_entities IS NULL THEN s.active ELSE s.id = ANY (p_entities) END
     ) x
     LEFT JOIN ops.tracking_timeline_template_item t ON t.id = x.template_item_id
 ),
@@ -347,7 +381,7 @@ node AS MATERIALIZED (
            CASE WHEN b.done THEN coalesce(b.final_date, b.target_date, b.plan_date)
                 ELSE greatest(coalesce(b.target_date, b.plan_date), today.d) END AS own_end
     FROM base b
-    CROSS JOIN (SELECT ops_api.today() AS d) today
+    CROSS JOIN today
     JOIN inferred i ON i.id = b.id
     LEFT JOIN anchored an ON an.id = b.id
     CROSS JOIN LATERAL (
@@ -390,12 +424,17 @@ reach AS (
     FROM w, unnest(w.path) AS a(node)
     GROUP BY a.node
 )
-SELECT ms.entity_type, ms.id, ms.entity_id, ms.plan_id, ms.plan_name, ms.folder_id,
-       ms.folder_name, ms.template_item_id, ms.milestone_name, ms.short_name, ms.department,
-       ms.page_name, ms.style_number, ms.style_name, ms.color_name, ms.supplier_name,
-       ms.entity_active, ms.status, ms.status_label, ms.plan_date, ms.due_date, ms.rev_date,
-       ms.final_date, ms.target_date, ms.assigned_to, ms.shared_with, ms.is_completed,
-       ms.is_late_now, ms.days_late, ms.days_late_to_plan, ms.completed_late,
+SELECT b.entity_type, b.id, b.entity_id, pl.id, pl.name, pl.folder_id, pl.folder_name,
+       b.template_item_id, b.milestone_name, b.short_name, b.department, b.page_name,
+       b.style_number, b.style_name, b.color_name, b.supplier_name, b.entity_active,
+       lower(b.status::text), b.status_label, b.plan_date, b.due_date, b.rev_date,
+       b.final_date, b.target_date, b.assigned_to, b.shared_with,
+       b.status IN ('APPROVED', 'APPROVED_WITH_CORRECTIONS', 'COMPLETE', 'NA'),
+       NOT b.done AND b.target_date < today.d,
+       CASE WHEN NOT b.done AND b.target_date < today.d THEN today.d - b.target_date
+            ELSE 0 END,
+       greatest(coalesce(b.due_date - b.plan_date, 0), 0),
+       b.done AND coalesce(b.final_date > b.target_date, false),
        n.pred, n.source, n.duration, n.start_plan,
        CASE WHEN n.by_rule AND n.business AND n.duration > 0
                 THEN ops_api.add_days(n.due_date, -n.rule_days, true)
@@ -409,11 +448,26 @@ SELECT ms.entity_type, ms.id, ms.entity_id, ms.plan_id, ms.plan_name, ms.folder_
        n.id = f.id,
        w.depth
 FROM node n
+JOIN base b ON b.id = n.id
 JOIN w ON w.id = n.id
 JOIN reach r ON r.id = n.id
 JOIN final f ON f.entity_type = n.entity_type AND f.entity_id = n.entity_id
-JOIN ops_api.milestone_state ms ON ms.id = n.id
-WHERE ms.plan_id = p_plan AND (p_entity IS NULL OR ms.entity_id = p_entity)
+CROSS JOIN today
+-- The plan's row once (an inner join, as ops_api.milestone_state's).
+CROSS JOIN (SELECT p.id, p.name, p.folder_id, fo.name AS folder_name
+            FROM ops.tracking_plan p
+            LEFT JOIN ops.tracking_folder fo ON fo.id = p.folder_id
+            WHERE p.id = p_plan) pl;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION ops_api.plan_milestones(p_plan uuid, p_entity uuid DEFAULT NULL)
+RETURNS SETOF ops_api.milestone_row
+LANGUAGE sql STABLE SECURITY INVOKER
+SET search_path = '' SET jit = off SET random_page_cost = 1.1
+AS $$
+    SELECT * FROM ops_api.entity_milestones(
+        p_plan, CASE WHEN p_entity IS NULL THEN NULL ELSE ARRAY[p_entity] END)
 $$;
 
 -- One style's (or material's) milestones in schedule order.
@@ -442,7 +496,20 @@ AS $$
 $$;
 
 -- Per active style / material of a plan: its last projected milestone, that end against its
--- target and the plan's end date; latest projected ends first.
+-- target and the plan's end date; latest projected ends first. Only the rows' ends are
+-- needed, so this is ops_api.entity_milestones' schedule on narrow rows (same base, inferred,
+-- anchored and node steps; keep them in step) whose walk carries the depth where the chain
+-- deciding each projected end starts instead of the path itself: the chain's length is the
+-- depth of the row's last milestone minus that depth plus one. No slack, no start dates, no
+-- readable columns but the last milestone's. The property test checks it against
+-- ops_api.critical_path on random graphs. PL/pgSQL with one generic plan kept for the
+-- connection, as ops_api.entity_milestones (use_column: the result's column names are also
+-- the names of the query's columns). The walk starts from `is_root`, a boolean column the
+-- planner estimates at half the nodes (`pred IS NULL` at 0.5 %), so that it takes the walk
+-- for the larger side of each step's join and hashes the nodes once for all the steps,
+-- instead of hashing each step's rows and reading every node again at each step (about 20
+-- steps of 1,330 nodes for a plan, a third of the time); enable_mergejoin = off, or it sorts
+-- every node at each step instead.
 CREATE OR REPLACE FUNCTION ops_api.plan_critical_path(p_plan uuid)
 RETURNS TABLE (
     entity_type text, entity_id uuid, style_number text, style_name text, color_name text,
@@ -450,28 +517,131 @@ RETURNS TABLE (
     days_slipped integer, plan_end_date date, days_past_plan_end integer,
     critical_path_length integer, late_milestones integer
 )
-LANGUAGE sql STABLE SECURITY INVOKER
+LANGUAGE plpgsql STABLE SECURITY INVOKER
 SET search_path = '' SET jit = off SET random_page_cost = 1.1
+SET plan_cache_mode = force_generic_plan SET enable_mergejoin = off
 AS $$
-    WITH m AS MATERIALIZED (SELECT * FROM ops_api.plan_milestones(p_plan)),
-    counts AS (
-        SELECT entity_id, count(*) FILTER (WHERE on_critical_path)::integer AS chain,
-               count(*) FILTER (WHERE is_late_now)::integer AS late
-        FROM m GROUP BY entity_id
-    )
-    SELECT f.entity_type, f.entity_id, f.style_number, f.style_name, f.color_name,
-           f.id, f.milestone_name, f.target_date, f.projected_end,
-           greatest(coalesce(f.projected_end - f.target_date, 0), 0),
-           p.end_date, greatest(coalesce(f.projected_end - p.end_date, 0), 0),
-           c.chain, c.late
-    FROM m f
-    JOIN counts c ON c.entity_id = f.entity_id
-    JOIN ops.tracking_plan p ON p.id = f.plan_id
-    WHERE f.is_final
-    ORDER BY f.projected_end DESC NULLS LAST, f.style_number, f.entity_id
+#variable_conflict use_column
+BEGIN
+RETURN QUERY
+WITH RECURSIVE today AS MATERIALIZED (SELECT ops_api.today() AS d),
+base AS MATERIALIZED (
+    SELECT x.*,
+           coalesce(x.rev_date, x.due_date) AS target_date,
+           coalesce(x.status IN ('APPROVED', 'APPROVED_WITH_CORRECTIONS', 'COMPLETE', 'NA'),
+                    false) AS done,
+           coalesce(x.plan_date, 'infinity'::date) AS k,
+           t.anchor_id, greatest(t.days, 0) AS rule_days,
+           coalesce(t.calendar ILIKE '%business%', false) AS business,
+           coalesce(t.rule_version IS NOT NULL AND t.rule_problem IS NULL
+                    AND t.anchor_id IS NULL, false) AS starts_schedule
+    FROM (
+        SELECT 'style'::text AS entity_type, m.id, m.plan_style_id AS entity_id,
+               m.template_item_id, m.status, m.plan_date, m.due_date,
+               m.rev_date, m.final_date
+        FROM ops.tracking_plan_style s
+        JOIN ops.tracking_plan_style_timeline m ON m.plan_style_id = s.id
+        WHERE s.plan_id = p_plan AND s.active
+        UNION ALL
+        SELECT 'material'::text, m.id, m.plan_material_id, m.template_item_id, m.status,
+               m.plan_date, m.due_date, m.rev_date, m.final_date
+        FROM ops.tracking_plan_material s
+        JOIN ops.tracking_plan_material_timeline m ON m.plan_material_id = s.id
+        WHERE s.plan_id = p_plan AND s.active
+    ) x
+    LEFT JOIN ops.tracking_timeline_template_item t ON t.id = x.template_item_id
+),
+inferred AS (
+    SELECT b.id,
+           CASE WHEN b.plan_date IS NULL
+                THEN max(to_char(b.plan_date, 'YYYYMMDD') || b.id::text)
+                         FILTER (WHERE b.plan_date IS NOT NULL)
+                         OVER (PARTITION BY b.entity_type, b.entity_id)
+                ELSE max(to_char(b.plan_date, 'YYYYMMDD') || b.id::text)
+                         OVER (PARTITION BY b.entity_type, b.entity_id ORDER BY b.plan_date
+                               RANGE BETWEEN UNBOUNDED PRECEDING AND '1 day' PRECEDING)
+           END AS before_key
+    FROM base b
+),
+anchored AS (
+    SELECT DISTINCT ON (b.id) b.id, a.id AS anchor_instance
+    FROM base b JOIN base a
+      ON a.entity_id = b.entity_id AND a.template_item_id = b.anchor_id
+     AND a.entity_type = b.entity_type AND a.k <= b.k AND a.id <> b.id
+    ORDER BY b.id, a.id
+),
+node AS MATERIALIZED (
+    SELECT b.entity_type, b.id, b.entity_id, b.done, c.pred, c.pred IS NULL AS is_root,
+           greatest(CASE WHEN c.by_rule AND b.business AND st.start_plan IS NOT NULL
+                         THEN ops_api.add_days(st.start_plan, b.rule_days, true) - st.start_plan
+                         WHEN c.by_rule THEN coalesce(b.rule_days, 0)
+                         WHEN c.pred IS NOT NULL THEN b.plan_date - st.start_plan
+                         ELSE 0 END, 0) AS duration,
+           CASE WHEN b.done THEN coalesce(b.final_date, b.target_date, b.plan_date)
+                ELSE greatest(coalesce(b.target_date, b.plan_date), today.d) END AS own_end
+    FROM base b
+    CROSS JOIN today
+    JOIN inferred i ON i.id = b.id
+    LEFT JOIN anchored an ON an.id = b.id
+    CROSS JOIN LATERAL (
+        SELECT CASE WHEN an.anchor_instance IS NOT NULL THEN an.anchor_instance
+                    WHEN b.starts_schedule THEN NULL
+                    ELSE substr(i.before_key, 9)::uuid END AS pred,
+               an.anchor_instance IS NOT NULL OR b.starts_schedule AS by_rule
+    ) c
+    LEFT JOIN base p ON p.id = c.pred
+    CROSS JOIN LATERAL (
+        SELECT CASE WHEN p.id IS NOT NULL THEN p.plan_date
+                    WHEN c.by_rule AND b.business
+                        THEN ops_api.add_days(b.plan_date, -b.rule_days, true)
+                    WHEN c.by_rule THEN b.plan_date - coalesce(b.rule_days, 0)
+                    ELSE b.plan_date END AS start_plan
+    ) st
+),
+walk (id, entity_type, entity_id, proj, driver_depth, depth) AS (
+    SELECT n.id, n.entity_type, n.entity_id, n.own_end, 1, 1
+    FROM node n WHERE n.is_root
+    UNION ALL
+    SELECT n.id, n.entity_type, n.entity_id,
+           CASE WHEN n.done THEN n.own_end ELSE greatest(n.own_end, w.proj + n.duration) END,
+           CASE WHEN NOT n.done AND w.proj + n.duration >= coalesce(n.own_end, w.proj)
+                THEN w.driver_depth ELSE w.depth + 1 END,
+           w.depth + 1
+    FROM walk w JOIN node n ON n.pred = w.id
+    WHERE w.depth < 10000  -- never reached: links only go to earlier dates
+),
+final AS (
+    SELECT DISTINCT ON (w.entity_type, w.entity_id)
+           w.entity_type, w.entity_id, w.id, w.proj, w.depth - w.driver_depth + 1 AS chain
+    FROM walk w
+    ORDER BY w.entity_type, w.entity_id, w.proj DESC NULLS LAST, w.depth DESC, w.id
+),
+late AS (
+    SELECT b.entity_type, b.entity_id,
+           count(*) FILTER (WHERE NOT b.done AND b.target_date < today.d)::integer AS n
+    FROM base b CROSS JOIN today
+    GROUP BY b.entity_type, b.entity_id
+)
+SELECT f.entity_type, f.entity_id, s.style_number, s.style_name, s.color_name,
+       f.id, t.name, b.target_date, f.proj,
+       greatest(coalesce(f.proj - b.target_date, 0), 0),
+       p.end_date, greatest(coalesce(f.proj - p.end_date, 0), 0),
+       f.chain, l.n
+FROM final f
+JOIN base b ON b.id = f.id
+JOIN late l ON l.entity_type = f.entity_type AND l.entity_id = f.entity_id
+LEFT JOIN ops.tracking_timeline_template_item t ON t.id = b.template_item_id
+LEFT JOIN (SELECT id, style_number, style_name, color_name FROM ops.tracking_plan_style
+           UNION ALL
+           SELECT id, style_number, style_name, color_name FROM ops.tracking_plan_material) s
+  ON s.id = f.entity_id
+JOIN ops.tracking_plan p ON p.id = p_plan
+ORDER BY f.proj DESC NULLS LAST, s.style_number, f.entity_id;
+END
 $$;
 
--- A plan's milestones, filtered and paged (plan_timeline_count gives the total).
+-- A plan's milestones, filtered and paged (plan_timeline_count gives the total). The page
+-- is chosen on the plain rows first; only its styles' schedules are computed.
 CREATE OR REPLACE FUNCTION ops_api.plan_timeline(
     p_plan uuid, p_status text DEFAULT NULL, p_late_only boolean DEFAULT false,
     p_page integer DEFAULT 1, p_page_size integer DEFAULT 100,
@@ -480,13 +650,23 @@ RETURNS SETOF ops_api.milestone_row
 LANGUAGE sql STABLE SECURITY INVOKER
 SET search_path = '' SET jit = off SET random_page_cost = 1.1
 AS $$
-    SELECT m.* FROM ops_api.plan_milestones(p_plan) m
-    WHERE (p_status IS NULL OR m.status = p_status)
-      AND (NOT coalesce(p_late_only, false) OR m.is_late_now)
-      AND (p_entity_type IS NULL OR m.entity_type = p_entity_type)
+    WITH page AS MATERIALIZED (
+        SELECT m.id, m.entity_id
+        FROM ops_api.milestone_state m
+        WHERE m.plan_id = p_plan AND m.entity_active
+          AND (p_status IS NULL OR m.status = p_status)
+          AND (NOT coalesce(p_late_only, false) OR m.is_late_now)
+          AND (p_entity_type IS NULL OR m.entity_type = p_entity_type)
+        ORDER BY m.entity_type DESC, m.style_number, m.entity_id, m.plan_date NULLS LAST,
+                 m.milestone_name, m.id
+        LIMIT greatest(p_page_size, 0)
+        OFFSET greatest(p_page - 1, 0) * greatest(p_page_size, 0)
+    )
+    SELECT m.*
+    FROM ops_api.entity_milestones(p_plan, ARRAY(SELECT DISTINCT entity_id FROM page)) m
+    WHERE m.id IN (SELECT id FROM page)
     ORDER BY m.entity_type DESC, m.style_number, m.entity_id, m.plan_date NULLS LAST,
-             m.depth, m.milestone_name, m.id
-    LIMIT greatest(p_page_size, 0) OFFSET greatest(p_page - 1, 0) * greatest(p_page_size, 0)
+             m.milestone_name, m.id
 $$;
 
 CREATE OR REPLACE FUNCTION ops_api.plan_timeline_count(
@@ -509,12 +689,37 @@ RETURNS jsonb
 LANGUAGE sql STABLE SECURITY INVOKER
 SET search_path = '' SET jit = off SET random_page_cost = 1.1
 AS $$
-    WITH m AS MATERIALIZED (
-        SELECT entity_type, entity_id, status, department, is_completed, is_late_now,
-               days_late, days_late_to_plan
-        FROM ops_api.milestone_state
-        WHERE plan_id = p_plan AND entity_active
-          AND (p_entity_type IS NULL OR entity_type = p_entity_type)
+    WITH today AS MATERIALIZED (SELECT ops_api.today() AS d),
+    raw AS (
+        SELECT 'style'::text AS entity_type, m.plan_style_id AS entity_id, m.template_item_id,
+               m.status, m.plan_date, m.due_date, coalesce(m.rev_date, m.due_date) AS target
+        FROM ops.tracking_plan_style s
+        JOIN ops.tracking_plan_style_timeline m ON m.plan_style_id = s.id
+        WHERE s.plan_id = p_plan AND s.active
+          AND (p_entity_type IS NULL OR p_entity_type = 'style')
+        UNION ALL
+        SELECT 'material'::text, m.plan_material_id, m.template_item_id, m.status, m.plan_date,
+               m.due_date, coalesce(m.rev_date, m.due_date)
+        FROM ops.tracking_plan_material s
+        JOIN ops.tracking_plan_material_timeline m ON m.plan_material_id = s.id
+        WHERE s.plan_id = p_plan AND s.active
+          AND (p_entity_type IS NULL OR p_entity_type = 'material')
+    ),
+    m AS MATERIALIZED (
+        SELECT r.entity_type, r.entity_id, lower(r.status::text) AS status, t.department,
+               coalesce(r.status IN ('APPROVED', 'APPROVED_WITH_CORRECTIONS', 'COMPLETE', 'NA'),
+                        false) AS is_completed,
+               coalesce(r.status NOT IN ('APPROVED', 'APPROVED_WITH_CORRECTIONS', 'COMPLETE',
+                                         'NA'), true)
+                   AND r.target < today.d AS is_late_now,
+               CASE WHEN coalesce(r.status NOT IN ('APPROVED', 'APPROVED_WITH_CORRECTIONS',
+                                                   'COMPLETE', 'NA'), true)
+                         AND r.target < today.d
+                    THEN today.d - r.target ELSE 0 END AS days_late,
+               greatest(coalesce(r.due_date - r.plan_date, 0), 0) AS days_late_to_plan
+        FROM raw r
+        CROSS JOIN today
+        LEFT JOIN ops.tracking_timeline_template_item t ON t.id = r.template_item_id
     ),
     totals AS (
         SELECT count(*) AS total,
@@ -594,6 +799,14 @@ $$;
 -- Open milestones per assignee and week (of the target date; overdue work counts in the week
 -- of today), with how many are late and the plans involved. Default window: this week and the
 -- seven after it.
+-- The assignments are read whole when no assignee is asked for (the `p_assignee IS NULL`
+-- branch; PostgreSQL skips the branch whose condition is false before reading anything), so
+-- the planner joins them by hash rather than looking up 30,000 milestones one by one. A date's
+-- week starts on the Monday on or before it: 2000-01-03 was a Monday (7,000,000 days, a
+-- multiple of 7, keep the remainder positive). Grouping first by assignee, week and plan makes
+-- the plan list a plain ordered aggregate; that grouping is done by hash (enable_sort = off:
+-- the planner underestimates the open assignments tenfold and would sort all of them; the few
+-- result rows are still sorted).
 CREATE OR REPLACE FUNCTION ops_api.user_workload(
     p_assignee uuid DEFAULT NULL, p_from date DEFAULT NULL, p_to date DEFAULT NULL)
 RETURNS TABLE (
@@ -601,41 +814,133 @@ RETURNS TABLE (
     late_milestones integer, plan_ids uuid[], plan_names text[]
 )
 LANGUAGE sql STABLE SECURITY INVOKER
-SET search_path = '' SET jit = off SET random_page_cost = 1.1
+SET search_path = '' SET jit = off SET random_page_cost = 1.1 SET enable_sort = off
 AS $$
-    WITH bounds AS (
-        SELECT date_trunc('week', coalesce(p_from, ops_api.today()))::date AS lo,
-               coalesce(p_to, date_trunc('week', coalesce(p_from, ops_api.today()))::date + 55)
-                   AS hi,
-               ops_api.today() AS today
+    WITH bounds AS MATERIALIZED (
+        SELECT t.today, t.lo, coalesce(p_to, t.lo + 55) AS hi
+        FROM (SELECT d.today,
+                     coalesce(p_from, d.today)
+                         - (coalesce(p_from, d.today) - DATE '2000-01-03' + 7000000) % 7 AS lo
+              FROM (SELECT ops_api.today() AS today) d) t
     ),
-    a AS (
+    style_work AS (
         SELECT timeline_id, assignee_id, assignee_name FROM ops.tracking_timeline_assignment
-        WHERE p_assignee IS NULL OR assignee_id = p_assignee
+        WHERE p_assignee IS NULL
+        UNION ALL
+        SELECT timeline_id, assignee_id, assignee_name FROM ops.tracking_timeline_assignment
+        WHERE assignee_id = p_assignee
+    ),
+    material_work AS (
+        SELECT timeline_id, assignee_id, assignee_name
+        FROM ops.tracking_material_timeline_assignment
+        WHERE p_assignee IS NULL
         UNION ALL
         SELECT timeline_id, assignee_id, assignee_name
         FROM ops.tracking_material_timeline_assignment
-        WHERE p_assignee IS NULL OR assignee_id = p_assignee
+        WHERE assignee_id = p_assignee
     ),
-    w AS (
-        SELECT a.assignee_id, a.assignee_name, m.plan_id, m.plan_name, m.is_late_now,
-               date_trunc('week', greatest(m.target_date, bounds.today))::date AS week_start
-        FROM a
-        JOIN ops_api.milestone_state m ON m.id = a.timeline_id
-        CROSS JOIN bounds
-        WHERE NOT m.is_completed AND m.entity_active AND m.target_date IS NOT NULL
+    open_work AS (
+        SELECT a.assignee_id, a.assignee_name, s.plan_id,
+               coalesce(m.rev_date, m.due_date) AS target
+        FROM style_work a
+        JOIN ops.tracking_plan_style_timeline m ON m.id = a.timeline_id
+        JOIN ops.tracking_plan_style s ON s.id = m.plan_style_id
+        WHERE s.active
+          AND coalesce(m.status NOT IN ('APPROVED', 'APPROVED_WITH_CORRECTIONS', 'COMPLETE',
+                                        'NA'), true)
+          AND coalesce(m.rev_date, m.due_date) IS NOT NULL
+        UNION ALL
+        SELECT a.assignee_id, a.assignee_name, s.plan_id, coalesce(m.rev_date, m.due_date)
+        FROM material_work a
+        JOIN ops.tracking_plan_material_timeline m ON m.id = a.timeline_id
+        JOIN ops.tracking_plan_material s ON s.id = m.plan_material_id
+        WHERE s.active
+          AND coalesce(m.status NOT IN ('APPROVED', 'APPROVED_WITH_CORRECTIONS', 'COMPLETE',
+                                        'NA'), true)
+          AND coalesce(m.rev_date, m.due_date) IS NOT NULL
+    ),
+    weeks AS (
+        SELECT o.assignee_id, o.assignee_name, o.plan_id, o.target < b.today AS late,
+               x.d - (x.d - DATE '2000-01-03' + 7000000) % 7 AS week_start
+        FROM open_work o
+        CROSS JOIN bounds b
+        CROSS JOIN LATERAL (SELECT greatest(o.target, b.today) AS d) x
+    ),
+    per_plan AS (
+        SELECT w.assignee_id, w.week_start, w.plan_id, max(w.assignee_name) AS assignee_name,
+               count(*) AS open_milestones, count(*) FILTER (WHERE w.late) AS late_milestones
+        FROM weeks w CROSS JOIN bounds b
+        WHERE w.week_start BETWEEN b.lo AND b.hi
+        GROUP BY w.assignee_id, w.week_start, w.plan_id
+    ),
+    grouped AS (
+        SELECT g.assignee_id, max(g.assignee_name) AS assignee_name, g.week_start,
+               sum(g.open_milestones)::integer AS open_milestones,
+               sum(g.late_milestones)::integer AS late_milestones,
+               array_agg(g.plan_id ORDER BY g.plan_id) AS plan_ids
+        FROM per_plan g
+        GROUP BY g.assignee_id, g.week_start
     )
-    SELECT w.assignee_id, max(w.assignee_name), w.week_start, count(*)::integer,
-           count(*) FILTER (WHERE w.is_late_now)::integer,
-           array_agg(DISTINCT w.plan_id), array_agg(DISTINCT w.plan_name)
-               FILTER (WHERE w.plan_name IS NOT NULL)
-    FROM w CROSS JOIN bounds
-    WHERE w.week_start BETWEEN bounds.lo AND bounds.hi
-    GROUP BY w.assignee_id, w.week_start
-    ORDER BY w.assignee_id, w.week_start
+    SELECT g.assignee_id, g.assignee_name, g.week_start, g.open_milestones, g.late_milestones,
+           g.plan_ids,
+           ARRAY(SELECT p.name FROM ops.tracking_plan p
+                 WHERE p.id = ANY (g.plan_ids) AND p.name IS NOT NULL ORDER BY p.name)
+    FROM grouped g
+    ORDER BY g.assignee_id, g.week_start
 $$;
 
--- One assignee's milestones across plans, filtered (target date window, status, late only).
+-- One assignee's milestones, filtered as ops_api.user_milestones, as narrow rows in its order
+-- (n from 1): what a page needs before any readable column is read. Its milestones are found
+-- by primary key; their rows (styles, plans) are joined by hash: the planner cannot know how
+-- many milestones an assignee has and would otherwise look each row up one by one (thousands
+-- of lookups into a table read whole faster), hence enable_nestloop = off here.
+CREATE OR REPLACE FUNCTION ops_api.user_milestone_order(
+    p_assignee uuid, p_status text DEFAULT NULL, p_from date DEFAULT NULL,
+    p_to date DEFAULT NULL, p_late_only boolean DEFAULT false,
+    p_include_completed boolean DEFAULT false)
+RETURNS TABLE (id uuid, n bigint)
+LANGUAGE sql STABLE SECURITY INVOKER
+SET search_path = '' SET jit = off SET random_page_cost = 1.1 SET enable_nestloop = off
+AS $$
+    WITH today AS MATERIALIZED (SELECT ops_api.today() AS d),
+    mine AS MATERIALIZED (
+        SELECT timeline_id FROM ops.tracking_timeline_assignment
+        WHERE assignee_id = p_assignee
+        UNION
+        SELECT timeline_id FROM ops.tracking_material_timeline_assignment
+        WHERE assignee_id = p_assignee
+    ),
+    x AS (
+        SELECT m.id, s.plan_id, s.style_number, m.status, coalesce(m.rev_date, m.due_date) AS target
+        FROM ops.tracking_plan_style_timeline m
+        JOIN ops.tracking_plan_style s ON s.id = m.plan_style_id
+        WHERE m.id = ANY (ARRAY(SELECT timeline_id FROM mine)) AND s.active
+        UNION ALL
+        SELECT m.id, s.plan_id, s.style_number, m.status, coalesce(m.rev_date, m.due_date)
+        FROM ops.tracking_plan_material_timeline m
+        JOIN ops.tracking_plan_material s ON s.id = m.plan_material_id
+        WHERE m.id = ANY (ARRAY(SELECT timeline_id FROM mine)) AND s.active
+    )
+    -- Completed and lateness exactly as in ops_api.milestone_state (a milestone without a
+    -- status is neither completed nor, unless asked for, listed).
+    SELECT x.id, row_number() OVER (ORDER BY x.target NULLS LAST, p.name, x.style_number, x.id)
+    FROM x
+    JOIN ops.tracking_plan p ON p.id = x.plan_id
+    CROSS JOIN today
+    WHERE (coalesce(p_include_completed, false)
+           OR NOT x.status IN ('APPROVED', 'APPROVED_WITH_CORRECTIONS', 'COMPLETE', 'NA'))
+      AND (p_status IS NULL OR lower(x.status::text) = p_status)
+      AND (p_from IS NULL OR x.target >= p_from)
+      AND (p_to IS NULL OR x.target <= p_to)
+      AND (NOT coalesce(p_late_only, false)
+           OR (coalesce(x.status NOT IN ('APPROVED', 'APPROVED_WITH_CORRECTIONS', 'COMPLETE',
+                                         'NA'), true)
+               AND x.target < today.d))
+    ORDER BY 2
+$$;
+
+-- One assignee's milestones across plans, filtered (target date window, status, late only):
+-- their order first (ops_api.user_milestone_order), then their rows by primary key.
 CREATE OR REPLACE FUNCTION ops_api.user_milestones(
     p_assignee uuid, p_status text DEFAULT NULL, p_from date DEFAULT NULL,
     p_to date DEFAULT NULL, p_late_only boolean DEFAULT false,
@@ -644,20 +949,15 @@ RETURNS SETOF ops_api.milestone_state
 LANGUAGE sql STABLE SECURITY INVOKER
 SET search_path = '' SET jit = off SET random_page_cost = 1.1
 AS $$
+    WITH o AS MATERIALIZED (
+        SELECT * FROM ops_api.user_milestone_order(p_assignee, p_status, p_from, p_to,
+                                                   p_late_only, p_include_completed)
+    )
     SELECT m.*
-    FROM (SELECT timeline_id FROM ops.tracking_timeline_assignment
-          WHERE assignee_id = p_assignee
-          UNION
-          SELECT timeline_id FROM ops.tracking_material_timeline_assignment
-          WHERE assignee_id = p_assignee) a
-    JOIN ops_api.milestone_state m ON m.id = a.timeline_id
-    WHERE m.entity_active
-      AND (coalesce(p_include_completed, false) OR NOT m.is_completed)
-      AND (p_status IS NULL OR m.status = p_status)
-      AND (p_from IS NULL OR m.target_date >= p_from)
-      AND (p_to IS NULL OR m.target_date <= p_to)
-      AND (NOT coalesce(p_late_only, false) OR m.is_late_now)
-    ORDER BY m.target_date NULLS LAST, m.plan_name, m.style_number, m.id
+    FROM ops_api.milestone_state m
+    JOIN o ON o.id = m.id
+    WHERE m.id = ANY (ARRAY(SELECT o.id FROM o))
+    ORDER BY o.n
 $$;
 
 -- A milestone, its predecessor and the milestones that follow it, in its row's schedule (the
@@ -697,6 +997,8 @@ CROSS JOIN LATERAL ops_api.plan_milestones(p.id) m;
 
 -- 4. Who may read and run it. The service reads everything; signed-in readers see through the
 -- views what the tables' policies let them see (callers' rights); anon nothing.
+-- The read model's functions by name: other functions in ops_api (reverse sync's
+-- request_timeline_change) keep their own, narrower grants.
 DO $$
 DECLARE
     has_service constant boolean :=
@@ -704,6 +1006,11 @@ DECLARE
     has_anon constant boolean := EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'anon');
     has_authenticated constant boolean :=
         EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'authenticated');
+    read_functions constant text[] := ARRAY[
+        'today', 'add_days', 'plan_milestones', 'entity_milestones', 'style_timeline',
+        'critical_path', 'plan_critical_path', 'plan_timeline', 'plan_timeline_count',
+        'plan_progress', 'user_workload', 'user_milestone_order', 'user_milestones',
+        'node_dependencies'];
     v text;
     f regprocedure;
 BEGIN
@@ -711,7 +1018,8 @@ BEGIN
     REVOKE ALL ON ops.read_settings FROM PUBLIC;
     REVOKE ALL ON FUNCTION ops.resolve_schedule_rules(uuid[], uuid[]) FROM PUBLIC;
     FOR f IN SELECT p.oid::regprocedure FROM pg_proc p
-             JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = 'ops_api' LOOP
+             JOIN pg_namespace n ON n.oid = p.pronamespace
+             WHERE n.nspname = 'ops_api' AND p.proname = ANY (read_functions) LOOP
         EXECUTE format('REVOKE ALL ON FUNCTION %s FROM PUBLIC', f);
     END LOOP;
     FOREACH v IN ARRAY ARRAY['plans', 'milestone_definitions', 'milestone_state', 'milestone']
@@ -730,7 +1038,8 @@ BEGIN
         GRANT EXECUTE ON FUNCTION ops.resolve_schedule_rules(uuid[], uuid[])
             TO beproduct_sync_service;
         FOR f IN SELECT p.oid::regprocedure FROM pg_proc p
-                 JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = 'ops_api' LOOP
+                 JOIN pg_namespace n ON n.oid = p.pronamespace
+                 WHERE n.nspname = 'ops_api' AND p.proname = ANY (read_functions) LOOP
             EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO beproduct_sync_service', f);
         END LOOP;
         FOREACH v IN ARRAY ARRAY['plans', 'milestone_definitions', 'milestone_state',
@@ -753,7 +1062,8 @@ BEGIN
                 USING ((SELECT ops.can_read_tracking()));
         END IF;
         FOR f IN SELECT p.oid::regprocedure FROM pg_proc p
-                 JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = 'ops_api' LOOP
+                 JOIN pg_namespace n ON n.oid = p.pronamespace
+                 WHERE n.nspname = 'ops_api' AND p.proname = ANY (read_functions) LOOP
             EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO authenticated', f);
         END LOOP;
         FOREACH v IN ARRAY ARRAY['plans', 'milestone_definitions', 'milestone_state',
