@@ -13,29 +13,19 @@ import argparse
 import asyncio
 import json
 import os
-import socket
-import subprocess
-import sys
 import tempfile
-import time
 import uuid
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-import httpx
 import psycopg
+from fakeapi import fake_api
 from psycopg.conninfo import make_conninfo
 
 from beproduct_sync import db, migrations
 from beproduct_sync.api import backfill
 from beproduct_sync.api.client import BeProductClient
 from beproduct_sync.config import Settings
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def main() -> None:
@@ -55,70 +45,30 @@ def main() -> None:
     url = make_conninfo(admin, dbname=name)
     migrations.migrate(url)
 
-    port = free_port()
-    fake = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "beproduct_sync",
-            "fake-beproduct",
-            "--port",
-            str(port),
-            "--folders",
-            str(args.folders),
-            "--plans",
-            str(args.plans),
-            "--styles",
-            str(args.styles),
-            "--milestones",
-            str(args.milestones),
-            "--materials",
-            "0",
-            # Measure our side: no simulated page latency, no rate limit in the way.
-            "--seconds-per-row",
-            "0",
-            "--rate-per-minute",
-            "0",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
+    options = ["--folders", str(args.folders), "--plans", str(args.plans)]
+    options += ["--styles", str(args.styles), "--milestones", str(args.milestones)]
+    options += ["--materials", "0"]
     try:
-        env: dict[str, str] = {}
-        assert fake.stdout is not None
-        deadline = time.time() + 60
-        while time.time() < deadline and "BEPRODUCT_TOKEN_URL" not in env:
-            line = fake.stdout.readline()
-            key, _, value = line.strip().removeprefix("export ").partition("=")
-            if key.startswith("BEPRODUCT_"):
-                env[key] = value.strip("'\"")
-        for _ in range(100):
-            try:
-                httpx.get(f"http://127.0.0.1:{port}/_admin/stats", timeout=1)
-                break
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        settings = Settings(
-            **{k.lower(): v for k, v in env.items()}, beproduct_api_max_concurrency=args.concurrency
-        )
+        with fake_api(options) as env:
+            settings = Settings(
+                **{k.lower(): v for k, v in env.items()},
+                beproduct_api_max_concurrency=args.concurrency,
+            )
 
-        async def go() -> list[dict]:
-            out = []
-            async with BeProductClient(settings, page_size=args.page_size) as client:
-                for _ in range(2):
-                    opts = backfill.Options(page_size=args.page_size, restart=True)
-                    out.append(
-                        await backfill.run(
-                            url, client, opts, ZoneInfo("UTC"), concurrency=args.concurrency
+            async def go() -> list[dict]:
+                out = []
+                async with BeProductClient(settings, page_size=args.page_size) as client:
+                    for _ in range(2):
+                        opts = backfill.Options(page_size=args.page_size, restart=True)
+                        out.append(
+                            await backfill.run(
+                                url, client, opts, ZoneInfo("UTC"), concurrency=args.concurrency
+                            )
                         )
-                    )
-            return out
+                return out
 
-        first, second = asyncio.run(go())
+            first, second = asyncio.run(go())
     finally:
-        fake.terminate()
-        fake.wait(10)
         with psycopg.connect(admin, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     print(

@@ -33,7 +33,7 @@ import psycopg
 from drain import command
 from fakeapi import fake_api
 from psycopg.conninfo import conninfo_to_dict
-from service import Databases
+from service import Databases, host
 
 from beproduct_sync import migrations
 from beproduct_sync.api.client import BeProductClient
@@ -169,11 +169,7 @@ def main() -> None:
         },
     ]
     result["pass"] = all(t["pass"] for t in result["targets"])
-    result["host"] = {
-        "cpus": os.cpu_count(),
-        "loadavg_at_start": [round(x, 2) for x in load],
-        "loadavg_at_end": [round(x, 2) for x in os.getloadavg()],
-    }
+    result["host"] = host(load)
     print(json.dumps(result, indent=2))
 
 

@@ -32,7 +32,7 @@ import orjson
 import psycopg
 from drain import command, remaining, worker_env
 from memory import serve_pid
-from service import SECRET, Databases, free_port, service
+from service import SECRET, Databases, free_port, host, service
 
 from beproduct_sync import migrations
 from beproduct_sync.testing.loadgen import Stream
@@ -175,11 +175,7 @@ def main() -> None:
         for part in ("receiver", "worker"):
             if (profile / f"{part}.txt").exists():
                 out[f"hottest_{part}"] = hottest(profile / f"{part}.txt")
-    out["host"] = {
-        "cpus": os.cpu_count(),
-        "loadavg_at_start": [round(x, 2) for x in load],
-        "loadavg_at_end": [round(x, 2) for x in os.getloadavg()],
-    }
+    out["host"] = host(load)
     print(json.dumps(out, indent=2))
 
 

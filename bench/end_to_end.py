@@ -32,7 +32,7 @@ from typing import Any
 import orjson
 import reference_pattern
 from drain import remaining
-from service import SECRET, Databases, free_port, scalar, service
+from service import SECRET, Databases, free_port, host, scalar, service
 
 from beproduct_sync import migrations
 from beproduct_sync.testing.loadgen import Stream
@@ -180,11 +180,7 @@ def main() -> None:
             },
         ]
         result["pass"] = all(t["pass"] for t in result["targets"])
-    result["host"] = {
-        "cpus": os.cpu_count(),
-        "loadavg_at_start": [round(x, 2) for x in load],
-        "loadavg_at_end": [round(x, 2) for x in os.getloadavg()],
-    }
+    result["host"] = host(load)
     print(json.dumps(result, indent=2))
 
 

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from drain import remaining, store
-from service import Databases, free_port, service
+from service import Databases, free_port, host, service
 
 from beproduct_sync import migrations
 from beproduct_sync.testing.loadgen import Stream
@@ -105,11 +105,7 @@ def main() -> None:
         }
     ]
     result["pass"] = peak_tree <= TARGET_MB
-    result["host"] = {
-        "cpus": os.cpu_count(),
-        "loadavg_at_start": [round(x, 2) for x in load],
-        "loadavg_at_end": [round(x, 2) for x in os.getloadavg()],
-    }
+    result["host"] = host(load)
     print(json.dumps(result, indent=2))
 
 

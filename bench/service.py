@@ -88,6 +88,15 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def host(load_at_start: tuple[float, float, float]) -> dict[str, Any]:
+    """The host facts every benchmark prints: cores, and the load average at start and now."""
+    return {
+        "cpus": os.cpu_count(),
+        "loadavg_at_start": [round(x, 2) for x in load_at_start],
+        "loadavg_at_end": [round(x, 2) for x in os.getloadavg()],
+    }
+
+
 @contextmanager
 def service(
     url: str, port: int, workers: int, side: tuple[int, int] | None, log: Path, processes: int = 0
@@ -386,11 +395,9 @@ def main() -> None:
         "worker_configs": [f"{a}x{b}" for a, b in args.worker_configs],
     }
     result["host"] = {
-        "cpus": os.cpu_count(),
+        **host(load_start),
         "python": platform.python_version(),
         "postgres": server,
-        "loadavg_at_start": [round(x, 2) for x in load_start],
-        "loadavg_at_end": [round(x, 2) for x in os.getloadavg()],
         "busy_at_start": load_start[0] > 0.5 * (os.cpu_count() or 1),
         "total_seconds": round(time.perf_counter() - started, 1),
     }
